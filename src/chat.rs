@@ -1,0 +1,59 @@
+//! `bluezone-bot chat`: the bot in the terminal, through the same engine and outbox as every
+//! other platform. Loads the bundled sample units on first run so the journey works at once.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::domain::Platform;
+use crate::outbox::Worker;
+use crate::platform::console::{CONSOLE_USER, Console};
+use crate::startup::{App, SAMPLE_UNITS};
+
+/// Runs the console chat on standard input until end of input or `/quit`.
+pub async fn run(app: App) -> Result<()> {
+    if app.store.unit_count().await? == 0 {
+        let summary =
+            crate::units_csv::import_text(&app.store, "long_an_2020.csv", SAMPLE_UNITS).await?;
+        eprintln!(
+            "(loaded {} sample units of Long An; import your own with `bluezone-bot units import FILE.csv`)",
+            summary.inserted
+        );
+    }
+    let console = Console::stdout();
+    let worker = Worker::new(
+        app.store.clone(),
+        Arc::new(console.clone()),
+        app.outbox_ready.clone(),
+    );
+    if app.engine.is_admin(Platform::Console, CONSOLE_USER) {
+        eprintln!("(you are an administrator in this chat)");
+    }
+    eprintln!("(type a message, a /command, or the number of a button; /quit or Ctrl-D ends)");
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut first = Some("/start".to_string());
+    loop {
+        let line = match first.take() {
+            Some(l) => l,
+            None => {
+                eprint!("> ");
+                match lines.next_line().await? {
+                    Some(l) => l,
+                    None => break,
+                }
+            }
+        };
+        if line.trim() == "/quit" {
+            break;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let inbound = console.line_to_inbound(&line);
+        app.engine.handle(&inbound).await?;
+        while worker.try_execute_batch().await?.claimed > 0 {}
+    }
+    app.store.close().await;
+    Ok(())
+}

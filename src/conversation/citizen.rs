@@ -1,0 +1,357 @@
+//! The citizen's journey: welcome, unit, phone, guide, confirmation, status and share link.
+
+use anyhow::Result;
+
+use super::action::PhoneKind;
+use super::engine::{Ctx, Engine};
+use super::keys::*;
+use super::{Action, Button, Reply, State, Turn};
+use crate::domain::{Locale, StartPayload};
+use crate::i18n::Msg;
+use crate::store::InviteError;
+
+impl Engine {
+    /// `/start [payload]`.
+    pub(super) async fn start(&self, ctx: &Ctx<'_>, args: &str) -> Result<(State, Turn)> {
+        let person = &ctx.person;
+        let mut replies = Vec::new();
+        if person.opted_out != 0 {
+            self.store.set_opted_out(person.id, false).await?;
+            replies.push(Reply::to_sender(&RESUMED));
+        }
+        let greeting = if ctx.is_new || person.started == 0 {
+            Msg::new(&WELCOME).arg("app", self.app())
+        } else {
+            Msg::new(&WELCOME_BACK).arg("app", self.app())
+        };
+        let args = args.trim();
+        let payload = if args.is_empty() {
+            None
+        } else {
+            Some(StartPayload::parse(args))
+        };
+        match payload {
+            None => {}
+            Some(Err(_)) => {
+                replies.push(Reply::to_sender(greeting).para(&LINK_UNKNOWN));
+                replies.push(self.unit_prompt());
+                return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+            }
+            Some(Ok(StartPayload::Unit(code))) => {
+                replies.push(Reply::to_sender(greeting));
+                if self.store.unit(&code).await?.is_some() {
+                    let mut turn = self.choose_unit(ctx, &code).await?;
+                    replies.append(&mut turn.replies);
+                    return Ok((State::Idle, Turn::replies(replies)));
+                }
+                replies.push(Reply::to_sender(&LINK_UNKNOWN));
+                replies.push(self.unit_prompt());
+                return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+            }
+            Some(Ok(StartPayload::Referral(code))) => {
+                if let Some(referrer) = self.store.person_by_ref_code(&code).await? {
+                    if ctx.is_new || person.started == 0 {
+                        self.store.credit_referral(person.id, referrer.id).await?;
+                    }
+                    // Friends usually share a unit: offer the referrer's as a shortcut.
+                    if person.unit_code.is_none()
+                        && let Some(unit_code) = &referrer.unit_code
+                        && let Some(unit) = self.store.unit(unit_code).await?
+                    {
+                        replies.push(Reply::to_sender(greeting));
+                        let code = crate::domain::UnitCode::parse(&unit.code)
+                            .map_err(anyhow::Error::msg)?;
+                        replies.push(self.unit_prompt().row(vec![Button::action(
+                            Msg::new(&BTN_CHOOSE_THIS).arg("unit", unit.name),
+                            Action::ChooseUnit(code),
+                        )]));
+                        return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+                    }
+                } else {
+                    replies.push(Reply::to_sender(greeting.clone()).para(&LINK_UNKNOWN));
+                    replies.push(self.unit_prompt());
+                    return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+                }
+            }
+            Some(Ok(StartPayload::LeaderInvite(token))) => {
+                let text = match self.store.redeem_invitation(&token, person.id).await? {
+                    Ok(unit_code) => {
+                        let name = self.unit_name(&unit_code).await?;
+                        Msg::new(&INVITE_ACCEPTED).arg("unit", name)
+                    }
+                    Err(InviteError::Unknown) => Msg::new(&INVITE_UNKNOWN),
+                    Err(InviteError::Expired) => Msg::new(&INVITE_EXPIRED),
+                    Err(InviteError::Used) => Msg::new(&INVITE_USED),
+                };
+                replies.push(Reply::to_sender(text));
+                return Ok((State::Idle, Turn::replies(replies)));
+            }
+        }
+        // No payload (or a referral with nothing to suggest): carry on from where they are.
+        replies.push(Reply::to_sender(greeting));
+        if person.unit_code.is_none() {
+            replies.push(self.unit_prompt());
+            return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+        }
+        if person.confirmed_at.is_some() {
+            replies.push(self.status(ctx).await?);
+        } else {
+            replies.push(self.phone_prompt());
+        }
+        Ok((State::Idle, Turn::replies(replies)))
+    }
+
+    /// The question "which unit?" with the browse button.
+    pub(super) fn unit_prompt(&self) -> Reply {
+        Reply::to_sender(&ASK_UNIT).row(vec![Button::action(
+            Msg::new(&BTN_BROWSE_UNITS),
+            Action::Browse(None, 0),
+        )])
+    }
+
+    /// The unit prompt, as the answer to the search button.
+    pub(super) fn ask_unit(&self) -> Reply {
+        self.unit_prompt()
+    }
+
+    /// Android or iPhone?
+    pub(super) fn phone_prompt(&self) -> Reply {
+        Reply::to_sender(&ASK_PHONE).row(vec![
+            Button::action(Msg::new(&BTN_ANDROID), Action::Phone(PhoneKind::Android)),
+            Button::action(Msg::new(&BTN_IPHONE), Action::Phone(PhoneKind::Iphone)),
+        ])
+    }
+
+    /// The step-by-step guide for a phone, with the official store link.
+    pub(super) fn guide_for(&self, kind: PhoneKind) -> Reply {
+        let c = &self.settings.campaign;
+        let (key, link, store_label) = match kind {
+            PhoneKind::Android => (&GUIDE_ANDROID, &c.android_url, &BTN_OPEN_STORE_ANDROID),
+            PhoneKind::Iphone => (&GUIDE_IPHONE, &c.ios_url, &BTN_OPEN_STORE_IPHONE),
+        };
+        Reply::to_sender(Msg::new(key).arg("app", self.app()).arg("link", link))
+            .para(
+                Msg::new(&GUIDE_WARNING)
+                    .arg("app", self.app())
+                    .arg("website", c.website.clone()),
+            )
+            .row(vec![Button::url(Msg::new(store_label), link.clone())])
+            .row(vec![Button::action(
+                Msg::new(&BTN_INSTALLED).arg("app", self.app()),
+                Action::Installed,
+            )])
+            .row(vec![Button::action(
+                Msg::new(&BTN_OTHER_PHONE),
+                Action::Phone(match kind {
+                    PhoneKind::Android => PhoneKind::Iphone,
+                    PhoneKind::Iphone => PhoneKind::Android,
+                }),
+            )])
+    }
+
+    /// `/guide`: the guide for the person's phone, or the phone question.
+    pub(super) async fn guide(&self, ctx: &Ctx<'_>) -> Result<Turn> {
+        let kind = ctx.person.phone_kind.as_deref().and_then(PhoneKind::parse);
+        Ok(Turn::reply(match kind {
+            Some(k) => self.guide_for(k),
+            None => self.phone_prompt(),
+        }))
+    }
+
+    /// Joins a unit and moves on to the phone question.
+    pub(super) async fn choose_unit(&self, ctx: &Ctx<'_>, code: &str) -> Result<Turn> {
+        let Some(unit) = self.store.unit(code).await? else {
+            return Ok(Turn::replies(vec![
+                Reply::to_sender(&UNIT_UNKNOWN),
+                self.unit_prompt(),
+            ]));
+        };
+        self.store
+            .set_person_unit(ctx.person.id, Some(&unit.code))
+            .await?;
+        let joined = Reply::to_sender(Msg::new(&UNIT_JOINED).arg("unit", unit.name));
+        if ctx.person.confirmed_at.is_some() {
+            let status = self.status(ctx).await?;
+            return Ok(Turn::replies(vec![joined, status]));
+        }
+        Ok(Turn::replies(vec![joined, self.phone_prompt()]))
+    }
+
+    /// "I have installed": counts once, thanks, and hands out the share link.
+    pub(super) async fn installed(&self, ctx: &Ctx<'_>) -> Result<Turn> {
+        let newly = self.store.confirm_install(ctx.person.id).await?;
+        let head = if newly {
+            Msg::new(&THANKS).arg("app", self.app())
+        } else {
+            Msg::new(&ALREADY_CONFIRMED).arg("app", self.app())
+        };
+        let link = self.share_link(ctx);
+        let mut replies = vec![
+            Reply::to_sender(head)
+                .para(Msg::new(&SHARE).arg("link", link.clone()))
+                .row(vec![Button::url(
+                    Msg::new(&BTN_SHARE),
+                    share_url(
+                        &link,
+                        &crate::i18n::render(
+                            ctx.locale(),
+                            &Msg::new(&SHARE_TEXT).arg("app", self.app()),
+                        ),
+                    ),
+                )])
+                .row(vec![Button::action(Msg::new(&BTN_STATUS), Action::Status)]),
+        ];
+        if ctx.person.unit_code.is_none() {
+            replies.push(
+                Reply::to_sender(&CONFIRMED_NEEDS_UNIT).row(vec![Button::action(
+                    Msg::new(&BTN_BROWSE_UNITS),
+                    Action::Browse(None, 0),
+                )]),
+            );
+        }
+        Ok(Turn {
+            replies,
+            toast: Some(head_toast(newly, self.app())),
+        })
+    }
+
+    /// The person's own share link.
+    pub(super) fn share_link(&self, ctx: &Ctx<'_>) -> String {
+        self.deep_link(
+            ctx.platform(),
+            &StartPayload::Referral(ctx.person.ref_code.clone()),
+        )
+    }
+
+    /// `/status`.
+    pub(super) async fn status(&self, ctx: &Ctx<'_>) -> Result<Reply> {
+        // Reload: the turn may have changed the unit or the confirmation.
+        let person = self
+            .store
+            .person(ctx.person.id)
+            .await?
+            .unwrap_or_else(|| ctx.person.clone());
+        let mut reply = Reply::to_sender(&STATUS_HEADER);
+        let mut lines = Vec::new();
+        match &person.unit_code {
+            Some(code) => {
+                lines.push(Msg::new(&STATUS_UNIT).arg("unit", self.unit_name(code).await?))
+            }
+            None => lines.push(Msg::new(&STATUS_NO_UNIT)),
+        }
+        match person.confirmed_at {
+            Some(ms) => lines.push(
+                Msg::new(&STATUS_CONFIRMED)
+                    .arg("app", self.app())
+                    .arg("date", self.local_date(ms)),
+            ),
+            None => lines.push(Msg::new(&STATUS_NOT_CONFIRMED).arg("app", self.app())),
+        }
+        lines.push(Msg::new(&STATUS_REFERRALS).arg("count", person.referrals));
+        if person.opted_out != 0 {
+            lines.push(Msg::new(&STATUS_REMINDERS_OFF));
+        }
+        for l in lines {
+            reply = reply.para(l);
+        }
+        let link = self.deep_link(
+            ctx.platform(),
+            &StartPayload::Referral(person.ref_code.clone()),
+        );
+        reply = reply.para(Msg::new(&SHARE).arg("link", link));
+        if person.confirmed_at.is_none() {
+            reply = reply.row(vec![Button::action(
+                Msg::new(&BTN_INSTALLED).arg("app", self.app()),
+                Action::Installed,
+            )]);
+            reply = reply.row(vec![Button::action(Msg::new(&BTN_GUIDE), Action::Guide)]);
+        }
+        if person.unit_code.is_none() {
+            reply = reply.row(vec![Button::action(
+                Msg::new(&BTN_CHOOSE_UNIT),
+                Action::Browse(None, 0),
+            )]);
+        }
+        Ok(reply)
+    }
+
+    /// A date in the campaign's time zone, `dd/mm/yyyy`.
+    pub(super) fn local_date(&self, ms: i64) -> String {
+        let tz = self
+            .settings
+            .campaign
+            .tz()
+            .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+        match chrono::DateTime::from_timestamp_millis(ms) {
+            Some(t) => t.with_timezone(&tz).format("%d/%m/%Y").to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// The language buttons.
+    pub(super) fn language_menu(&self) -> Reply {
+        Reply::to_sender(&CHOOSE_LANGUAGE).row(vec![
+            Button::action(Msg::new(&LANGUAGE_NAME_VI), Action::Language(Locale::Vi)),
+            Button::action(Msg::new(&LANGUAGE_NAME_EN), Action::Language(Locale::En)),
+        ])
+    }
+
+    /// `/help`: the citizen's commands, plus the leader's and administrator's when they apply.
+    pub(super) async fn help(&self, ctx: &Ctx<'_>) -> Result<Reply> {
+        let mut reply = Reply::to_sender(Msg::new(&HELP_CITIZEN).arg("app", self.app()));
+        if ctx.is_admin || !self.store.led_units(ctx.person.id).await?.is_empty() {
+            reply = reply.para(&HELP_LEADER);
+        }
+        if ctx.is_admin {
+            reply = reply.para(&HELP_ADMIN);
+        }
+        Ok(self.main_menu(reply))
+    }
+
+    /// The short help for anything the bot does not understand.
+    pub(super) fn short_help(&self, _ctx: &Ctx<'_>) -> Reply {
+        self.main_menu(Reply::to_sender(
+            Msg::new(&SHORT_HELP).arg("app", self.app()),
+        ))
+    }
+
+    /// Adds the main buttons to a reply.
+    pub(super) fn main_menu(&self, reply: Reply) -> Reply {
+        reply
+            .row(vec![
+                Button::action(Msg::new(&BTN_GUIDE), Action::Guide),
+                Button::action(
+                    Msg::new(&BTN_INSTALLED).arg("app", self.app()),
+                    Action::Installed,
+                ),
+            ])
+            .row(vec![
+                Button::action(Msg::new(&BTN_STATUS), Action::Status),
+                Button::action(Msg::new(&BTN_CHOOSE_UNIT), Action::SearchUnit),
+            ])
+            .row(vec![Button::action(
+                Msg::new(&BTN_LANGUAGE),
+                Action::LanguageMenu,
+            )])
+    }
+}
+
+fn head_toast(newly: bool, app: String) -> Msg {
+    if newly {
+        Msg::new(&THANKS).arg("app", app)
+    } else {
+        Msg::new(&ALREADY_CONFIRMED).arg("app", app)
+    }
+}
+
+/// Telegram's share dialog for a link and a text.
+fn share_url(link: &str, text: &str) -> String {
+    let mut url = match url::Url::parse("https://t.me/share/url") {
+        Ok(u) => u,
+        Err(_) => return link.to_string(),
+    };
+    url.query_pairs_mut()
+        .append_pair("url", link)
+        .append_pair("text", text);
+    url.to_string()
+}

@@ -1,0 +1,381 @@
+//! The engine: loads the person, routes the event, persists the new state and queues the
+//! rendered replies in one transaction.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use tokio::sync::Notify;
+
+use super::keys::*;
+use super::reply::Attachment;
+use super::{Action, ButtonAction, Reply, State, Target, Turn};
+use crate::config::Settings;
+use crate::domain::{ChatAddress, Locale, Platform, StartPayload};
+use crate::i18n::{Msg, render, render_all};
+use crate::platform::{ChatKind, Event, Inbound, OutButton, Outgoing};
+use crate::store::{NewOutboxItem, Person, Priority, Store};
+
+/// The longest text the bot reads; longer messages get a polite refusal.
+pub const MAX_TEXT_CHARS: usize = 1000;
+
+/// The conversation engine. Cheap to clone; shared by every platform adapter.
+#[derive(Clone)]
+pub struct Engine {
+    pub(super) store: Store,
+    pub(super) settings: Arc<Settings>,
+    outbox_ready: Arc<Notify>,
+}
+
+/// What a handler knows about the event it handles.
+pub(super) struct Ctx<'a> {
+    /// The sender's account, as loaded at the start of the event.
+    pub person: Person,
+    /// Whether the account is new.
+    pub is_new: bool,
+    /// The whole event.
+    pub inbound: &'a Inbound,
+    /// Whether the sender is an administrator.
+    pub is_admin: bool,
+}
+
+impl Ctx<'_> {
+    pub fn locale(&self) -> Locale {
+        self.person.locale()
+    }
+
+    pub fn platform(&self) -> Platform {
+        self.inbound.platform
+    }
+
+    /// The sender's id as written in `BLUEZONE_ADMINS` and audit trails.
+    pub fn qualified_id(&self) -> String {
+        format!("{}:{}", self.inbound.platform, self.inbound.sender.user_id)
+    }
+}
+
+impl Engine {
+    /// An engine over `store`. `outbox_ready` is notified whenever replies are queued, so the
+    /// sender wakes at once.
+    pub fn new(store: Store, settings: Arc<Settings>, outbox_ready: Arc<Notify>) -> Engine {
+        Engine {
+            store,
+            settings,
+            outbox_ready,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Handles one inbound event end to end. Errors are logged and answered with a short
+    /// apology; they never take the service down.
+    #[tracing::instrument(skip_all, fields(platform = %inbound.platform, user = %inbound.sender.user_id))]
+    pub async fn handle(&self, inbound: &Inbound) -> Result<()> {
+        let is_group = matches!(inbound.chat.kind, ChatKind::Group { .. });
+        // Platform-level membership events need no conversation.
+        match &inbound.event {
+            Event::Blocked => {
+                return self
+                    .store
+                    .mark_unreachable(inbound.platform, &inbound.sender.private_chat_id, "blocked")
+                    .await;
+            }
+            Event::Unblocked if !is_group => {
+                if let Some(p) = self
+                    .store
+                    .person_by_platform_id(inbound.platform, &inbound.sender.user_id)
+                    .await?
+                {
+                    self.store.save_state(p.id, &p.state).await?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let (person, is_new) = self
+            .store
+            .touch_person(
+                inbound.platform,
+                &inbound.sender.user_id,
+                &inbound.sender.private_chat_id,
+                &inbound.sender.display_name,
+                Locale::from_language_tag(inbound.sender.language_code.as_deref()),
+            )
+            .await?;
+        let ctx = Ctx {
+            is_admin: self.is_admin(inbound.platform, &inbound.sender.user_id),
+            person,
+            is_new,
+            inbound,
+        };
+        let state = State::from_json(&ctx.person.state);
+        let result = if is_group {
+            self.route_group(&ctx).await.map(|t| (state.clone(), t))
+        } else {
+            self.route_private(&ctx, state.clone()).await
+        };
+        let (new_state, turn) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = ?e, "handling an event failed");
+                (State::Idle, Turn::reply(Reply::to_sender(&ERROR_GENERIC)))
+            }
+        };
+        // A group event does not change the sender's private conversation.
+        let save = if is_group { None } else { Some(new_state) };
+        self.commit(&ctx, save, turn).await
+    }
+
+    /// Whether this platform account is an administrator.
+    pub fn is_admin(&self, platform: Platform, user_id: &str) -> bool {
+        self.settings
+            .admins
+            .iter()
+            .any(|(p, id)| *p == platform && id == user_id)
+    }
+
+    async fn route_private(&self, ctx: &Ctx<'_>, state: State) -> Result<(State, Turn)> {
+        match &ctx.inbound.event {
+            Event::Command { name, args } => self.command(ctx, name, args).await,
+            Event::Button { data, .. } => match Action::parse(data) {
+                Some(action) => self.button(ctx, action).await,
+                None => Ok((state, self.stale_button(ctx))),
+            },
+            Event::Text(text) => {
+                if text.chars().count() > MAX_TEXT_CHARS {
+                    let reply =
+                        Reply::to_sender(Msg::new(&TOO_LONG).arg("max", MAX_TEXT_CHARS as i64));
+                    return Ok((state, Turn::reply(reply)));
+                }
+                self.text(ctx, state, text).await
+            }
+            _ => Ok((State::Idle, Turn::reply(self.short_help(ctx)))),
+        }
+    }
+
+    async fn command(&self, ctx: &Ctx<'_>, name: &str, args: &str) -> Result<(State, Turn)> {
+        let turn = match name {
+            "start" => return self.start(ctx, args).await,
+            "guide" => self.guide(ctx).await?,
+            "installed" => self.installed(ctx).await?,
+            "status" => Turn::reply(self.status(ctx).await?),
+            "language" => Turn::reply(self.language_menu()),
+            "help" => Turn::reply(self.help(ctx).await?),
+            "stop" => {
+                self.store.set_opted_out(ctx.person.id, true).await?;
+                Turn::reply(Reply::to_sender(&STOPPED))
+            }
+            "invite_leader" => self.invite_leader(ctx, args).await?,
+            _ => Turn::reply(self.short_help(ctx)),
+        };
+        Ok((State::Idle, turn))
+    }
+
+    async fn button(&self, ctx: &Ctx<'_>, action: Action) -> Result<(State, Turn)> {
+        let turn = match action {
+            Action::Language(locale) => {
+                self.store.set_locale(ctx.person.id, locale).await?;
+                Turn::reply(self.main_menu(Reply::to_sender(&LANGUAGE_SET)))
+            }
+            Action::ChooseUnit(code) => self.choose_unit(ctx, code.as_str()).await?,
+            Action::Browse(code, page) => {
+                Turn::reply(self.browse(code.as_ref().map(|c| c.as_str()), page).await?)
+            }
+            Action::SearchUnit => {
+                return Ok((State::AwaitingUnitSearch, Turn::reply(self.ask_unit())));
+            }
+            Action::Phone(kind) => {
+                self.store
+                    .set_phone_kind(ctx.person.id, kind.as_str())
+                    .await?;
+                Turn::reply(self.guide_for(kind))
+            }
+            Action::Installed => self.installed(ctx).await?,
+            Action::Guide => self.guide(ctx).await?,
+            Action::Status => Turn::reply(self.status(ctx).await?),
+            Action::LanguageMenu => Turn::reply(self.language_menu()),
+        };
+        Ok((State::Idle, turn))
+    }
+
+    async fn text(&self, ctx: &Ctx<'_>, state: State, text: &str) -> Result<(State, Turn)> {
+        match state {
+            State::AwaitingUnitSearch => self.search(ctx, text).await,
+            State::Idle => {
+                // A person who has not chosen a unit yet is most likely typing its name.
+                if ctx.person.unit_code.is_none() && ctx.person.started != 0 {
+                    return self.search(ctx, text).await;
+                }
+                Ok((State::Idle, Turn::reply(self.short_help(ctx))))
+            }
+        }
+    }
+
+    async fn route_group(&self, ctx: &Ctx<'_>) -> Result<Turn> {
+        let chat = ChatAddress {
+            platform: ctx.platform(),
+            chat_id: ctx.inbound.chat.id.clone(),
+            is_group: true,
+        };
+        match &ctx.inbound.event {
+            Event::AddedToGroup => Ok(Turn::reply(
+                Reply::to_sender(Msg::new(&GROUP_HELLO).arg("app", self.app()))
+                    .to(Target::Chat(chat)),
+            )),
+            Event::Command { name, .. } if name == "help" || name == "start" => Ok(Turn::reply(
+                Reply::to_sender(Msg::new(&GROUP_HELLO).arg("app", self.app()))
+                    .to(Target::Chat(chat)),
+            )),
+            _ => Ok(Turn::default()),
+        }
+    }
+
+    pub(super) fn stale_button(&self, _ctx: &Ctx<'_>) -> Turn {
+        Turn {
+            replies: vec![self.main_menu(Reply::to_sender(&STALE_BUTTON))],
+            toast: Some(Msg::new(&STALE_BUTTON)),
+        }
+    }
+
+    /// The campaign's app name.
+    pub(super) fn app(&self) -> String {
+        self.settings.campaign.app_name.clone()
+    }
+
+    /// A deep link that opens the bot with `payload` on `platform`.
+    pub fn deep_link(&self, platform: Platform, payload: &StartPayload) -> String {
+        let _ = platform;
+        format!(
+            "https://t.me/{}?start={}",
+            self.settings.bot_username,
+            payload.encode()
+        )
+    }
+
+    /// Renders a turn and writes it, with the new state, in one transaction.
+    async fn commit(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<()> {
+        let mut items = Vec::new();
+        if let Event::Button {
+            callback_id: Some(id),
+            ..
+        } = &ctx.inbound.event
+        {
+            items.push(NewOutboxItem {
+                to: self.sender_address(ctx),
+                person_id: Some(ctx.person.id),
+                broadcast_id: None,
+                priority: Priority::Reply,
+                message: Outgoing::AnswerCallback {
+                    callback_id: id.clone(),
+                    text: turn.toast.as_ref().map(|m| render(ctx.locale(), m)),
+                },
+                dedupe_key: None,
+            });
+        }
+        // The person may have switched language during this turn.
+        let locale = match self.store.person(ctx.person.id).await? {
+            Some(p) => p.locale(),
+            None => ctx.locale(),
+        };
+        for reply in turn.replies {
+            let (to, person_id, locale) = match &reply.to {
+                Target::Sender => (self.sender_address(ctx), Some(ctx.person.id), locale),
+                Target::Chat(addr) => (addr.clone(), None, Locale::Vi),
+                Target::Person(id) => match self.store.person(*id).await? {
+                    Some(p) => match p.platform() {
+                        Some(platform) => (
+                            ChatAddress {
+                                platform,
+                                chat_id: p.chat_id.clone(),
+                                is_group: false,
+                            },
+                            Some(p.id),
+                            p.locale(),
+                        ),
+                        None => continue,
+                    },
+                    None => continue,
+                },
+            };
+            items.push(NewOutboxItem {
+                to,
+                person_id,
+                broadcast_id: None,
+                priority: Priority::Reply,
+                message: render_reply(locale, reply),
+                dedupe_key: None,
+            });
+        }
+        let mut tx = self.store.begin().await?;
+        if let Some(state) = state {
+            sqlx_save_state(&mut tx, ctx.person.id, &state, self.store.now()).await?;
+        }
+        Store::enqueue_in(&mut tx, self.store.now(), &items).await?;
+        tx.commit().await?;
+        if !items.is_empty() {
+            self.outbox_ready.notify_waiters();
+            self.outbox_ready.notify_one();
+        }
+        Ok(())
+    }
+
+    fn sender_address(&self, ctx: &Ctx<'_>) -> ChatAddress {
+        ChatAddress {
+            platform: ctx.platform(),
+            chat_id: ctx.inbound.sender.private_chat_id.clone(),
+            is_group: false,
+        }
+    }
+}
+
+async fn sqlx_save_state(
+    tx: &mut crate::store::Tx,
+    id: i64,
+    state: &State,
+    now: i64,
+) -> Result<()> {
+    Store::save_state_in(tx, id, &state.to_json(), now).await
+}
+
+/// Renders a reply in `locale` into the neutral outgoing form.
+pub fn render_reply(locale: Locale, reply: Reply) -> Outgoing {
+    let text = render_all(locale, &reply.text);
+    let buttons: Vec<Vec<OutButton>> = reply
+        .buttons
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|b| match &b.action {
+                    ButtonAction::Callback(a) => OutButton::Callback {
+                        label: render(locale, &b.label),
+                        data: a.encode(),
+                    },
+                    ButtonAction::Url(url) => OutButton::Url {
+                        label: render(locale, &b.label),
+                        url: url.clone(),
+                    },
+                })
+                .collect()
+        })
+        .collect();
+    match reply.attachment {
+        None => Outgoing::Text { text, buttons },
+        Some(Attachment::Photo(png)) => Outgoing::Photo {
+            png,
+            caption: text,
+            buttons,
+        },
+        Some(Attachment::Document { filename, bytes }) => Outgoing::Document {
+            filename,
+            bytes,
+            caption: text,
+        },
+    }
+}

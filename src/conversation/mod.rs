@@ -1,0 +1,18 @@
+//! The conversation: platform-free. The engine turns one [`Inbound`](crate::platform::Inbound)
+//! event into a new persisted state and a list of [`Reply`] values (message keys, not text),
+//! which it renders in each reader's language and writes to the outbox together with the new
+//! state, in one transaction.
+
+mod action;
+mod admin;
+mod citizen;
+mod engine;
+pub mod keys;
+mod reply;
+mod state;
+mod units;
+
+pub use action::Action;
+pub use engine::Engine;
+pub use reply::{Button, ButtonAction, Reply, Target, Turn};
+pub use state::State;

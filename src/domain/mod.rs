@@ -1,0 +1,16 @@
+//! Values that parse at the boundary: once one of these exists it is valid.
+
+mod fold;
+mod locale;
+mod payload;
+mod platform;
+mod unit_code;
+
+pub use fold::fold;
+pub use locale::Locale;
+pub use payload::StartPayload;
+pub use platform::{ChatAddress, Platform};
+pub use unit_code::{UnitCode, UnitKind};
+
+/// The database id of a person (one account on one platform).
+pub type PersonId = i64;

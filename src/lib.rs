@@ -1,0 +1,38 @@
+//! # bluezone-bot
+//!
+//! A chat-bot that drives a contact-tracing app installation campaign (Bluezone, Vietnam 2020)
+//! and measures it: citizens get a step-by-step guide and confirm their install; unit leaders
+//! broadcast, check and report; administrators read coverage down the administrative tree.
+//!
+//! # Layout
+//!
+//! - [`domain`]: values that parse at the boundary (unit codes, locales, deep-link payloads,
+//!   platforms). Past the parser an invalid value cannot exist.
+//! - [`conversation`]: the pure heart. An [`Inbound`](platform::Inbound) event and the
+//!   person's persisted [`State`](conversation::State) become a new state and replies
+//!   (message keys, not text). It never sees a platform type.
+//! - [`i18n`]: Fluent bundles from `locales/`, embedded at build time; one render function and
+//!   a test that every key exists in every locale with only the variables the code passes.
+//! - [`platform`]: the only platform-aware code. Adapters turn updates into inbound events and
+//!   deliver rendered messages, classifying failures so the outbox can decide what to do.
+//! - [`store`]: all SQL, one file per table family, on SQLite or PostgreSQL through the same
+//!   queries.
+//! - [`outbox`]: every outgoing message is stored before it is sent; workers claim, deliver
+//!   and record. Nothing is lost on a crash.
+//! - [`units_csv`]: the unit file format (`code,name,parent_code,level[,population]`).
+//! - [`chat`]: the console chat, the embedded default a new user tries first.
+//! - [`startup`]: wires the pool, the engine, the platforms and the workers, and runs them
+//!   until a stop signal.
+
+pub mod chat;
+pub mod clock;
+pub mod config;
+pub mod conversation;
+pub mod domain;
+pub mod i18n;
+pub mod outbox;
+pub mod platform;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod units_csv;

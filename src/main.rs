@@ -1,0 +1,153 @@
+//! The command line: parse, set up logging, call into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use bluezone_bot::config::Settings;
+use bluezone_bot::domain::Platform;
+use bluezone_bot::platform::console::CONSOLE_USER;
+use bluezone_bot::startup::{App, stop_signal};
+use bluezone_bot::{chat, telemetry, units_csv};
+
+/// A chat-bot for a contact-tracing app installation campaign.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot on every configured platform (Telegram when TELOXIDE_TOKEN is set).
+    Serve,
+    /// Talk to the bot in this terminal as a citizen; no token needed.
+    Chat {
+        /// Be an administrator in this chat (adds console:local to BLUEZONE_ADMINS).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Administrative units.
+    Units {
+        #[command(subcommand)]
+        command: UnitsCommand,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[derive(Subcommand)]
+enum UnitsCommand {
+    /// Import units from a CSV file (code,name,parent_code,level[,population]). All or nothing.
+    Import {
+        /// The CSV file.
+        file: Option<PathBuf>,
+        /// Import the bundled Long An sample instead of a file.
+        #[arg(long, conflicts_with = "file")]
+        sample: bool,
+    },
+    /// List units, or the subtree under one unit.
+    List {
+        /// Only this unit and the units below it.
+        #[arg(long)]
+        under: Option<String>,
+    },
+    /// Recount every unit's counters from the people table (a repair tool).
+    Recount,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(match cli.command {
+        Command::Chat { .. } => "warn",
+        _ => "info",
+    });
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let mut settings = Settings::from_env()?;
+    match cli.command {
+        Command::Serve => {
+            let app = App::build(settings).await?;
+            let shutdown = CancellationToken::new();
+            let trigger = shutdown.clone();
+            tokio::spawn(async move {
+                stop_signal().await;
+                trigger.cancel();
+            });
+            app.run_until_stopped(shutdown).await
+        }
+        Command::Chat { admin } => {
+            if admin {
+                settings
+                    .admins
+                    .push((Platform::Console, CONSOLE_USER.to_string()));
+            }
+            chat::run(App::build(settings).await?).await
+        }
+        Command::Units { command } => {
+            let app = App::build(settings).await?;
+            match command {
+                UnitsCommand::Import { file, sample } => {
+                    let summary = match (file, sample) {
+                        (Some(path), _) => {
+                            units_csv::check_exists(&path)?;
+                            units_csv::import_file(&app.store, &path).await?
+                        }
+                        (None, true) => {
+                            units_csv::import_text(
+                                &app.store,
+                                "long_an_2020.csv",
+                                bluezone_bot::startup::SAMPLE_UNITS,
+                            )
+                            .await?
+                        }
+                        (None, false) => anyhow::bail!("name a CSV file, or pass --sample"),
+                    };
+                    println!(
+                        "{} units added, {} updated",
+                        summary.inserted, summary.updated
+                    );
+                }
+                UnitsCommand::List { under } => {
+                    let units = app.store.subtree(under.as_deref()).await?;
+                    if units.is_empty() {
+                        anyhow::bail!("no units (import some with `units import`)");
+                    }
+                    for u in units {
+                        let indent = "  ".repeat(u.depth.max(0) as usize);
+                        let pop = u
+                            .population
+                            .map(|p| format!("  pop. {p}"))
+                            .unwrap_or_default();
+                        println!("{indent}{}  {}  [{}]{pop}", u.code, u.name, u.kind);
+                    }
+                }
+                UnitsCommand::Recount => {
+                    app.store.recount_units().await?;
+                    println!("counters rebuilt");
+                }
+            }
+            app.store.close().await;
+            Ok(())
+        }
+        Command::Migrate => {
+            let app = App::build(settings).await?;
+            app.store.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Platform-neutral messages: what comes in and what goes out.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Platform;
+
+/// Who sent an inbound event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    /// The platform's id for the person.
+    pub user_id: String,
+    /// The private chat with the person (on Telegram the same as the user id).
+    pub private_chat_id: String,
+    /// The name the platform shows, for leaders' lists.
+    pub display_name: String,
+    /// The platform's language tag for the person, when it gives one.
+    pub language_code: Option<String>,
+}
+
+/// Whether an event happened in a private chat or in a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatKind {
+    /// A one-to-one chat with the bot.
+    Private,
+    /// A group or supergroup; carries its title.
+    Group {
+        /// The group's title.
+        title: String,
+    },
+}
+
+/// The chat an event happened in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chat {
+    /// The platform's chat id.
+    pub id: String,
+    /// Private or group.
+    pub kind: ChatKind,
+}
+
+/// One inbound event, already translated from the platform's own format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// The platform it came from.
+    pub platform: Platform,
+    /// Who did it.
+    pub sender: Sender,
+    /// Where.
+    pub chat: Chat,
+    /// What.
+    pub event: Event,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Plain text.
+    Text(String),
+    /// A command such as `/start u_80`: the name without the slash (and without `@bot`), and
+    /// the rest of the line.
+    Command {
+        /// The command name, lowercase.
+        name: String,
+        /// Everything after the name, trimmed.
+        args: String,
+    },
+    /// A button press with the data the bot attached to the button.
+    Button {
+        /// The callback data (untrusted: it may be forged or stale).
+        data: String,
+        /// The platform's id for answering the press (Telegram's callback query id).
+        callback_id: Option<String>,
+        /// The message the button was on, when the platform says.
+        message_id: Option<String>,
+    },
+    /// A sticker, photo, voice note or anything else the bot does not read.
+    Unsupported,
+    /// The bot was added to this group.
+    AddedToGroup,
+    /// The bot was removed from this group.
+    RemovedFromGroup,
+    /// The person blocked the bot (or unfollowed the account).
+    Blocked,
+    /// The person unblocked the bot (or followed the account).
+    Unblocked,
+    /// The group became a supergroup with a new chat id.
+    GroupMigrated {
+        /// The new chat id.
+        to_chat_id: String,
+    },
+}
+
+/// A button on an outgoing message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutButton {
+    /// Sends `data` back to the bot when pressed.
+    Callback {
+        /// The rendered label.
+        label: String,
+        /// The callback data (at most 64 bytes on Telegram).
+        data: String,
+    },
+    /// Opens a link.
+    Url {
+        /// The rendered label.
+        label: String,
+        /// The link.
+        url: String,
+    },
+}
+
+impl OutButton {
+    /// The label shown on the button.
+    pub fn label(&self) -> &str {
+        match self {
+            OutButton::Callback { label, .. } | OutButton::Url { label, .. } => label,
+        }
+    }
+}
+
+/// A rendered outgoing message, stored in the outbox as JSON until it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outgoing {
+    /// A text message, with rows of buttons.
+    Text {
+        /// The text (HTML-free plain text).
+        text: String,
+        /// Rows of buttons.
+        #[serde(default)]
+        buttons: Vec<Vec<OutButton>>,
+    },
+    /// A PNG picture with a caption.
+    Photo {
+        /// The picture.
+        #[serde(with = "base64_bytes")]
+        png: Vec<u8>,
+        /// The caption.
+        caption: String,
+        /// Rows of buttons.
+        #[serde(default)]
+        buttons: Vec<Vec<OutButton>>,
+    },
+    /// A file.
+    Document {
+        /// The file name the person sees.
+        filename: String,
+        /// The file.
+        #[serde(with = "base64_bytes")]
+        bytes: Vec<u8>,
+        /// The caption.
+        caption: String,
+    },
+    /// A new text for a message the bot sent earlier (progress messages).
+    Edit {
+        /// The platform's id of the message.
+        message_id: String,
+        /// The new text.
+        text: String,
+        /// The new buttons.
+        #[serde(default)]
+        buttons: Vec<Vec<OutButton>>,
+    },
+    /// The answer to a button press (Telegram shows it as a small toast).
+    AnswerCallback {
+        /// The callback id from the press.
+        callback_id: String,
+        /// An optional toast text.
+        text: Option<String>,
+    },
+}
+
+impl Outgoing {
+    /// A text message without buttons.
+    pub fn text(text: impl Into<String>) -> Outgoing {
+        Outgoing::Text {
+            text: text.into(),
+            buttons: Vec::new(),
+        }
+    }
+
+    /// The main text or caption, for logs, consoles and tests.
+    pub fn body(&self) -> &str {
+        match self {
+            Outgoing::Text { text, .. } | Outgoing::Edit { text, .. } => text,
+            Outgoing::Photo { caption, .. } | Outgoing::Document { caption, .. } => caption,
+            Outgoing::AnswerCallback { text, .. } => text.as_deref().unwrap_or(""),
+        }
+    }
+
+    /// The buttons, if the message has any.
+    pub fn buttons(&self) -> &[Vec<OutButton>] {
+        match self {
+            Outgoing::Text { buttons, .. }
+            | Outgoing::Photo { buttons, .. }
+            | Outgoing::Edit { buttons, .. } => buttons,
+            _ => &[],
+        }
+    }
+}
+
+mod base64_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        s.serialize_str(&out)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut out = Vec::with_capacity(text.len() / 4 * 3);
+        let mut acc = 0u32;
+        let mut bits = 0;
+        for c in text.bytes() {
+            if c == b'=' {
+                break;
+            }
+            let v = ALPHABET
+                .iter()
+                .position(|&a| a == c)
+                .ok_or_else(|| serde::de::Error::custom("invalid base64"))?;
+            acc = (acc << 6) | v as u32;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What a platform said when a message went out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// The platform's id of the new message, for later edits.
+    pub message_id: Option<String>,
+}
+
+/// Why a delivery failed, classified so the outbox knows whether and when to retry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Too many requests: wait this long. `global` pauses all sending on the platform.
+    #[error("rate limited: retry after {seconds} s")]
+    RetryAfter {
+        /// Seconds to wait.
+        seconds: u64,
+        /// Whether the whole platform is paused rather than one chat.
+        global: bool,
+    },
+    /// The person blocked the bot, deleted the account, or the chat does not exist: never retry.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The platform refuses this message by its rules (outside the messaging window): skip it.
+    #[error("skipped: {0}")]
+    Skipped(String),
+    /// The group became a supergroup with a new id: resend there.
+    #[error("group migrated to {0}")]
+    Migrated(String),
+    /// The request itself is wrong (bad markup, too long): retrying will not help.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// A network error, a timeout or a 5xx: retry with backoff.
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_payloads_survive_json() {
+        for len in 0..10 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 250) as u8).collect();
+            let doc = Outgoing::Document {
+                filename: "a.csv".into(),
+                bytes: bytes.clone(),
+                caption: String::new(),
+            };
+            let json = serde_json::to_string(&doc).expect("serialize");
+            let back: Outgoing = serde_json::from_str(&json).expect("deserialize");
+            assert_eq!(back, doc);
+        }
+    }
+}

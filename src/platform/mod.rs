@@ -1,0 +1,27 @@
+//! The only platform-aware code. Each adapter turns its platform's updates into [`Inbound`]
+//! events for the conversation engine and delivers rendered [`Outgoing`] messages from the
+//! outbox, classifying failures as [`DeliveryError`] so the outbox can decide what to do.
+
+pub mod console;
+mod message;
+pub mod telegram;
+
+pub use message::{
+    Chat, ChatKind, Delivered, DeliveryError, Event, Inbound, OutButton, Outgoing, Sender,
+};
+
+use crate::domain::{ChatAddress, Platform};
+
+/// Sends one rendered message to one chat. Implemented by every platform adapter.
+#[async_trait::async_trait]
+pub trait Deliver: Send + Sync {
+    /// The platform this adapter talks to.
+    fn platform(&self) -> Platform;
+
+    /// Sends `message` to `to` and reports what happened.
+    async fn deliver(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+    ) -> Result<Delivered, DeliveryError>;
+}

@@ -1,0 +1,208 @@
+//! Sending rendered messages with the Bot API.
+
+use teloxide::payloads::{
+    AnswerCallbackQuerySetters, EditMessageTextSetters, SendDocumentSetters, SendMessageSetters,
+    SendPhotoSetters,
+};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    CallbackQueryId, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId,
+};
+use teloxide::{ApiError, Bot, RequestError};
+
+use crate::domain::{ChatAddress, Platform};
+use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing};
+
+/// Telegram's limit for a message text, in characters.
+const MAX_TEXT: usize = 4096;
+/// Telegram's limit for a caption, in characters.
+const MAX_CAPTION: usize = 1024;
+
+/// The Telegram adapter's sending half.
+#[derive(Clone)]
+pub struct Telegram {
+    bot: Bot,
+}
+
+impl Telegram {
+    /// Wraps a configured bot (token and API URL set).
+    pub fn new(bot: Bot) -> Telegram {
+        Telegram { bot }
+    }
+
+    /// The bot.
+    pub fn bot(&self) -> &Bot {
+        &self.bot
+    }
+}
+
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn keyboard(rows: &[Vec<OutButton>]) -> Option<InlineKeyboardMarkup> {
+    if rows.is_empty() {
+        return None;
+    }
+    let rows: Vec<Vec<InlineKeyboardButton>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .filter_map(|b| match b {
+                    OutButton::Callback { label, data } => {
+                        Some(InlineKeyboardButton::callback(label.clone(), data.clone()))
+                    }
+                    OutButton::Url { label, url } => url::Url::parse(url)
+                        .ok()
+                        .map(|u| InlineKeyboardButton::url(label.clone(), u)),
+                })
+                .collect()
+        })
+        .filter(|r: &Vec<InlineKeyboardButton>| !r.is_empty())
+        .collect();
+    Some(InlineKeyboardMarkup::new(rows))
+}
+
+/// Maps a Bot API failure to what the outbox should do about it.
+pub fn classify(error: &RequestError) -> DeliveryError {
+    match error {
+        RequestError::RetryAfter(s) => DeliveryError::RetryAfter {
+            seconds: u64::from(s.seconds()).max(1),
+            global: false,
+        },
+        RequestError::MigrateToChatId(id) => DeliveryError::Migrated(id.0.to_string()),
+        RequestError::Api(api) => match api {
+            ApiError::BotBlocked
+            | ApiError::UserDeactivated
+            | ApiError::ChatNotFound
+            | ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::BotKickedFromChannel
+            | ApiError::CantInitiateConversation
+            | ApiError::CantTalkWithBots
+            | ApiError::GroupDeactivated
+            | ApiError::UserNotFound => DeliveryError::Unreachable(api.to_string()),
+            ApiError::Unknown(s) if s.starts_with("Forbidden:") || s.contains("chat not found") => {
+                DeliveryError::Unreachable(s.clone())
+            }
+            ApiError::Unknown(s) if s.starts_with("Too Many Requests") => {
+                DeliveryError::RetryAfter {
+                    seconds: 1,
+                    global: false,
+                }
+            }
+            ApiError::Unknown(s)
+                if s.starts_with("Internal Server Error") || s.starts_with("Bad Gateway") =>
+            {
+                DeliveryError::Transient(s.clone())
+            }
+            other => DeliveryError::Rejected(other.to_string()),
+        },
+        RequestError::Network(e) => DeliveryError::Transient(e.to_string()),
+        RequestError::InvalidJson { source, .. } => DeliveryError::Transient(source.to_string()),
+        RequestError::Io(e) => DeliveryError::Transient(e.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Deliver for Telegram {
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+
+    async fn deliver(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+    ) -> Result<Delivered, DeliveryError> {
+        let chat =
+            to.chat_id.parse::<i64>().map(ChatId).map_err(|_| {
+                DeliveryError::Rejected(format!("bad Telegram chat id {:?}", to.chat_id))
+            });
+        let sent = match message {
+            Outgoing::Text { text, buttons } => {
+                let mut req = self.bot.send_message(chat?, cut(text, MAX_TEXT));
+                if let Some(k) = keyboard(buttons) {
+                    req = req.reply_markup(k);
+                }
+                req.await.map(|m| Some(m.id.0.to_string()))
+            }
+            Outgoing::Photo {
+                png,
+                caption,
+                buttons,
+            } => {
+                let mut req = self
+                    .bot
+                    .send_photo(chat?, InputFile::memory(png.clone()).file_name("chart.png"))
+                    .caption(cut(caption, MAX_CAPTION));
+                if let Some(k) = keyboard(buttons) {
+                    req = req.reply_markup(k);
+                }
+                req.await.map(|m| Some(m.id.0.to_string()))
+            }
+            Outgoing::Document {
+                filename,
+                bytes,
+                caption,
+            } => self
+                .bot
+                .send_document(
+                    chat?,
+                    InputFile::memory(bytes.clone()).file_name(filename.clone()),
+                )
+                .caption(cut(caption, MAX_CAPTION))
+                .await
+                .map(|m| Some(m.id.0.to_string())),
+            Outgoing::Edit {
+                message_id,
+                text,
+                buttons,
+            } => {
+                let id = message_id.parse::<i32>().map_err(|_| {
+                    DeliveryError::Rejected(format!("bad message id {message_id:?}"))
+                })?;
+                let mut req = self
+                    .bot
+                    .edit_message_text(chat?, MessageId(id), cut(text, MAX_TEXT));
+                if let Some(k) = keyboard(buttons) {
+                    req = req.reply_markup(k);
+                }
+                match req.await {
+                    Ok(_) => Ok(Some(message_id.clone())),
+                    // Editing to the same text is not a failure.
+                    Err(RequestError::Api(ApiError::MessageNotModified)) => {
+                        Ok(Some(message_id.clone()))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Outgoing::AnswerCallback { callback_id, text } => {
+                let mut req = self
+                    .bot
+                    .answer_callback_query(CallbackQueryId(callback_id.clone()));
+                if let Some(t) = text {
+                    req = req.text(cut(t, 200));
+                }
+                match req.await {
+                    Ok(_) => Ok(None),
+                    // A press older than Telegram's answer window cannot be answered; drop it.
+                    Err(RequestError::Api(ApiError::Unknown(s)))
+                        if s.contains("query is too old") =>
+                    {
+                        return Err(DeliveryError::Skipped(s));
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        sent.map(|message_id| Delivered { message_id })
+            .map_err(|e| classify(&e))
+    }
+}

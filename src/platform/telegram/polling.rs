@@ -1,0 +1,105 @@
+//! Long polling and the command menu.
+
+use std::time::Duration;
+
+use teloxide::payloads::{GetUpdatesSetters, SetMyCommandsSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::{AllowedUpdate, BotCommand};
+use tokio_util::sync::CancellationToken;
+
+use super::Telegram;
+use super::updates::to_inbound;
+use crate::conversation::Engine;
+use crate::conversation::keys::*;
+use crate::domain::Locale;
+use crate::i18n::{Key, Msg, render};
+
+/// Where the last handled update id is kept, so a restart neither loses nor repeats updates.
+const OFFSET_KEY: &str = "telegram.update_offset";
+
+/// The commands shown in Telegram's menu, per language.
+const MENU: &[(&str, &Key)] = &[
+    ("start", &CMD_START),
+    ("guide", &CMD_GUIDE),
+    ("installed", &CMD_INSTALLED),
+    ("status", &CMD_STATUS),
+    ("language", &CMD_LANGUAGE),
+    ("help", &CMD_HELP),
+    ("stop", &CMD_STOP),
+];
+
+/// Sets the command menu for each language, and the default (Vietnamese) one.
+pub async fn set_commands(telegram: &Telegram) -> anyhow::Result<()> {
+    for locale in Locale::ALL {
+        let commands: Vec<BotCommand> = MENU
+            .iter()
+            .map(|(name, key)| BotCommand::new(*name, render(locale, &Msg::new(key))))
+            .collect();
+        telegram
+            .bot()
+            .set_my_commands(commands.clone())
+            .language_code(locale.code())
+            .await?;
+        if locale == Locale::default() {
+            telegram.bot().set_my_commands(commands).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Polls for updates until `shutdown`, handing each to the engine in order. The offset is
+/// saved after each update.
+pub async fn run_polling(
+    engine: Engine,
+    telegram: Telegram,
+    bot_username: String,
+    poll_timeout_secs: u32,
+    shutdown: CancellationToken,
+) {
+    let mut offset: i32 = match engine.store().kv_get(OFFSET_KEY).await {
+        Ok(Some(v)) => v.parse().unwrap_or(0),
+        _ => 0,
+    };
+    let mut failures: u32 = 0;
+    loop {
+        let request = telegram
+            .bot()
+            .get_updates()
+            .offset(offset)
+            .timeout(poll_timeout_secs)
+            .allowed_updates(vec![
+                AllowedUpdate::Message,
+                AllowedUpdate::CallbackQuery,
+                AllowedUpdate::MyChatMember,
+            ]);
+        let updates = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = request => r,
+        };
+        match updates {
+            Ok(updates) => {
+                failures = 0;
+                for update in updates {
+                    if let Some(inbound) = to_inbound(&update, &bot_username)
+                        && let Err(e) = engine.handle(&inbound).await
+                    {
+                        tracing::error!(error = ?e, update = update.id.0, "update failed");
+                    }
+                    offset = update.id.0 as i32 + 1;
+                    if let Err(e) = engine.store().kv_set(OFFSET_KEY, &offset.to_string()).await {
+                        tracing::error!(error = ?e, "saving the update offset failed");
+                    }
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                let wait = Duration::from_millis((500u64 << failures.min(6)).min(30_000));
+                tracing::warn!(error = %e, ?wait, "getUpdates failed");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! All SQL lives here, one file per table family. Queries are written once and run on both
+//! SQLite (the embedded default) and PostgreSQL (several replicas) through sqlx's `Any`
+//! driver: times are BIGINT milliseconds, flags are BIGINT 0/1, sums are cast to BIGINT, and
+//! the few statements that must differ (queue claiming) pick their dialect from [`Backend`].
+
+mod db;
+pub mod kv;
+pub mod leaders;
+pub mod outbox;
+pub mod people;
+pub mod units;
+
+pub use db::{Backend, Store, Tx};
+pub use leaders::InviteError;
+pub use outbox::{NewOutboxItem, OutboxRow, Priority};
+pub use people::Person;
+pub use units::{ImportSummary, Unit, UnitRow};

@@ -1,0 +1,367 @@
+//! People: one row per account on one platform, with the conversation state, the unit they
+//! joined and whether they confirmed. Every change that moves a coverage counter updates the
+//! unit counters in the same transaction.
+
+use anyhow::{Result, bail};
+use rand::Rng;
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::units::Counters;
+use super::{Store, Tx};
+use crate::domain::{Locale, PersonId, Platform};
+
+/// One account.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Person {
+    /// Database id.
+    pub id: PersonId,
+    /// telegram, zalo, messenger, console.
+    pub platform: String,
+    /// The platform's user id.
+    pub platform_user_id: String,
+    /// The private chat with the person.
+    pub chat_id: String,
+    /// The name the platform shows.
+    pub display_name: String,
+    /// `vi` or `en`.
+    pub locale: String,
+    /// The unit the person joined.
+    pub unit_code: Option<String>,
+    /// `android` or `ios`.
+    pub phone_kind: Option<String>,
+    /// The conversation state, as JSON.
+    pub state: String,
+    /// 1 once the person sent /start (or pressed a group button and then started the bot).
+    pub started: i64,
+    /// When the person confirmed installation.
+    pub confirmed_at: Option<i64>,
+    /// When a leader checked the phone in person.
+    pub verified_at: Option<i64>,
+    /// 1 after /stop: no reminders or broadcasts.
+    pub opted_out: i64,
+    /// 1 when the platform says messages cannot reach the person.
+    pub unreachable: i64,
+    /// Who shared the link the person came from.
+    pub referred_by: Option<PersonId>,
+    /// How many people joined through this person's share link.
+    pub referrals: i64,
+    /// The code in this person's share link.
+    pub ref_code: String,
+    /// When linked to another account, that account's id (this one then does not count).
+    pub linked_to: Option<PersonId>,
+    /// Reminders sent since the last activity.
+    pub reminders_sent: i64,
+    /// When the person was first seen.
+    pub created_at: i64,
+    /// The last time the person did anything.
+    pub last_activity_at: i64,
+    /// The last time the person sent something (platform messaging windows).
+    pub last_inbound_at: i64,
+}
+
+impl Person {
+    /// The person's language.
+    pub fn locale(&self) -> Locale {
+        Locale::parse(&self.locale).unwrap_or_default()
+    }
+
+    /// The person's platform.
+    pub fn platform(&self) -> Option<Platform> {
+        Platform::parse(&self.platform)
+    }
+
+    /// Whether the person confirmed installation.
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed_at.is_some()
+    }
+}
+
+pub(crate) const PERSON_COLUMNS: &str = "id, platform, platform_user_id, chat_id, display_name, locale, unit_code, \
+     phone_kind, state, started, confirmed_at, verified_at, opted_out, unreachable, referred_by, referrals, \
+     ref_code, linked_to, reminders_sent, created_at, last_activity_at, last_inbound_at";
+
+/// A random share code: 10 characters from A-Z a-z 0-9.
+fn new_ref_code() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..10)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+impl Store {
+    /// Finds the account, or creates it. Records the inbound time (messaging windows) and
+    /// keeps the display name and chat id fresh. Returns the person and whether it is new.
+    pub async fn touch_person(
+        &self,
+        platform: Platform,
+        user_id: &str,
+        chat_id: &str,
+        display_name: &str,
+        locale: Locale,
+    ) -> Result<(Person, bool)> {
+        let now = self.now();
+        let name: String = display_name.chars().take(128).collect();
+        let updated = sqlx::query(
+            "UPDATE people SET last_inbound_at = $1, display_name = $2, chat_id = $3 \
+             WHERE platform = $4 AND platform_user_id = $5",
+        )
+        .bind(now)
+        .bind(name.clone())
+        .bind(chat_id)
+        .bind(platform.as_str())
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        let mut created = false;
+        if updated.rows_affected() == 0 {
+            let r = sqlx::query(
+                "INSERT INTO people (platform, platform_user_id, chat_id, display_name, locale, ref_code, \
+                 created_at, last_activity_at, last_inbound_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
+                 ON CONFLICT (platform, platform_user_id) DO NOTHING",
+            )
+            .bind(platform.as_str())
+            .bind(user_id)
+            .bind(chat_id)
+            .bind(name)
+            .bind(locale.code())
+            .bind(new_ref_code())
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+            created = r.rows_affected() == 1;
+        }
+        match self.person_by_platform_id(platform, user_id).await? {
+            Some(p) => Ok((p, created)),
+            None => bail!("person {platform}:{user_id} vanished"),
+        }
+    }
+
+    /// An account by its platform id.
+    pub async fn person_by_platform_id(
+        &self,
+        platform: Platform,
+        user_id: &str,
+    ) -> Result<Option<Person>> {
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE platform = $1 AND platform_user_id = $2"
+        );
+        Ok(sqlx::query_as::<_, Person>(AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// An account by id.
+    pub async fn person(&self, id: PersonId) -> Result<Option<Person>> {
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1");
+        Ok(sqlx::query_as::<_, Person>(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The account whose share link carries `ref_code`.
+    pub async fn person_by_ref_code(&self, ref_code: &str) -> Result<Option<Person>> {
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE ref_code = $1");
+        Ok(sqlx::query_as::<_, Person>(AssertSqlSafe(sql))
+            .bind(ref_code)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Saves the conversation state and records activity (which restarts reminders). Marks
+    /// the person as started and reachable: they just wrote to the bot.
+    pub async fn save_state(&self, id: PersonId, state_json: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, started = 1, \
+             unreachable = 0, unreachable_reason = NULL WHERE id = $3",
+        )
+        .bind(state_json)
+        .bind(self.now())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the person's language.
+    pub async fn set_locale(&self, id: PersonId, locale: Locale) -> Result<()> {
+        sqlx::query("UPDATE people SET locale = $1 WHERE id = $2")
+            .bind(locale.code())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the person's phone kind.
+    pub async fn set_phone_kind(&self, id: PersonId, kind: &str) -> Result<()> {
+        sqlx::query("UPDATE people SET phone_kind = $1 WHERE id = $2")
+            .bind(kind)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Turns reminders and broadcasts off (`/stop`) or back on (`/start`).
+    pub async fn set_opted_out(&self, id: PersonId, opted_out: bool) -> Result<()> {
+        sqlx::query("UPDATE people SET opted_out = $1 WHERE id = $2")
+            .bind(i64::from(opted_out))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the account behind a private chat unreachable (blocked, deleted, never started):
+    /// it is left out of every future audience until the person writes again.
+    pub async fn mark_unreachable(
+        &self,
+        platform: Platform,
+        chat_id: &str,
+        reason: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE people SET unreachable = 1, unreachable_reason = $1 WHERE platform = $2 AND chat_id = $3",
+        )
+        .bind(reason)
+        .bind(platform.as_str())
+        .bind(chat_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Puts the person in `unit_code` (or takes them out), moving their member, confirmed and
+    /// verified counts with them.
+    pub async fn set_person_unit(&self, id: PersonId, unit_code: Option<&str>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        set_unit_in(&mut tx, id, unit_code).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the person's confirmation. Returns false when they had confirmed already, so a
+    /// second press counts once.
+    pub async fn confirm_install(&self, id: PersonId) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE people SET confirmed_at = $1 WHERE id = $2 AND confirmed_at IS NULL",
+        )
+        .bind(self.now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let newly = r.rows_affected() == 1;
+        if newly {
+            let row: Option<(Option<String>, Option<i64>)> =
+                sqlx::query_as("SELECT unit_code, linked_to FROM people WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some((Some(unit), None)) = row {
+                Store::adjust_counters(
+                    &mut tx,
+                    &unit,
+                    Counters {
+                        confirmed: 1,
+                        ..Counters::default()
+                    },
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(newly)
+    }
+
+    /// Credits the person whose share link brought someone in.
+    pub async fn credit_referral(&self, newcomer: PersonId, referrer: PersonId) -> Result<bool> {
+        if newcomer == referrer {
+            return Ok(false);
+        }
+        let mut tx = self.begin().await?;
+        let r =
+            sqlx::query("UPDATE people SET referred_by = $1 WHERE id = $2 AND referred_by IS NULL")
+                .bind(referrer)
+                .bind(newcomer)
+                .execute(&mut *tx)
+                .await?;
+        let credited = r.rows_affected() == 1;
+        if credited {
+            sqlx::query("UPDATE people SET referrals = referrals + 1 WHERE id = $1")
+                .bind(referrer)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(credited)
+    }
+}
+
+/// Moves a person between units inside a transaction, keeping every counter right.
+pub(crate) async fn set_unit_in(tx: &mut Tx, id: PersonId, unit_code: Option<&str>) -> Result<()> {
+    let row: Option<(Option<String>, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT unit_code, confirmed_at, verified_at, linked_to FROM people WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((old, confirmed, verified, linked)) = row else {
+        bail!("unknown person {id}");
+    };
+    if old.as_deref() == unit_code {
+        return Ok(());
+    }
+    sqlx::query("UPDATE people SET unit_code = $1 WHERE id = $2")
+        .bind(unit_code.map(str::to_string))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if linked.is_some() {
+        return Ok(());
+    }
+    let one = Counters {
+        members: 1,
+        confirmed: i64::from(confirmed.is_some()),
+        verified: i64::from(verified.is_some()),
+        reported: 0,
+    };
+    if let Some(old) = old {
+        let minus = Counters {
+            members: -one.members,
+            confirmed: -one.confirmed,
+            verified: -one.verified,
+            reported: 0,
+        };
+        Store::adjust_counters(tx, &old, minus).await?;
+    }
+    if let Some(new) = unit_code {
+        Store::adjust_counters(tx, new, one).await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Saves the conversation state inside a transaction (see [`Store::save_state`]).
+    pub async fn save_state_in(
+        tx: &mut Tx,
+        id: PersonId,
+        state_json: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, started = 1, \
+             unreachable = 0, unreachable_reason = NULL WHERE id = $3",
+        )
+        .bind(state_json)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}

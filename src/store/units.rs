@@ -1,0 +1,567 @@
+//! Administrative units: the tree, search, import and the coverage counters.
+//!
+//! Each unit keeps its own members' counters and the same counters summed over its subtree,
+//! updated in the same transaction as the change that moves them, so reading the coverage of
+//! the whole country is a read of 64 rows, never a count over people.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result, bail};
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::{Store, Tx};
+use crate::domain::fold;
+
+/// A unit as stored, with its counters.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Unit {
+    /// GSO or custom code.
+    pub code: String,
+    /// Full name ("Huyện Đức Hòa").
+    pub name: String,
+    /// The parent's code; none for a top unit.
+    pub parent_code: Option<String>,
+    /// province, district, commune, agency, business, union, other.
+    pub kind: String,
+    /// Census population, when known.
+    pub population: Option<i64>,
+    /// A coverage target that overrides the campaign's.
+    pub target: Option<f64>,
+    /// 0 for a top unit.
+    pub depth: i64,
+    /// `/80/794/27694/`: the codes from the top, for subtree queries.
+    pub path: String,
+    /// The unit's own members.
+    pub members: i64,
+    /// The unit's own members who confirmed.
+    pub confirmed: i64,
+    /// The unit's own confirmations checked in person.
+    pub verified: i64,
+    /// Installs reported in person for the unit.
+    pub reported: i64,
+    /// `members` over the subtree.
+    pub sub_members: i64,
+    /// `confirmed` over the subtree.
+    pub sub_confirmed: i64,
+    /// `verified` over the subtree.
+    pub sub_verified: i64,
+    /// `reported` over the subtree.
+    pub sub_reported: i64,
+}
+
+const UNIT_COLUMNS: &str = "code, name, parent_code, kind, population, target, depth, path, \
+     members, confirmed, verified, reported, sub_members, sub_confirmed, sub_verified, sub_reported";
+
+/// One row of an import file, already parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitRow {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Parent code, if any.
+    pub parent_code: Option<String>,
+    /// Kind name.
+    pub kind: String,
+    /// Population, if given.
+    pub population: Option<i64>,
+    /// The file line the row came from, for error messages.
+    pub line: usize,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Units that were new.
+    pub inserted: usize,
+    /// Units that existed and were updated.
+    pub updated: usize,
+}
+
+/// The ancestors of a path, nearest last, including the unit itself.
+pub fn path_codes(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+impl Store {
+    /// One unit.
+    pub async fn unit(&self, code: &str) -> Result<Option<Unit>> {
+        let sql = format!("SELECT {UNIT_COLUMNS} FROM units WHERE code = $1");
+        Ok(sqlx::query_as::<_, Unit>(AssertSqlSafe(sql))
+            .bind(code)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The units directly below `code` (or the top units when `None`), by name.
+    pub async fn children(&self, code: Option<&str>) -> Result<Vec<Unit>> {
+        let sql = match code {
+            Some(_) => format!(
+                "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = $1 ORDER BY name, code"
+            ),
+            None => format!(
+                "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code IS NULL ORDER BY name, code"
+            ),
+        };
+        let q = sqlx::query_as::<_, Unit>(AssertSqlSafe(sql));
+        let q = match code {
+            Some(c) => q.bind(c.to_string()),
+            None => q,
+        };
+        Ok(q.fetch_all(self.pool()).await?)
+    }
+
+    /// How many units there are.
+    pub async fn unit_count(&self) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM units")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+
+    /// Every unit in `code`'s subtree (or all units), in tree order.
+    pub async fn subtree(&self, code: Option<&str>) -> Result<Vec<Unit>> {
+        match code {
+            Some(code) => {
+                let Some(root) = self.unit(code).await? else {
+                    return Ok(Vec::new());
+                };
+                let sql =
+                    format!("SELECT {UNIT_COLUMNS} FROM units WHERE path LIKE $1 ORDER BY path");
+                Ok(sqlx::query_as::<_, Unit>(AssertSqlSafe(sql))
+                    .bind(format!("{}%", root.path))
+                    .fetch_all(self.pool())
+                    .await?)
+            }
+            None => {
+                let sql = format!("SELECT {UNIT_COLUMNS} FROM units ORDER BY path");
+                Ok(sqlx::query_as::<_, Unit>(AssertSqlSafe(sql))
+                    .fetch_all(self.pool())
+                    .await?)
+            }
+        }
+    }
+
+    /// Units whose folded name contains every word of `query` (diacritics and case ignored),
+    /// closest to the top first, at most `limit`.
+    pub async fn search_units(&self, query: &str, limit: i64) -> Result<Vec<Unit>> {
+        let folded = fold(query);
+        let words: Vec<&str> = folded
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .take(6)
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = format!("SELECT {UNIT_COLUMNS} FROM units WHERE 1 = 1");
+        for i in 0..words.len() {
+            sql.push_str(&format!(" AND name_folded LIKE ${}", i + 1));
+        }
+        // Names holding the whole query as typed come first ("tan an" -> "Tân An" before "Tân Hưng").
+        sql.push_str(&format!(
+            " ORDER BY CASE WHEN name_folded LIKE ${} THEN 0 ELSE 1 END, depth, name, code LIMIT ${}",
+            words.len() + 1,
+            words.len() + 2
+        ));
+        let mut q = sqlx::query_as::<_, Unit>(AssertSqlSafe(sql));
+        for w in &words {
+            let escaped = w.replace(['%', '_'], "");
+            q = q.bind(format!("%{escaped}%"));
+        }
+        let phrase = words.join(" ").replace(['%', '_'], "");
+        Ok(q.bind(format!("%{phrase}%"))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Whether `code` is `ancestor` or lies below it.
+    pub async fn unit_within(&self, code: &str, ancestor: &str) -> Result<bool> {
+        Ok(match self.unit(code).await? {
+            Some(u) => path_codes(&u.path).contains(&ancestor),
+            None => false,
+        })
+    }
+
+    /// Sets or clears a unit's own coverage target.
+    pub async fn set_unit_target(&self, code: &str, target: Option<f64>) -> Result<bool> {
+        let r = sqlx::query("UPDATE units SET target = $1, updated_at = $2 WHERE code = $3")
+            .bind(target)
+            .bind(self.now())
+            .bind(code)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Imports parsed rows in one transaction: new units are inserted, known ones updated,
+    /// never duplicated. Rows are checked first (duplicate codes, unknown parents, cycles);
+    /// any error is reported as `line: reason` and nothing is written.
+    pub async fn import_units(
+        &self,
+        rows: &[UnitRow],
+    ) -> Result<ImportSummary, Vec<(usize, String)>> {
+        let existing = self
+            .all_parents()
+            .await
+            .map_err(|e| vec![(0, format!("{e:#}"))])?;
+        let mut errors = Vec::new();
+        let mut parents: HashMap<String, Option<String>> = existing.clone();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for row in rows {
+            if let Some(first) = seen.insert(&row.code, row.line) {
+                errors.push((
+                    row.line,
+                    format!("duplicate code {} (first on line {first})", row.code),
+                ));
+            }
+            parents.insert(row.code.clone(), row.parent_code.clone());
+        }
+        for row in rows {
+            if let Some(p) = &row.parent_code {
+                if !parents.contains_key(p) {
+                    errors.push((row.line, format!("unknown parent {p}")));
+                } else if p == &row.code {
+                    errors.push((row.line, format!("unit {} is its own parent", row.code)));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort();
+            return Err(errors);
+        }
+        let paths = match compute_paths(&parents) {
+            Ok(p) => p,
+            Err(code) => {
+                let line = rows.iter().find(|r| r.code == code).map_or(0, |r| r.line);
+                return Err(vec![(
+                    line,
+                    format!("unit {code} is part of a parent cycle"),
+                )]);
+            }
+        };
+        self.write_import(rows, &existing, &paths)
+            .await
+            .map_err(|e| vec![(0, format!("{e:#}"))])
+    }
+
+    async fn all_parents(&self) -> Result<HashMap<String, Option<String>>> {
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT code, parent_code FROM units")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn write_import(
+        &self,
+        rows: &[UnitRow],
+        existing: &HashMap<String, Option<String>>,
+        paths: &HashMap<String, String>,
+    ) -> Result<ImportSummary> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        // Parents first, so foreign keys hold row by row.
+        let mut ordered: Vec<&UnitRow> = rows.iter().collect();
+        ordered.sort_by_key(|r| paths.get(&r.code).map_or(0, |p| path_codes(p).len()));
+        const BATCH: usize = 400;
+        for chunk in ordered.chunks(BATCH) {
+            let mut sql = String::from(
+                "INSERT INTO units (code, name, name_folded, parent_code, kind, population, depth, path, updated_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 9;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${},${},${},${},${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9
+                ));
+            }
+            sql.push_str(
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_folded = excluded.name_folded, \
+                 parent_code = excluded.parent_code, kind = excluded.kind, population = excluded.population, \
+                 depth = excluded.depth, path = excluded.path, updated_at = excluded.updated_at",
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for r in chunk {
+                let path = paths.get(&r.code).cloned().unwrap_or_default();
+                let depth = path_codes(&path).len() as i64 - 1;
+                q = q
+                    .bind(r.code.clone())
+                    .bind(r.name.clone())
+                    .bind(fold(&r.name))
+                    .bind(r.parent_code.clone())
+                    .bind(r.kind.clone())
+                    .bind(r.population)
+                    .bind(depth)
+                    .bind(path)
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await.context("writing units")?;
+        }
+        // Units already stored below a moved unit get their new paths too.
+        let moved: Vec<&String> = rows
+            .iter()
+            .filter(|r| existing.get(&r.code).is_some_and(|p| p != &r.parent_code))
+            .map(|r| &r.code)
+            .collect();
+        if !moved.is_empty() {
+            for (code, path) in paths {
+                if rows.iter().any(|r| &r.code == code) {
+                    continue;
+                }
+                let depth = path_codes(path).len() as i64 - 1;
+                sqlx::query(
+                    "UPDATE units SET path = $1, depth = $2 WHERE code = $3 AND path <> $1",
+                )
+                .bind(path.clone())
+                .bind(depth)
+                .bind(code.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        recompute_totals(&mut tx).await?;
+        tx.commit().await?;
+        let inserted = rows
+            .iter()
+            .filter(|r| !existing.contains_key(&r.code))
+            .count();
+        Ok(ImportSummary {
+            inserted,
+            updated: rows.len() - inserted,
+        })
+    }
+
+    /// Adds to a unit's own counters and to the subtree counters of it and every unit above it.
+    pub async fn adjust_counters(tx: &mut Tx, unit_code: &str, delta: Counters) -> Result<()> {
+        if delta == Counters::default() {
+            return Ok(());
+        }
+        let path: Option<(String,)> = sqlx::query_as("SELECT path FROM units WHERE code = $1")
+            .bind(unit_code)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some((path,)) = path else {
+            bail!("unknown unit {unit_code}");
+        };
+        sqlx::query(
+            "UPDATE units SET members = members + $1, confirmed = confirmed + $2, \
+             verified = verified + $3, reported = reported + $4 WHERE code = $5",
+        )
+        .bind(delta.members)
+        .bind(delta.confirmed)
+        .bind(delta.verified)
+        .bind(delta.reported)
+        .bind(unit_code)
+        .execute(&mut **tx)
+        .await?;
+        for code in path_codes(&path) {
+            sqlx::query(
+                "UPDATE units SET sub_members = sub_members + $1, sub_confirmed = sub_confirmed + $2, \
+                 sub_verified = sub_verified + $3, sub_reported = sub_reported + $4 WHERE code = $5",
+            )
+            .bind(delta.members)
+            .bind(delta.confirmed)
+            .bind(delta.verified)
+            .bind(delta.reported)
+            .bind(code)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Recounts every unit's own counters from the people table and rebuilds the subtree
+    /// totals. The counters are maintained on every change; this is the repair tool
+    /// (`bluezone-bot units recount`) and the check the tests use.
+    pub async fn recount_units(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE units SET \
+             members = (SELECT COUNT(*) FROM people p WHERE p.unit_code = units.code AND p.linked_to IS NULL), \
+             confirmed = (SELECT COUNT(*) FROM people p WHERE p.unit_code = units.code AND p.linked_to IS NULL AND p.confirmed_at IS NOT NULL), \
+             verified = (SELECT COUNT(*) FROM people p WHERE p.unit_code = units.code AND p.linked_to IS NULL AND p.verified_at IS NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        recompute_totals(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Changes to a unit's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Members.
+    pub members: i64,
+    /// Confirmed installs.
+    pub confirmed: i64,
+    /// Verified installs.
+    pub verified: i64,
+    /// Installs reported in person.
+    pub reported: i64,
+}
+
+/// Rebuilds every unit's subtree totals from the own counters, bottom up, writing only the
+/// rows that change.
+async fn recompute_totals(tx: &mut Tx) -> Result<()> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        String,
+        Option<String>,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    )> = sqlx::query_as(
+        "SELECT code, parent_code, depth, members, confirmed, verified, reported, \
+             sub_members, sub_confirmed, sub_verified, sub_reported FROM units",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut totals: HashMap<&str, [i64; 4]> = rows
+        .iter()
+        .map(|r| (r.0.as_str(), [r.3, r.4, r.5, r.6]))
+        .collect();
+    let mut by_depth: Vec<&(
+        String,
+        Option<String>,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    )> = rows.iter().collect();
+    by_depth.sort_by_key(|r| std::cmp::Reverse(r.2));
+    for r in &by_depth {
+        if let Some(parent) = &r.1 {
+            let own = totals.get(r.0.as_str()).copied().unwrap_or_default();
+            if let Some(p) = totals.get_mut(parent.as_str()) {
+                for i in 0..4 {
+                    p[i] += own[i];
+                }
+            }
+        }
+    }
+    for r in &rows {
+        let t = totals.get(r.0.as_str()).copied().unwrap_or_default();
+        if t != [r.7, r.8, r.9, r.10] {
+            sqlx::query(
+                "UPDATE units SET sub_members = $1, sub_confirmed = $2, sub_verified = $3, sub_reported = $4 WHERE code = $5",
+            )
+            .bind(t[0])
+            .bind(t[1])
+            .bind(t[2])
+            .bind(t[3])
+            .bind(r.0.clone())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Materialised paths for every unit; `Err(code)` names a unit in a parent cycle.
+fn compute_paths(
+    parents: &HashMap<String, Option<String>>,
+) -> Result<HashMap<String, String>, String> {
+    let mut paths: HashMap<String, String> = HashMap::with_capacity(parents.len());
+    for code in parents.keys() {
+        if paths.contains_key(code) {
+            continue;
+        }
+        let mut chain = vec![code.clone()];
+        let mut cur = code.clone();
+        let prefix = loop {
+            match parents.get(&cur).cloned().flatten() {
+                None => break String::from("/"),
+                Some(p) => {
+                    if let Some(known) = paths.get(&p) {
+                        break known.clone();
+                    }
+                    if chain.contains(&p) || chain.len() > parents.len() {
+                        return Err(code.clone());
+                    }
+                    chain.push(p.clone());
+                    cur = p;
+                }
+            }
+        };
+        let mut path = prefix;
+        for c in chain.iter().rev() {
+            path.push_str(c);
+            path.push('/');
+            paths.insert(c.clone(), path.clone());
+        }
+    }
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_parents_and_cycles_are_found() {
+        let mut parents = HashMap::new();
+        parents.insert("80".to_string(), None);
+        parents.insert("794".to_string(), Some("80".to_string()));
+        parents.insert("27694".to_string(), Some("794".to_string()));
+        let paths = compute_paths(&parents).expect("no cycle");
+        assert_eq!(paths["27694"], "/80/794/27694/");
+        assert_eq!(paths["80"], "/80/");
+        parents.insert("a".to_string(), Some("b".to_string()));
+        parents.insert("b".to_string(), Some("a".to_string()));
+        assert!(compute_paths(&parents).is_err());
+    }
+}
+
+impl Store {
+    /// Which of `codes` have units below them.
+    pub async fn codes_with_children(
+        &self,
+        codes: &[&str],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in codes.chunks(200) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT parent_code FROM units WHERE parent_code IN ({})",
+                marks.join(",")
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(AssertSqlSafe(sql));
+            for c in chunk {
+                q = q.bind(c.to_string());
+            }
+            for (c,) in q.fetch_all(self.pool()).await? {
+                out.insert(c);
+            }
+        }
+        Ok(out)
+    }
+}
