@@ -19,6 +19,8 @@
 //!   queries.
 //! - [`outbox`]: every outgoing message is stored before it is sent; workers claim, deliver
 //!   and record. Nothing is lost on a crash.
+//! - [`reports`]: pure renderers (charts, invitation posters, xlsx/csv/text exports); every
+//!   label is passed in, already rendered from the locales.
 //! - [`units_csv`]: the unit file format (`code,name,parent_code,level[,population]`).
 //! - [`chat`]: the console chat, the embedded default a new user tries first.
 //! - [`startup`]: wires the pool, the engine, the platforms and the workers, and runs them
@@ -32,7 +34,11 @@ pub mod domain;
 pub mod i18n;
 pub mod outbox;
 pub mod platform;
+pub mod reports;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+/// Test doubles shared by the integration tests and the benchmarks (compiled always: benches
+/// cannot use `#[cfg(test)]` code); nothing in the service uses them.
+pub mod testkit;
 pub mod units_csv;

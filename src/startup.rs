@@ -64,6 +64,19 @@ impl App {
     /// Runs every configured platform, the outbox workers and the HTTP server until
     /// `shutdown` is cancelled; then lets work in flight finish.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<()> {
+        let listener = tokio::net::TcpListener::bind(self.settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", self.settings.listen))?;
+        self.run_on(listener, shutdown).await
+    }
+
+    /// [`App::run_until_stopped`] with the HTTP server on an already bound listener (tests
+    /// bind 127.0.0.1:0 and read the port first).
+    pub async fn run_on(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<()> {
         let tracker = TaskTracker::new();
         let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
         let Some(tg) = self.settings.telegram.clone() else {
@@ -96,7 +109,12 @@ impl App {
         tracker.spawn(worker.run(shutdown.clone()));
         match &self.settings.webhook_url {
             Some(public) => {
-                let url = public
+                // `https://host/prefix` must keep its prefix: join below it, not beside it.
+                let mut base = public.clone();
+                if !base.path().ends_with('/') {
+                    base.set_path(&format!("{}/", base.path()));
+                }
+                let url = base
                     .join("webhooks/telegram")
                     .context("BLUEZONE_WEBHOOK_URL")?;
                 let mut req = bot.set_webhook(url).allowed_updates(vec![
@@ -135,10 +153,8 @@ impl App {
                 ));
             }
         }
-        let listener = tokio::net::TcpListener::bind(self.settings.listen)
-            .await
-            .with_context(|| format!("listening on {}", self.settings.listen))?;
-        tracing::info!(addr = %self.settings.listen, "HTTP server listening");
+        let addr = listener.local_addr().context("the listener's address")?;
+        tracing::info!(%addr, "HTTP server listening");
         let stop = shutdown.clone();
         tracker.spawn(async move {
             let served = axum::serve(listener, router)
@@ -180,20 +196,22 @@ async fn telegram_webhook(
     let Ok(update) = serde_json::from_slice::<Update>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
-    // Telegram retries non-2xx answers: a retried update is recognised by its id.
+    // Telegram retries non-2xx answers: a retried update is recognised by its id. The id is
+    // claimed before handling, so retries that overlap the first attempt are not handled too.
     let key = format!("telegram.webhook.{}", update.id.0);
-    match state.engine.store().kv_get(&key).await {
-        Ok(Some(_)) => return StatusCode::OK,
-        Ok(None) => {}
+    match state.engine.store().kv_insert_new(&key, "1").await {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::OK,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE,
     }
     if let Some(inbound) = telegram::to_inbound(&update, &state.username)
         && let Err(e) = state.engine.handle(&inbound).await
     {
         tracing::error!(error = ?e, "webhook update failed");
+        // Let Telegram's retry be handled.
+        let _ = state.engine.store().kv_delete(&key).await;
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
-    let _ = state.engine.store().kv_set(&key, "1").await;
     StatusCode::OK
 }
 

@@ -184,7 +184,15 @@ impl Engine {
                 self.store.set_locale(ctx.person.id, locale).await?;
                 Turn::reply(self.main_menu(Reply::to_sender(&LANGUAGE_SET)))
             }
-            Action::ChooseUnit(code) => self.choose_unit(ctx, code.as_str()).await?,
+            Action::ChooseUnit(code) => {
+                // A unit that is gone gets the search prompt, so the next text is a search.
+                let gone = self.store.unit(code.as_str()).await?.is_none();
+                let turn = self.choose_unit(ctx, code.as_str()).await?;
+                if gone {
+                    return Ok((State::AwaitingUnitSearch, turn));
+                }
+                turn
+            }
             Action::Browse(code, page) => {
                 Turn::reply(self.browse(code.as_ref().map(|c| c.as_str()), page).await?)
             }

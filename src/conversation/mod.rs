@@ -10,6 +10,8 @@ mod engine;
 pub mod keys;
 mod reply;
 mod state;
+#[cfg(test)]
+mod tests;
 mod units;
 
 pub use action::Action;

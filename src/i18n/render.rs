@@ -16,10 +16,7 @@ fn bundles() -> &'static HashMap<Locale, Bundle> {
     BUNDLES.get_or_init(|| {
         let mut map = HashMap::new();
         for locale in Locale::ALL {
-            let lang = match locale.code().parse() {
-                Ok(l) => l,
-                Err(_) => unic_langid::LanguageIdentifier::default(),
-            };
+            let lang: unic_langid::LanguageIdentifier = locale.code().parse().unwrap_or_default();
             let mut bundle = FluentBundle::new_concurrent(vec![lang]);
             // Plain text everywhere: no Unicode isolation marks around placeables.
             bundle.set_use_isolating(false);

@@ -14,6 +14,26 @@ impl Store {
         Ok(v.map(|(v,)| v))
     }
 
+    /// Writes a value only when the key is new; whether it was (claims a key atomically).
+    pub async fn kv_insert_new(&self, key: &str, value: &str) -> Result<bool> {
+        let r =
+            sqlx::query("INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                .bind(key)
+                .bind(value)
+                .execute(self.pool())
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Forgets a key.
+    pub async fn kv_delete(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM kv WHERE key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Writes a value.
     pub async fn kv_set(&self, key: &str, value: &str) -> Result<()> {
         sqlx::query(

@@ -302,9 +302,19 @@ impl Store {
     }
 }
 
+/// unit_code, confirmed_at, verified_at, linked_to.
+type PlaceRow = (Option<String>, Option<i64>, Option<i64>, Option<i64>);
+
 /// Moves a person between units inside a transaction, keeping every counter right.
 pub(crate) async fn set_unit_in(tx: &mut Tx, id: PersonId, unit_code: Option<&str>) -> Result<()> {
-    let row: Option<(Option<String>, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+    // Lock the row before reading it (a no-op write works on both databases): on PostgreSQL
+    // two moves of the same person at once would otherwise both read the old unit and count
+    // the person twice. The read below then sees the other move's result.
+    sqlx::query("UPDATE people SET unit_code = unit_code WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    let row: Option<PlaceRow> = sqlx::query_as(
         "SELECT unit_code, confirmed_at, verified_at, linked_to FROM people WHERE id = $1",
     )
     .bind(id)
@@ -330,19 +340,21 @@ pub(crate) async fn set_unit_in(tx: &mut Tx, id: PersonId, unit_code: Option<&st
         verified: i64::from(verified.is_some()),
         reported: 0,
     };
-    if let Some(old) = old {
-        let minus = Counters {
-            members: -one.members,
-            confirmed: -one.confirmed,
-            verified: -one.verified,
-            reported: 0,
-        };
-        Store::adjust_counters(tx, &old, minus).await?;
+    let minus = Counters {
+        members: -one.members,
+        confirmed: -one.confirmed,
+        verified: -one.verified,
+        reported: 0,
+    };
+    let mut changes = Vec::new();
+    if let Some(old) = old.as_deref() {
+        changes.push((old, minus));
     }
     if let Some(new) = unit_code {
-        Store::adjust_counters(tx, new, one).await?;
+        changes.push((new, one));
     }
-    Ok(())
+    // Both units at once, so the rows are locked in one order (no deadlock on PostgreSQL).
+    Store::adjust_counters_many(tx, &changes).await
 }
 
 impl Store {

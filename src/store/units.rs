@@ -97,10 +97,10 @@ impl Store {
     pub async fn children(&self, code: Option<&str>) -> Result<Vec<Unit>> {
         let sql = match code {
             Some(_) => format!(
-                "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = $1 ORDER BY name, code"
+                "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = $1 ORDER BY name_folded, code"
             ),
             None => format!(
-                "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code IS NULL ORDER BY name, code"
+                "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code IS NULL ORDER BY name_folded, code"
             ),
         };
         let q = sqlx::query_as::<_, Unit>(AssertSqlSafe(sql));
@@ -160,7 +160,7 @@ impl Store {
         }
         // Names holding the whole query as typed come first ("tan an" -> "Tân An" before "Tân Hưng").
         sql.push_str(&format!(
-            " ORDER BY CASE WHEN name_folded LIKE ${} THEN 0 ELSE 1 END, depth, name, code LIMIT ${}",
+            " ORDER BY CASE WHEN name_folded LIKE ${} THEN 0 ELSE 1 END, depth, name_folded, code LIMIT ${}",
             words.len() + 1,
             words.len() + 2
         ));
@@ -346,36 +346,50 @@ impl Store {
 
     /// Adds to a unit's own counters and to the subtree counters of it and every unit above it.
     pub async fn adjust_counters(tx: &mut Tx, unit_code: &str, delta: Counters) -> Result<()> {
-        if delta == Counters::default() {
-            return Ok(());
+        Store::adjust_counters_many(tx, &[(unit_code, delta)]).await
+    }
+
+    /// Several [`Store::adjust_counters`] in one go (a person moving between units). Every
+    /// row is updated once, in code order, so concurrent transactions on PostgreSQL lock unit
+    /// rows in the same order and cannot deadlock on the shared ancestors.
+    pub async fn adjust_counters_many(tx: &mut Tx, changes: &[(&str, Counters)]) -> Result<()> {
+        // code -> (own delta, subtree delta)
+        let mut rows: std::collections::BTreeMap<String, (Counters, Counters)> =
+            std::collections::BTreeMap::new();
+        for (unit_code, delta) in changes {
+            if *delta == Counters::default() {
+                continue;
+            }
+            let path: Option<(String,)> = sqlx::query_as("SELECT path FROM units WHERE code = $1")
+                .bind(unit_code.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some((path,)) = path else {
+                bail!("unknown unit {unit_code}");
+            };
+            rows.entry(unit_code.to_string()).or_default().0.add(*delta);
+            for code in path_codes(&path) {
+                rows.entry(code.to_string()).or_default().1.add(*delta);
+            }
         }
-        let path: Option<(String,)> = sqlx::query_as("SELECT path FROM units WHERE code = $1")
-            .bind(unit_code)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let Some((path,)) = path else {
-            bail!("unknown unit {unit_code}");
-        };
-        sqlx::query(
-            "UPDATE units SET members = members + $1, confirmed = confirmed + $2, \
-             verified = verified + $3, reported = reported + $4 WHERE code = $5",
-        )
-        .bind(delta.members)
-        .bind(delta.confirmed)
-        .bind(delta.verified)
-        .bind(delta.reported)
-        .bind(unit_code)
-        .execute(&mut **tx)
-        .await?;
-        for code in path_codes(&path) {
+        for (code, (own, sub)) in rows {
+            if own == Counters::default() && sub == Counters::default() {
+                continue;
+            }
             sqlx::query(
-                "UPDATE units SET sub_members = sub_members + $1, sub_confirmed = sub_confirmed + $2, \
-                 sub_verified = sub_verified + $3, sub_reported = sub_reported + $4 WHERE code = $5",
+                "UPDATE units SET members = members + $1, confirmed = confirmed + $2, \
+                 verified = verified + $3, reported = reported + $4, \
+                 sub_members = sub_members + $5, sub_confirmed = sub_confirmed + $6, \
+                 sub_verified = sub_verified + $7, sub_reported = sub_reported + $8 WHERE code = $9",
             )
-            .bind(delta.members)
-            .bind(delta.confirmed)
-            .bind(delta.verified)
-            .bind(delta.reported)
+            .bind(own.members)
+            .bind(own.confirmed)
+            .bind(own.verified)
+            .bind(own.reported)
+            .bind(sub.members)
+            .bind(sub.confirmed)
+            .bind(sub.verified)
+            .bind(sub.reported)
             .bind(code)
             .execute(&mut **tx)
             .await?;
@@ -415,23 +429,34 @@ pub struct Counters {
     pub reported: i64,
 }
 
+impl Counters {
+    fn add(&mut self, other: Counters) {
+        self.members += other.members;
+        self.confirmed += other.confirmed;
+        self.verified += other.verified;
+        self.reported += other.reported;
+    }
+}
+
+/// code, parent_code, depth, the four own counters, the four subtree totals.
+type CounterRow = (
+    String,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
 /// Rebuilds every unit's subtree totals from the own counters, bottom up, writing only the
 /// rows that change.
 async fn recompute_totals(tx: &mut Tx) -> Result<()> {
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(
-        String,
-        Option<String>,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-    )> = sqlx::query_as(
+    let rows: Vec<CounterRow> = sqlx::query_as(
         "SELECT code, parent_code, depth, members, confirmed, verified, reported, \
              sub_members, sub_confirmed, sub_verified, sub_reported FROM units",
     )
@@ -441,19 +466,7 @@ async fn recompute_totals(tx: &mut Tx) -> Result<()> {
         .iter()
         .map(|r| (r.0.as_str(), [r.3, r.4, r.5, r.6]))
         .collect();
-    let mut by_depth: Vec<&(
-        String,
-        Option<String>,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-    )> = rows.iter().collect();
+    let mut by_depth: Vec<&CounterRow> = rows.iter().collect();
     by_depth.sort_by_key(|r| std::cmp::Reverse(r.2));
     for r in &by_depth {
         if let Some(parent) = &r.1 {
@@ -519,25 +532,6 @@ fn compute_paths(
     Ok(paths)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_follow_parents_and_cycles_are_found() {
-        let mut parents = HashMap::new();
-        parents.insert("80".to_string(), None);
-        parents.insert("794".to_string(), Some("80".to_string()));
-        parents.insert("27694".to_string(), Some("794".to_string()));
-        let paths = compute_paths(&parents).expect("no cycle");
-        assert_eq!(paths["27694"], "/80/794/27694/");
-        assert_eq!(paths["80"], "/80/");
-        parents.insert("a".to_string(), Some("b".to_string()));
-        parents.insert("b".to_string(), Some("a".to_string()));
-        assert!(compute_paths(&parents).is_err());
-    }
-}
-
 impl Store {
     /// Which of `codes` have units below them.
     pub async fn codes_with_children(
@@ -563,5 +557,24 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_parents_and_cycles_are_found() {
+        let mut parents = HashMap::new();
+        parents.insert("80".to_string(), None);
+        parents.insert("794".to_string(), Some("80".to_string()));
+        parents.insert("27694".to_string(), Some("794".to_string()));
+        let paths = compute_paths(&parents).expect("no cycle");
+        assert_eq!(paths["27694"], "/80/794/27694/");
+        assert_eq!(paths["80"], "/80/");
+        parents.insert("a".to_string(), Some("b".to_string()));
+        parents.insert("b".to_string(), Some("a".to_string()));
+        assert!(compute_paths(&parents).is_err());
     }
 }

@@ -53,10 +53,9 @@ fn message_event(m: &Message, bot_username: &str) -> Option<Event> {
         });
     }
     match m.text() {
-        Some(t) if t.starts_with('/') => match command(t, bot_username) {
-            Some((name, args)) => Some(Event::Command { name, args }),
-            None => None,
-        },
+        Some(t) if t.starts_with('/') => {
+            command(t, bot_username).map(|(name, args)| Event::Command { name, args })
+        }
         Some(t) => Some(Event::Text(t.to_string())),
         None if m.chat.is_private() => Some(Event::Unsupported),
         // Photos and service messages in groups are none of the bot's business.

@@ -1,0 +1,354 @@
+//! The engine without any platform: console-style events against a temporary SQLite store,
+//! replies read back through a captured [`Console`] and the outbox worker. The whole journey
+//! in Vietnamese and in English, plus the bad-input paths.
+
+use std::sync::Arc;
+
+use super::Action;
+use super::action::PhoneKind;
+use crate::clock::ManualClock;
+use crate::config::Settings;
+use crate::domain::{Locale, Platform, UnitCode};
+use crate::outbox::Worker;
+use crate::platform::console::Console;
+use crate::platform::{Chat, ChatKind, Event, Inbound, Sender};
+use crate::startup::{App, SAMPLE_UNITS};
+use crate::store::Store;
+
+const PLAY: &str = "https://play.google.com/store/apps/details?id=com.mic.bluezone";
+const APP_STORE: &str = "https://apps.apple.com/vn/app/bluezone/id1508062685";
+
+struct Bench {
+    app: App,
+    console: Console,
+    worker: Worker,
+    _dir: tempfile::TempDir,
+}
+
+struct Person<'a> {
+    bench: &'a Bench,
+    id: String,
+    language: Option<String>,
+}
+
+async fn bench() -> Bench {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = format!("sqlite://{}", dir.path().join("engine.db").display());
+    let mut settings = Settings::for_database(&url);
+    settings.admins.push((Platform::Console, "admin".into()));
+    let clock = ManualClock::at(1_590_000_000_000);
+    let app = App::build_with_clock(settings, Arc::new(clock))
+        .await
+        .expect("the app builds");
+    crate::units_csv::import_text(&app.store, "long_an_2020.csv", SAMPLE_UNITS)
+        .await
+        .expect("sample units");
+    let console = Console::captured();
+    let worker = Worker::new(
+        app.store.clone(),
+        Arc::new(console.clone()),
+        app.outbox_ready.clone(),
+    );
+    Bench {
+        app,
+        console,
+        worker,
+        _dir: dir,
+    }
+}
+
+impl Bench {
+    fn person(&self, id: &str, language: Option<&str>) -> Person<'_> {
+        Person {
+            bench: self,
+            id: id.into(),
+            language: language.map(str::to_string),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.app.store
+    }
+
+    /// Handles `event` from `who` in `chat` and returns what the console printed.
+    async fn event(&self, who: &Person<'_>, chat: Chat, event: Event) -> String {
+        let inbound = Inbound {
+            platform: Platform::Console,
+            sender: Sender {
+                user_id: who.id.clone(),
+                private_chat_id: who.id.clone(),
+                display_name: format!("Person {}", who.id),
+                language_code: who.language.clone(),
+            },
+            chat,
+            event,
+        };
+        self.app.engine.handle(&inbound).await.expect("handled");
+        while self
+            .worker
+            .try_execute_batch()
+            .await
+            .expect("the outbox drains")
+            .claimed
+            > 0
+        {}
+        self.console.take_output()
+    }
+}
+
+impl Person<'_> {
+    fn chat(&self) -> Chat {
+        Chat {
+            id: self.id.clone(),
+            kind: ChatKind::Private,
+        }
+    }
+
+    async fn say(&self, text: &str) -> String {
+        let event = match text.strip_prefix('/') {
+            Some(rest) => {
+                let (name, args) = rest.split_once(' ').unwrap_or((rest, ""));
+                Event::Command {
+                    name: name.into(),
+                    args: args.into(),
+                }
+            }
+            None => Event::Text(text.into()),
+        };
+        self.bench.event(self, self.chat(), event).await
+    }
+
+    async fn press_data(&self, data: &str) -> String {
+        let event = Event::Button {
+            data: data.into(),
+            callback_id: Some("cb".into()),
+            message_id: None,
+        };
+        self.bench.event(self, self.chat(), event).await
+    }
+
+    async fn press(&self, action: Action) -> String {
+        self.press_data(&action.encode()).await
+    }
+
+    async fn row(&self) -> crate::store::Person {
+        self.bench
+            .store()
+            .person_by_platform_id(Platform::Console, &self.id)
+            .await
+            .expect("read")
+            .expect("the person exists")
+    }
+}
+
+fn unit(code: &str) -> Action {
+    Action::ChooseUnit(UnitCode::parse(code).expect("a code"))
+}
+
+fn has(out: &str, want: &str) {
+    assert!(out.contains(want), "missing {want:?} in:\n{out}");
+}
+
+/// One journey; `t` picks the expected text by language.
+async fn journey(language: Option<&str>, vi: bool) {
+    let t = |v: &'static str, e: &'static str| if vi { v } else { e };
+    let b = bench().await;
+    let p = b.person("p1", language);
+
+    let out = p.say("/start").await;
+    has(&out, t("Xin chào", "Hello!"));
+    has(&out, t("đơn vị nào", "Which unit"));
+    assert_eq!(p.row().await.state, r#"{"step":"awaiting_unit_search"}"#);
+
+    for q in ["tan an", "TÂN AN", "Tân An"] {
+        let out = p.say(q).await;
+        has(&out, "Thành phố Tân An (Tỉnh Long An)");
+    }
+    let out = p.press(unit("794")).await;
+    has(&out, t("Bạn đã được ghi nhận", "You are registered in"));
+    has(&out, t("loại điện thoại", "Which kind of phone"));
+
+    let out = p.press(Action::Phone(PhoneKind::Android)).await;
+    has(&out, PLAY);
+    has(&out, t("giả mạo", "fake apps"));
+    has(&out, "Bluetooth");
+    let out = p.press(Action::Phone(PhoneKind::Iphone)).await;
+    has(&out, APP_STORE);
+
+    let out = p.press(Action::Installed).await;
+    has(
+        &out,
+        t(
+            "Cảm ơn bạn đã cài Bluezone",
+            "Thank you for installing Bluezone",
+        ),
+    );
+    has(&out, "https://t.me/");
+    let out = p.press(Action::Installed).await;
+    has(&out, t("chỉ tính một lần", "it counts once"));
+    let out = p.say("/installed").await;
+    has(&out, t("chỉ tính một lần", "it counts once"));
+    let tan_an = b.store().unit("794").await.expect("read").expect("unit");
+    assert_eq!((tan_an.members, tan_an.confirmed), (1, 1));
+    let long_an = b.store().unit("80").await.expect("read").expect("unit");
+    assert_eq!((long_an.sub_members, long_an.sub_confirmed), (1, 1));
+
+    let out = p.say("/status").await;
+    has(&out, "Thành phố Tân An");
+    has(&out, t("Đã cài Bluezone", "Bluezone installed"));
+    let out = p.say("/guide").await;
+    has(&out, APP_STORE);
+    let out = p.say("/help").await;
+    has(&out, "/stop");
+
+    // Switch language both ways.
+    let out = p.say("/language").await;
+    has(&out, "English");
+    let (other, set) = if vi {
+        (Locale::En, "Language set to English")
+    } else {
+        (Locale::Vi, "Đã chuyển sang tiếng Việt")
+    };
+    let out = p.press(Action::Language(other)).await;
+    has(&out, set);
+    let t2 = |v: &'static str, e: &'static str| if vi { e } else { v };
+    let out = p.say("/status").await;
+    has(&out, t2("Tình trạng của bạn", "Your status"));
+
+    let out = p.say("/stop").await;
+    has(&out, t2("Đã tắt nhắc nhở", "Reminders are off"));
+    assert_eq!(p.row().await.opted_out, 1);
+    let out = p.say("/start").await;
+    has(&out, t2("Đã bật lại nhắc nhở", "Reminders are back on"));
+    has(&out, t2("Chào mừng bạn quay lại", "Welcome back"));
+    assert_eq!(p.row().await.opted_out, 0);
+    let tan_an = b.store().unit("794").await.expect("read").expect("unit");
+    assert_eq!(tan_an.confirmed, 1, "confirmed once");
+}
+
+#[tokio::test]
+async fn the_whole_journey_in_vietnamese() {
+    journey(Some("vi"), true).await;
+}
+
+#[tokio::test]
+async fn the_whole_journey_in_vietnamese_by_default() {
+    journey(None, true).await;
+}
+
+#[tokio::test]
+async fn the_whole_journey_in_english() {
+    journey(Some("en"), false).await;
+}
+
+#[tokio::test]
+async fn bad_input_is_answered_and_never_panics() {
+    let b = bench().await;
+    let p = b.person("p2", Some("en"));
+    p.say("/start u_794").await;
+    let out = p.say("/nonsense").await;
+    has(&out, "/help");
+    let out = p.bench.event(&p, p.chat(), Event::Unsupported).await;
+    has(&out, "/help");
+    let out = p
+        .say(&"ê".repeat(crate::conversation::engine::MAX_TEXT_CHARS + 1))
+        .await;
+    has(&out, "too long");
+    // A person with a unit who types something gets the short help, not a search.
+    let out = p.say("hello").await;
+    has(&out, "/help");
+    for forged in [
+        "",
+        "drop table",
+        "unit:",
+        "tree:80:-1",
+        "lang:fr",
+        "unit:99999",
+        "tree:99999:0",
+    ] {
+        let out = p.press_data(forged).await;
+        assert!(
+            out.contains("out of date") || out.contains("no longer"),
+            "{forged:?}: {out}"
+        );
+    }
+    // A unit that is gone asks for a search, and the next text is one.
+    let out = p.press(unit("99999")).await;
+    has(&out, "Which unit");
+    has(&p.say("kien tuong").await, "Thị xã Kiến Tường");
+    let q = b.person("p3", Some("en"));
+    for payload in ["$$$", "u_", "x_1", &"u".repeat(65), "u_99999", "r_nobody"] {
+        let out = q.say(&format!("/start {payload}")).await;
+        has(&out, "not valid");
+        has(&out, "Which unit");
+        assert_eq!(q.row().await.state, r#"{"step":"awaiting_unit_search"}"#);
+    }
+    let out = q.say("x").await;
+    has(&out, "at least 2");
+    let out = q.say("zzzz qqqq").await;
+    has(&out, "No unit found");
+}
+
+#[tokio::test]
+async fn referrals_are_counted_once() {
+    let b = bench().await;
+    let a = b.person("ref-a", Some("vi"));
+    a.say("/start u_794").await;
+    a.press(Action::Installed).await;
+    let code = a.row().await.ref_code;
+    let friend = b.person("ref-b", Some("vi"));
+    let out = friend.say(&format!("/start r_{code}")).await;
+    // The referrer's unit is offered as a shortcut.
+    has(&out, "Chọn Thành phố Tân An");
+    friend.say(&format!("/start r_{code}")).await;
+    assert_eq!(a.row().await.referrals, 1);
+    // One's own link does not count.
+    a.say(&format!("/start r_{code}")).await;
+    assert_eq!(a.row().await.referrals, 1);
+    let out = a.say("/status").await;
+    has(&out, "1");
+}
+
+#[tokio::test]
+async fn groups_get_a_hello_and_nothing_else() {
+    let b = bench().await;
+    let p = b.person("g1", Some("vi"));
+    let group = Chat {
+        id: "-100".into(),
+        kind: ChatKind::Group {
+            title: "Tổ dân phố 1".into(),
+        },
+    };
+    let out = b.event(&p, group.clone(), Event::AddedToGroup).await;
+    has(&out, "Xin chào cả nhóm");
+    let out = b
+        .event(&p, group.clone(), Event::Text("tan an".into()))
+        .await;
+    assert_eq!(out, "");
+    // The group message did not start a private conversation.
+    assert_eq!(p.row().await.state, r#"{"step":"idle"}"#);
+}
+
+#[tokio::test]
+async fn leader_invitations_work_once() {
+    let b = bench().await;
+    let admin = b.person("admin", Some("en"));
+    let out = admin.say("/invite_leader 794").await;
+    let start = out.find("start=l_").expect("a link") + "start=".len();
+    let payload: String = out[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let lead = b.person("lead", Some("en"));
+    has(
+        &lead.say(&format!("/start {payload}")).await,
+        "leader of Thành phố Tân An",
+    );
+    has(&lead.say("/help").await, "Commands for unit leaders");
+    let late = b.person("late", Some("en"));
+    has(
+        &late.say(&format!("/start {payload}")).await,
+        "already been used",
+    );
+    has(&late.say("/invite_leader 794").await, "not allowed");
+}

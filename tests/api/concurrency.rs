@@ -1,0 +1,209 @@
+//! The same person's events handled at the same time (webhook mode, several replicas on
+//! PostgreSQL) keep every counter right.
+
+use std::sync::Arc;
+
+use bluezone_bot::clock::SystemClock;
+use bluezone_bot::config::Settings;
+use bluezone_bot::domain::Platform;
+use bluezone_bot::platform::{Chat, ChatKind, Event, Inbound, Sender};
+use bluezone_bot::startup::{App, SAMPLE_UNITS};
+use bluezone_bot::units_csv;
+
+use crate::helpers::{TestDb, init_tracing};
+
+fn inbound(user: &str, event: Event) -> Inbound {
+    Inbound {
+        platform: Platform::Telegram,
+        sender: Sender {
+            user_id: user.into(),
+            private_chat_id: user.into(),
+            display_name: "Racer".into(),
+            language_code: Some("vi".into()),
+        },
+        chat: Chat {
+            id: user.into(),
+            kind: ChatKind::Private,
+        },
+        event,
+    }
+}
+
+fn press(data: &str) -> Event {
+    Event::Button {
+        data: data.into(),
+        callback_id: None,
+        message_id: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_presses_count_once() {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let app = App::build_with_clock(Settings::for_database(&db.url), Arc::new(SystemClock))
+        .await
+        .expect("app");
+    units_csv::import_text(&app.store, "long_an_2020.csv", SAMPLE_UNITS)
+        .await
+        .expect("units");
+    let start = Event::Command {
+        name: "start".into(),
+        args: String::new(),
+    };
+    app.engine
+        .handle(&inbound("77", start))
+        .await
+        .expect("start");
+
+    // Eight taps on the same unit at once: one member.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let engine = app.engine.clone();
+        tasks.push(tokio::spawn(async move {
+            engine.handle(&inbound("77", press("unit:794"))).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("handled");
+    }
+    let tan_an = app.store.unit("794").await.expect("read").expect("unit");
+    assert_eq!(tan_an.members, 1);
+    assert_eq!(
+        app.store
+            .unit("80")
+            .await
+            .expect("read")
+            .expect("unit")
+            .sub_members,
+        1
+    );
+
+    // Taps on two units at once: the person is in one of them, counted once.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let engine = app.engine.clone();
+        let data = if i % 2 == 0 { "unit:795" } else { "unit:794" };
+        tasks.push(tokio::spawn(async move {
+            engine.handle(&inbound("77", press(data))).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("handled");
+    }
+    let a = app
+        .store
+        .unit("794")
+        .await
+        .expect("read")
+        .expect("unit")
+        .members;
+    let b = app
+        .store
+        .unit("795")
+        .await
+        .expect("read")
+        .expect("unit")
+        .members;
+    assert_eq!(a + b, 1, "794: {a}, 795: {b}");
+    assert_eq!(
+        app.store
+            .unit("80")
+            .await
+            .expect("read")
+            .expect("unit")
+            .sub_members,
+        1
+    );
+
+    // Eight "installed" at once: one confirmation.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let engine = app.engine.clone();
+        tasks.push(tokio::spawn(async move {
+            engine.handle(&inbound("77", press("inst"))).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("handled");
+    }
+    let long_an = app.store.unit("80").await.expect("read").expect("unit");
+    assert_eq!((long_an.sub_members, long_an.sub_confirmed), (1, 1));
+
+    // Eight new people arriving at once through the same link.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let engine = app.engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let start = Event::Command {
+                name: "start".into(),
+                args: "u_796".into(),
+            };
+            engine
+                .handle(&inbound(&format!("new{}", i % 4), start))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("handled");
+    }
+    let tan_hung = app.store.unit("796").await.expect("read").expect("unit");
+    assert_eq!(tan_hung.members, 4);
+
+    // Four of them move across at once, in opposite directions, several times.
+    let mut tasks = Vec::new();
+    for round in 0..6 {
+        for i in 0..4 {
+            let engine = app.engine.clone();
+            let to = if (i + round) % 2 == 0 {
+                "unit:797"
+            } else {
+                "unit:796"
+            };
+            tasks.push(tokio::spawn(async move {
+                engine.handle(&inbound(&format!("new{i}"), press(to))).await
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.expect("join").expect("handled");
+    }
+    let a = app
+        .store
+        .unit("796")
+        .await
+        .expect("read")
+        .expect("unit")
+        .members;
+    let b = app
+        .store
+        .unit("797")
+        .await
+        .expect("read")
+        .expect("unit")
+        .members;
+    assert_eq!(a + b, 4, "796: {a}, 797: {b}");
+    let before = app.store.unit("80").await.expect("read").expect("unit");
+    app.store.recount_units().await.expect("recount");
+    let after = app.store.unit("80").await.expect("read").expect("unit");
+    assert_eq!(before, after, "the maintained counters match a recount");
+
+    // No event failed (a deadlock or a conflict would have been answered with an apology).
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("pool");
+    let (apologies,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%Xin lỗi, đã có lỗi%'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    let (joined,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%Bạn đã được ghi nhận%'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    pool.close().await;
+    assert!(joined > 0, "the payload search works");
+    assert_eq!(apologies, 0, "some events failed");
+    app.store.close().await;
+    db.drop_db().await;
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real bot against a fake Telegram Bot API on a loopback port, on
+//! SQLite (default) or PostgreSQL (`BLUEZONE_TEST_POSTGRES_URL`). One binary, one module per
+//! area; shared setup in `helpers`.
+
+mod concurrency;
+mod helpers;
+mod journey;
+mod restart;
+mod roles;
+mod serve;
+mod telegram_errors;
+mod units;
+mod webhook;
