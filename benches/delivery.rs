@@ -1,1 +1,358 @@
-fn main() {}
+//! Delivery benchmark: the sender worker against the fake Bot API enforcing Telegram's limits
+//! (it answers 429 with `retry_after` when they are exceeded), and a 1,000,000-recipient
+//! broadcast for peak memory.
+//!
+//! ```text
+//! cargo bench --bench delivery                        # real rates: 10,000 members + 50 groups × 30, three orders
+//! BENCH_SCALE=0.2 BENCH_LIMITS_X=10 cargo bench --bench delivery   # smaller and ×10 limits on both sides
+//! BENCH_ORDERS=members,groups,interleaved BENCH_MILLION=1 cargo bench --bench delivery
+//! ```
+//!
+//! - `BENCH_SCALE` (default 1): multiplies the number of private chats (10,000) and groups (50).
+//! - `BENCH_LIMITS_X` (default 1): multiplies every Telegram limit, in the fake and in the bot.
+//! - `BENCH_ORDERS`: which queue orders to run (default all three).
+//! - `BENCH_MILLION` (default 0): also queue and drain a broadcast to N×1,000,000 recipients
+//!   (`BENCH_MILLION=1` is the million), with an in-process deliverer, and report peak RSS.
+//! - `DATABASE_URL`: a PostgreSQL server database to use instead of a temporary SQLite file.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bluezone_bot::clock::SystemClock;
+use bluezone_bot::domain::{ChatAddress, Platform};
+use bluezone_bot::outbox::{PlatformLimits, Worker, WorkerConfig};
+use bluezone_bot::platform::telegram::Telegram;
+use bluezone_bot::platform::{Deliver, Delivered, DeliveryError, Outgoing};
+use bluezone_bot::store::{NewOutboxItem, Priority, Store};
+use bluezone_bot::testkit::{FakeTelegram, TelegramLimits};
+use teloxide::Bot;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Peak resident memory of this process (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn env_f64(k: &str, default: f64) -> f64 {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn fresh_store() -> Result<(Store, Option<tempfile::TempDir>)> {
+    let (url, dir) = match std::env::var("DATABASE_URL") {
+        Ok(u) if u.starts_with("postgres") => (u, None),
+        _ => {
+            let dir = tempfile::tempdir()?;
+            (
+                format!("sqlite://{}", dir.path().join("bench.db").display()),
+                Some(dir),
+            )
+        }
+    };
+    let store = Store::connect(&url, Arc::new(SystemClock)).await?;
+    store.migrate().await?;
+    Ok((store, dir))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    MembersFirst,
+    GroupsFirst,
+    Interleaved,
+}
+
+struct Row {
+    order: &'static str,
+    total: usize,
+    secs: f64,
+    ideal: f64,
+    too_many: usize,
+    lost: usize,
+    duplicates: usize,
+    rss: f64,
+}
+
+fn item(chat: i64, text: String) -> NewOutboxItem {
+    NewOutboxItem {
+        to: ChatAddress {
+            platform: Platform::Telegram,
+            chat_id: chat.to_string(),
+            is_group: chat < 0,
+        },
+        person_id: None,
+        broadcast_id: None,
+        priority: Priority::Broadcast,
+        message: Outgoing::text(text),
+        dedupe_key: None,
+    }
+}
+
+async fn limited_run(order: Order, scale: f64, x: u32) -> Result<Row> {
+    let members = ((10_000.0 * scale).round() as i64).max(1);
+    let groups = ((50.0 * scale).round() as i64).max(1);
+    let per_group = 30;
+    let (store, _dir) = fresh_store().await?;
+    let mut items = Vec::new();
+    let member_items: Vec<NewOutboxItem> = (0..members)
+        .map(|i| item(1_000_000 + i, format!("broadcast to {i}")))
+        .collect();
+    // A group's 30 messages are queued together, as a leader's repeated posts would be.
+    let group_items: Vec<NewOutboxItem> = (0..groups)
+        .flat_map(|g| (0..per_group).map(move |k| item(-1_000 - g, format!("group post {k}"))))
+        .collect();
+    match order {
+        Order::MembersFirst => {
+            items.extend(member_items);
+            items.extend(group_items);
+        }
+        Order::GroupsFirst => {
+            items.extend(group_items);
+            items.extend(member_items);
+        }
+        Order::Interleaved => {
+            let mut m = member_items.into_iter();
+            let mut g = group_items.into_iter();
+            let every = (members as usize / (groups * per_group) as usize).max(1);
+            loop {
+                let mut any = false;
+                for _ in 0..every {
+                    if let Some(i) = m.next() {
+                        items.push(i);
+                        any = true;
+                    }
+                }
+                if let Some(i) = g.next() {
+                    items.push(i);
+                    any = true;
+                }
+                if !any {
+                    break;
+                }
+            }
+        }
+    }
+    let total = items.len();
+    for chunk in items.chunks(2_000) {
+        store.enqueue(chunk).await?;
+    }
+    drop(items);
+    let fake = FakeTelegram::start_with(Some(TelegramLimits {
+        global_per_sec: Some(30 * x),
+        private_per_sec: Some(x),
+        group_per_min: Some(20 * x),
+    }))
+    .await?;
+    let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(url::Url::parse(&fake.api_url())?);
+    let worker = Worker::with_config(
+        store.clone(),
+        Arc::new(Telegram::new(bot)),
+        Arc::new(Notify::new()),
+        WorkerConfig {
+            limits: PlatformLimits::telegram(1).scaled(x),
+            concurrency: 16,
+            lease_ms: 120_000,
+            max_attempts: 6,
+        },
+        Arc::new(SystemClock),
+    );
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn(worker.run(stop.clone()));
+    let timeout = Duration::from_secs_f64(total as f64 / (30.0 * f64::from(x)) * 3.0 + 180.0);
+    let is_send = |c: &bluezone_bot::testkit::Call| c.ok() && c.method == "sendMessage";
+    let reached = fake.wait_count(total, timeout, is_send).await;
+    let secs = started.elapsed().as_secs_f64();
+    stop.cancel();
+    task.await.context("worker")?;
+    if let Err(e) = reached {
+        eprintln!("{order:?}: {e}");
+    }
+    let c = fake.counters();
+    let delivered_unique: usize = c.messages_by_chat.values().sum::<usize>() - c.duplicates;
+    let rate = 30.0 * f64::from(x);
+    let windows = ((per_group as f64) / (20.0 * f64::from(x))).ceil() - 1.0;
+    let ideal = (total as f64 / rate).max(windows * 60.0);
+    store.close().await;
+    Ok(Row {
+        order: match order {
+            Order::MembersFirst => "members first",
+            Order::GroupsFirst => "groups first",
+            Order::Interleaved => "interleaved",
+        },
+        total,
+        secs,
+        ideal,
+        too_many: c.too_many_requests,
+        lost: total.saturating_sub(delivered_unique),
+        duplicates: c.duplicates,
+        rss: peak_rss_mb(),
+    })
+}
+
+/// Delivers instantly and counts: the queue's own cost, without a network.
+struct Counting {
+    sent: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Deliver for Counting {
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+
+    async fn deliver(&self, _: &ChatAddress, _: &Outgoing) -> Result<Delivered, DeliveryError> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(Delivered::default())
+    }
+}
+
+async fn million(n: i64) -> Result<()> {
+    let (store, _dir) = fresh_store().await?;
+    bluezone_bot::units_csv::import_text(
+        &store,
+        "long_an.csv",
+        bluezone_bot::startup::SAMPLE_UNITS,
+    )
+    .await?;
+    let t = Instant::now();
+    store.seed_members("27694", 10_000_000, n).await?;
+    let seeded = t.elapsed().as_secs_f64();
+    let rss_seed = peak_rss_mb();
+    let (leader, _) = store
+        .touch_person(
+            Platform::Telegram,
+            "42",
+            "42",
+            "Leader",
+            bluezone_bot::domain::Locale::Vi,
+        )
+        .await?;
+    let payload = serde_json::to_string(&Outgoing::text("Một triệu người nhận"))?;
+    let id = store
+        .create_broadcast_draft(leader.id, "telegram:42", "794", "Một triệu", &payload)
+        .await?;
+    let to = ChatAddress {
+        platform: Platform::Telegram,
+        chat_id: "42".into(),
+        is_group: false,
+    };
+    let t = Instant::now();
+    let queued = store
+        .queue_broadcast(id, leader.id, &to, Outgoing::text("progress"))
+        .await?;
+    let queue_secs = t.elapsed().as_secs_f64();
+    let rss_queued = peak_rss_mb();
+    let deliver = Arc::new(Counting {
+        sent: AtomicU64::new(0),
+    });
+    let worker = Worker::with_config(
+        store.clone(),
+        deliver.clone(),
+        Arc::new(Notify::new()),
+        WorkerConfig {
+            limits: PlatformLimits::unlimited(),
+            concurrency: 64,
+            lease_ms: 120_000,
+            max_attempts: 6,
+        },
+        Arc::new(SystemClock),
+    );
+    let stop = CancellationToken::new();
+    let t = Instant::now();
+    let task = tokio::spawn(worker.run(stop.clone()));
+    let want = n as u64 + 1;
+    let mut last = Instant::now();
+    while deliver.sent.load(Ordering::Relaxed) < want {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if last.elapsed() > Duration::from_secs(15) {
+            last = Instant::now();
+            eprintln!(
+                "  … {} sent, peak RSS {:.1} MB",
+                deliver.sent.load(Ordering::Relaxed),
+                peak_rss_mb()
+            );
+        }
+    }
+    let drain_secs = t.elapsed().as_secs_f64();
+    stop.cancel();
+    task.await?;
+    let statuses = store.broadcast_row_statuses(id).await?;
+    println!();
+    println!("| broadcast to {n} recipients | value |");
+    println!("|---|---|");
+    println!("| seed people (INSERT … SELECT) | {seeded:.1} s, peak RSS {rss_seed:.1} MB |");
+    println!("| queue ({queued:?}) | {queue_secs:.1} s, peak RSS {rss_queued:.1} MB |");
+    println!(
+        "| drain (in-process deliverer) | {drain_secs:.1} s = {:.0} msg/s |",
+        n as f64 / drain_secs
+    );
+    println!("| rows by status | {statuses:?} |");
+    println!("| **peak RSS (VmHWM)** | **{:.1} MB** |", peak_rss_mb());
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let scale = env_f64("BENCH_SCALE", 1.0);
+    let x = env_f64("BENCH_LIMITS_X", 1.0).max(1.0) as u32;
+    let orders =
+        std::env::var("BENCH_ORDERS").unwrap_or_else(|_| "members,groups,interleaved".into());
+    let mut rows = Vec::new();
+    for o in orders.split(',').map(str::trim) {
+        let order = match o {
+            "members" => Order::MembersFirst,
+            "groups" => Order::GroupsFirst,
+            "interleaved" => Order::Interleaved,
+            "" | "none" => continue,
+            other => anyhow::bail!("unknown order {other}"),
+        };
+        eprintln!("running {order:?} (scale {scale}, limits ×{x}) …");
+        rows.push(limited_run(order, scale, x).await?);
+    }
+    if !rows.is_empty() {
+        println!();
+        println!(
+            "Telegram limits ×{x} (global {}/s, private {}/s, group {}/min), scale {scale}",
+            30 * x,
+            x,
+            20 * x
+        );
+        println!(
+            "| order | messages | time | ideal | fraction of ideal | 429s | lost | duplicates | peak RSS |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for r in &rows {
+            println!(
+                "| {} | {} | {:.1} s | {:.1} s | {:.3} | {} | {} | {} | {:.1} MB |",
+                r.order,
+                r.total,
+                r.secs,
+                r.ideal,
+                r.ideal / r.secs,
+                r.too_many,
+                r.lost,
+                r.duplicates,
+                r.rss
+            );
+        }
+    }
+    let m = env_f64("BENCH_MILLION", 0.0);
+    if m > 0.0 {
+        million((m * 1_000_000.0) as i64).await?;
+    }
+    Ok(())
+}

@@ -118,6 +118,10 @@ pub struct Settings {
     pub database_url: String,
     /// Telegram, when a token is set.
     pub telegram: Option<TelegramConfig>,
+    /// Facebook Messenger, when a Page token and the app secret are set.
+    pub messenger: Option<crate::platform::messenger::MessengerConfig>,
+    /// Zalo OA, when ZALO_APP_ID is set.
+    pub zalo: Option<crate::platform::zalo::ZaloConfig>,
     /// Platform-qualified ids of administrators.
     pub admins: Vec<(Platform, String)>,
     /// The public HTTPS address of the webhook server; webhook mode when set.
@@ -132,6 +136,8 @@ pub struct Settings {
     pub invite_ttl_days: i64,
     /// The app and the goal.
     pub campaign: Campaign,
+    /// Rate limits, retries, reminders and digests.
+    pub delivery: crate::outbox::DeliverySettings,
 }
 
 /// The default database: a SQLite file in the working folder, created on first run.
@@ -166,6 +172,8 @@ impl Settings {
         Ok(Settings {
             database_url: non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             telegram,
+            messenger: crate::platform::messenger::MessengerConfig::from_lookup(&get)?,
+            zalo: crate::platform::zalo::ZaloConfig::from_lookup(&get)?,
             admins,
             webhook_url: non_empty("BLUEZONE_WEBHOOK_URL")
                 .map(|u| url::Url::parse(u.trim()).context("BLUEZONE_WEBHOOK_URL"))
@@ -188,6 +196,7 @@ impl Settings {
                 .unwrap_or(7)
                 .max(1),
             campaign,
+            delivery: crate::outbox::DeliverySettings::from_lookup(&get)?,
         })
     }
 
@@ -204,6 +213,8 @@ fn unreachable_defaults() -> Settings {
     Settings {
         database_url: DEFAULT_DATABASE_URL.into(),
         telegram: None,
+        messenger: None,
+        zalo: None,
         admins: Vec::new(),
         webhook_url: None,
         listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
@@ -211,6 +222,7 @@ fn unreachable_defaults() -> Settings {
         bot_username: "BluezoneCampaignBot".into(),
         invite_ttl_days: 7,
         campaign: Campaign::default(),
+        delivery: crate::outbox::DeliverySettings::default(),
     }
 }
 

@@ -17,23 +17,39 @@
 //!   deliver rendered messages, classifying failures so the outbox can decide what to do.
 //! - [`store`]: all SQL, one file per table family, on SQLite or PostgreSQL through the same
 //!   queries.
-//! - [`outbox`]: every outgoing message is stored before it is sent; workers claim, deliver
-//!   and record. Nothing is lost on a crash.
+//! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
+//!   platform claims small windows of due rows (replies first), checks the platform's limits
+//!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
+//!   holds back other chats), keeps several requests in flight and records outcomes in
+//!   batches. Claimed rows are leased, so a crash loses nothing. A scheduler moves broadcast
+//!   progress along and queues reminders and daily digests.
+//! - [`coverage`]: the figures of every unit and its subtree from maintained counters (pure
+//!   arithmetic apart from the store), daily snapshots for trends, and the rows behind the
+//!   coverage table, chart and exports (chat and `bluezone-bot report`).
 //! - [`reports`]: pure renderers (charts, invitation posters, xlsx/csv/text exports); every
 //!   label is passed in, already rendered from the locales.
 //! - [`units_csv`]: the unit file format (`code,name,parent_code,level[,population]`).
 //! - [`chat`]: the console chat, the embedded default a new user tries first.
 //! - [`startup`]: wires the pool, the engine, the platforms and the workers, and runs them
 //!   until a stop signal.
+//! - [`http`]: the one HTTP server: the Telegram, Messenger and Zalo webhooks (each checks
+//!   its platform's signature before anything else and handles a retried event once),
+//!   `/healthz` and `/metrics`. [`platform_startup`] starts Messenger and Zalo next to Telegram.
+//! - [`metrics`]: in-memory Prometheus counters written out by hand; the outbox depth is read
+//!   from the database at scrape time.
 
 pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod conversation;
+pub mod coverage;
 pub mod domain;
+pub mod http;
 pub mod i18n;
+pub mod metrics;
 pub mod outbox;
 pub mod platform;
+pub mod platform_startup;
 pub mod reports;
 pub mod startup;
 pub mod store;

@@ -38,6 +38,25 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Coverage figures of a unit and every unit below it (or of all units): code, unit,
+    /// level, population, members, confirmed, verified, reported, coverage %, target, gap.
+    Report {
+        /// The unit's code; every unit when omitted.
+        #[arg(long)]
+        unit: Option<String>,
+        /// xlsx, csv or text.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// The file to write (standard output when omitted; required for xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The language of headers and level names: vi or en.
+        #[arg(long, default_value = "vi")]
+        lang: String,
+        /// Write today's snapshot first (the daily history then ends today).
+        #[arg(long)]
+        snapshot: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +161,27 @@ async fn run(cli: Cli) -> Result<()> {
             }
             app.store.close().await;
             Ok(())
+        }
+        Command::Report {
+            unit,
+            format,
+            out,
+            lang,
+            snapshot,
+        } => {
+            let app = App::build(settings).await?;
+            let done = bluezone_bot::coverage::cli::report(
+                &app.store,
+                &app.settings,
+                unit.as_deref(),
+                &format,
+                out.as_deref(),
+                &lang,
+                snapshot,
+            )
+            .await;
+            app.store.close().await;
+            done
         }
         Command::Migrate => {
             let app = App::build(settings).await?;

@@ -4,16 +4,10 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State as AxState;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use subtle::ConstantTimeEq;
 use teloxide::Bot;
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
-use teloxide::types::{AllowedUpdate, Update};
+use teloxide::types::AllowedUpdate;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::conversation::Engine;
-use crate::outbox::Worker;
+use crate::outbox::{Scheduler, Worker, WorkerConfig};
 use crate::platform::telegram::{self, Telegram};
 use crate::store::Store;
 
@@ -78,17 +72,75 @@ impl App {
         shutdown: CancellationToken,
     ) -> Result<()> {
         let tracker = TaskTracker::new();
-        let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
-        let Some(tg) = self.settings.telegram.clone() else {
+        let settings = self.settings.clone();
+        let no_platform = settings.telegram.is_none()
+            && settings.messenger.is_none()
+            && settings.zalo.is_none();
+        if no_platform {
             anyhow::bail!(
-                "no platform is configured: set TELOXIDE_TOKEN (or use `bluezone-bot chat` to try the bot in the terminal)"
+                "no platform is configured: set TELOXIDE_TOKEN, MESSENGER_PAGE_ACCESS_TOKEN or ZALO_APP_ID (or use `bluezone-bot chat` to try the bot in the terminal)"
             );
-        };
+        }
+        let mut routes = crate::http::Routes::default();
+        if let Some(tg) = settings.telegram.clone() {
+            self.start_telegram(tg, &tracker, &shutdown, &mut routes).await?;
+        }
+        crate::platform_startup::start_others(
+            &self.store,
+            &self.outbox_ready,
+            &settings,
+            &tracker,
+            &shutdown,
+            &mut routes,
+        )
+        .await?;
+        // Broadcast progress, reminders and digests.
+        let scheduler = Scheduler::new(self.store.clone(), settings.clone(), self.outbox_ready.clone());
+        tracker.spawn(scheduler.run(shutdown.clone()));
+        if let Ok(tz) = settings.campaign.tz() {
+            tracker.spawn(crate::coverage::snapshot::run(
+                self.store.clone(),
+                tz,
+                shutdown.clone(),
+            ));
+        }
+        let router = crate::http::router(self.engine.clone(), routes);
+        let addr = listener.local_addr().context("the listener's address")?;
+        tracing::info!(%addr, "HTTP server listening");
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+        tracker.close();
+        shutdown.cancelled().await;
+        tracing::info!("stopping: finishing work in flight");
+        tracker.wait().await;
+        self.store.close().await;
+        Ok(())
+    }
+
+    /// Connects to Telegram, starts its outbox worker and either polling or the webhook route.
+    async fn start_telegram(
+        &self,
+        tg: crate::config::TelegramConfig,
+        tracker: &TaskTracker,
+        shutdown: &CancellationToken,
+        routes: &mut crate::http::Routes,
+    ) -> Result<()> {
         let mut bot = Bot::new(tg.token.expose());
         if let Some(url) = &tg.api_url {
             bot = bot.set_api_url(url.clone());
         }
         let telegram = Telegram::new(bot.clone());
+        self.engine.group_admins().register(
+            crate::domain::Platform::Telegram,
+            Arc::new(telegram.clone()),
+        );
         let me = bot
             .get_me()
             .await
@@ -101,10 +153,13 @@ impl App {
         if let Err(e) = telegram::set_commands(&telegram).await {
             tracing::warn!(error = %e, "setting the command menu failed");
         }
-        let worker = Worker::new(
+        // Telegram's rate limits are decided here, by the worker, and nowhere else.
+        let worker = Worker::with_config(
             self.store.clone(),
             Arc::new(telegram.clone()),
             self.outbox_ready.clone(),
+            WorkerConfig::from_settings(&self.settings.delivery, self.settings.delivery.telegram),
+            Arc::new(SystemClock),
         );
         tracker.spawn(worker.run(shutdown.clone()));
         match &self.settings.webhook_url {
@@ -126,8 +181,7 @@ impl App {
                     req = req.secret_token(secret.expose().to_string());
                 }
                 req.await.context("Telegram setWebhook failed")?;
-                let state = Arc::new(WebhookState {
-                    engine: self.engine.clone(),
+                routes.telegram = Some(crate::http::TelegramHook {
                     secret: self
                         .settings
                         .webhook_secret
@@ -135,10 +189,6 @@ impl App {
                         .map(|s| s.expose().to_string()),
                     username: username.clone(),
                 });
-                router = router.route(
-                    "/webhooks/telegram",
-                    post(telegram_webhook).with_state(state),
-                );
             }
             None => {
                 bot.delete_webhook()
@@ -153,66 +203,8 @@ impl App {
                 ));
             }
         }
-        let addr = listener.local_addr().context("the listener's address")?;
-        tracing::info!(%addr, "HTTP server listening");
-        let stop = shutdown.clone();
-        tracker.spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
-        });
-        tracker.close();
-        shutdown.cancelled().await;
-        tracing::info!("stopping: finishing work in flight");
-        tracker.wait().await;
-        self.store.close().await;
         Ok(())
     }
-}
-
-struct WebhookState {
-    engine: Engine,
-    secret: Option<String>,
-    username: String,
-}
-
-async fn telegram_webhook(
-    AxState(state): AxState<Arc<WebhookState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    if let Some(secret) = &state.secret {
-        let given = headers
-            .get("x-telegram-bot-api-secret-token")
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        if !bool::from(given.ct_eq(secret.as_bytes())) {
-            return StatusCode::UNAUTHORIZED;
-        }
-    }
-    let Ok(update) = serde_json::from_slice::<Update>(&body) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    // Telegram retries non-2xx answers: a retried update is recognised by its id. The id is
-    // claimed before handling, so retries that overlap the first attempt are not handled too.
-    let key = format!("telegram.webhook.{}", update.id.0);
-    match state.engine.store().kv_insert_new(&key, "1").await {
-        Ok(true) => {}
-        Ok(false) => return StatusCode::OK,
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE,
-    }
-    if let Some(inbound) = telegram::to_inbound(&update, &state.username)
-        && let Err(e) = state.engine.handle(&inbound).await
-    {
-        tracing::error!(error = ?e, "webhook update failed");
-        // Let Telegram's retry be handled.
-        let _ = state.engine.store().kv_delete(&key).await;
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    StatusCode::OK
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

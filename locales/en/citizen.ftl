@@ -79,13 +79,13 @@ help-citizen = Commands:
 help-leader = Commands for unit leaders:
     /broadcast – message your members
     /broadcasts – recent broadcasts
-    /coverage – your unit's figures
-    /chart – charts
-    /members – members who have not confirmed
-    /report N [note] – report installs done in person
-    /export – Excel/CSV export
-    /invite – invitation link and poster
-    /linkgroup – link a group (send it in the group)
+    /coverage [CODE] – figures of your unit and the units below it
+    /chart [CODE] – chart
+    /members [CODE] – members who have not confirmed; mark them verified
+    /report N [note] – report installs done in person for your unit; /report CODE N [note] for a unit below it or when you lead several; /report -N note to correct
+    /export [CODE] – Excel/CSV export
+    /invite [CODE] – invitation link and poster
+    /linkgroup [CODE] – link a group (send it in the group); /unlinkgroup – unlink it
 help-admin = Administrator commands:
     /invite_leader CODE – create a leader invitation for a unit
 short-help = I am the { $app } installation assistant. Pick an option below, or send /help for the commands.

@@ -78,13 +78,13 @@ help-citizen = Các lệnh:
 help-leader = Lệnh cho cán bộ phụ trách:
     /broadcast – gửi tin đến thành viên
     /broadcasts – các lần gửi gần đây
-    /coverage – số liệu đơn vị
-    /chart – biểu đồ
-    /members – thành viên chưa xác nhận
-    /report N [ghi chú] – báo cáo số cài trực tiếp
-    /export – xuất Excel/CSV
-    /invite – đường dẫn và áp phích mời
-    /linkgroup – liên kết nhóm (gõ trong nhóm)
+    /coverage [MÃ] – số liệu đơn vị và các đơn vị trực thuộc
+    /chart [MÃ] – biểu đồ
+    /members [MÃ] – thành viên chưa xác nhận, đánh dấu đã kiểm tra
+    /report N [ghi chú] – báo cáo số cài trực tiếp cho đơn vị của bạn; /report MÃ N [ghi chú] cho một đơn vị trực thuộc hoặc khi phụ trách nhiều đơn vị; /report -N ghi chú để sửa sai
+    /export [MÃ] – xuất Excel/CSV
+    /invite [MÃ] – đường dẫn và áp phích mời
+    /linkgroup [MÃ] – liên kết nhóm (gõ trong nhóm); /unlinkgroup – bỏ liên kết
 help-admin = Lệnh quản trị:
     /invite_leader MÃ – tạo lời mời cán bộ cho đơn vị
 short-help = Mình là trợ lý cài đặt { $app }. Hãy chọn một mục bên dưới, hoặc gõ /help để xem các lệnh.

@@ -25,6 +25,26 @@ pub enum Action {
     Status,
     /// Show the language buttons.
     LanguageMenu,
+    /// Broadcast draft: choose the audience (`true`: only those who have not confirmed).
+    BroadcastAudience(i64, bool),
+    /// Broadcast draft: send it.
+    BroadcastConfirm(i64),
+    /// Broadcast draft: throw it away.
+    BroadcastDiscard(i64),
+    /// Running broadcast: stop it.
+    BroadcastStop(i64),
+    /// Coverage of this unit (the top for `None`), at this page of its children.
+    Coverage(Option<UnitCode>, u32),
+    /// The coverage chart of this unit (the top for `None`).
+    Chart(Option<UnitCode>),
+    /// The xlsx/csv export of this unit (the top for `None`).
+    Export(Option<UnitCode>),
+    /// The post-check list of this unit, at this page.
+    Members(UnitCode, u32),
+    /// Mark this person verified.
+    Verify(i64),
+    /// "I have installed" pressed in a linked member group.
+    GroupInstalled,
 }
 
 /// The kind of phone, which decides the guide and the store link.
@@ -72,6 +92,18 @@ impl Action {
             Action::Guide => "guide".into(),
             Action::Status => "status".into(),
             Action::LanguageMenu => "langmenu".into(),
+            Action::BroadcastAudience(id, only) => {
+                format!("bca:{id}:{}", if *only { "u" } else { "a" })
+            }
+            Action::BroadcastConfirm(id) => format!("bcok:{id}"),
+            Action::BroadcastDiscard(id) => format!("bcno:{id}"),
+            Action::BroadcastStop(id) => format!("bcstop:{id}"),
+            Action::Coverage(c, page) => format!("cov:{}:{page}", opt(c)),
+            Action::Chart(c) => format!("chart:{}", opt(c)),
+            Action::Export(c) => format!("exp:{}", opt(c)),
+            Action::Members(c, page) => format!("mem:{c}:{page}"),
+            Action::Verify(id) => format!("ver:{id}"),
+            Action::GroupInstalled => "ginst".into(),
         }
     }
 
@@ -96,9 +128,36 @@ impl Action {
             ("guide", []) => Action::Guide,
             ("status", []) => Action::Status,
             ("langmenu", []) => Action::LanguageMenu,
+            ("bca", [id, "a"]) => Action::BroadcastAudience(id.parse().ok()?, false),
+            ("bca", [id, "u"]) => Action::BroadcastAudience(id.parse().ok()?, true),
+            ("bcok", [id]) => Action::BroadcastConfirm(id.parse().ok()?),
+            ("bcno", [id]) => Action::BroadcastDiscard(id.parse().ok()?),
+            ("bcstop", [id]) => Action::BroadcastStop(id.parse().ok()?),
+            ("cov", [code, page]) => Action::Coverage(opt_code(code)?, page.parse().ok()?),
+            ("chart", [code]) => Action::Chart(opt_code(code)?),
+            ("exp", [code]) => Action::Export(opt_code(code)?),
+            ("mem", [code, page]) => {
+                Action::Members(UnitCode::parse(code).ok()?, page.parse().ok()?)
+            }
+            ("ver", [id]) => Action::Verify(id.parse().ok().filter(|i: &i64| *i > 0)?),
+            ("ginst", []) => Action::GroupInstalled,
             _ => return None,
         };
         Some(action)
+    }
+}
+
+/// An optional unit code as written in callback data (empty for none).
+fn opt(code: &Option<UnitCode>) -> &str {
+    code.as_ref().map_or("", |c| c.as_str())
+}
+
+/// Parses an optional unit code: `Some(None)` for the empty string, `None` when invalid.
+fn opt_code(s: &str) -> Option<Option<UnitCode>> {
+    if s.is_empty() {
+        Some(None)
+    } else {
+        UnitCode::parse(s).ok().map(Some)
     }
 }
 
@@ -124,6 +183,15 @@ mod tests {
             Action::Guide,
             Action::Status,
             Action::LanguageMenu,
+            Action::Coverage(None, 3),
+            Action::Coverage(Some(code(&long)), 4_000_000_000),
+            Action::Chart(None),
+            Action::Chart(Some(code(&long))),
+            Action::Export(Some(code(&long))),
+            Action::Export(None),
+            Action::Members(code(&long), 4_000_000_000),
+            Action::Verify(i64::MAX),
+            Action::GroupInstalled,
         ] {
             let data = a.encode();
             assert!(data.len() <= MAX_DATA_LEN, "{data}");
@@ -143,6 +211,12 @@ mod tests {
             "tree:80:x",
             "phone:nokia",
             "inst:1",
+            "cov:80",
+            "cov:80:x",
+            "mem::0",
+            "ver:-1",
+            "ver:abc",
+            "exp:8 0",
             "drop table",
             &"x".repeat(65),
         ] {

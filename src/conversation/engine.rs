@@ -24,6 +24,8 @@ pub struct Engine {
     pub(super) store: Store,
     pub(super) settings: Arc<Settings>,
     outbox_ready: Arc<Notify>,
+    /// Asks each platform whether a user administers a group (`/linkgroup`).
+    group_admins: crate::platform::group_admins::GroupAdminRegistry,
 }
 
 /// What a handler knows about the event it handles.
@@ -61,12 +63,18 @@ impl Engine {
             store,
             settings,
             outbox_ready,
+            group_admins: Default::default(),
         }
     }
 
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The platforms' group-administrator checks; adapters register theirs at startup.
+    pub fn group_admins(&self) -> &crate::platform::group_admins::GroupAdminRegistry {
+        &self.group_admins
     }
 
     /// The settings.
@@ -78,6 +86,8 @@ impl Engine {
     /// apology; they never take the service down.
     #[tracing::instrument(skip_all, fields(platform = %inbound.platform, user = %inbound.sender.user_id))]
     pub async fn handle(&self, inbound: &Inbound) -> Result<()> {
+        let kind = crate::metrics::event_kind(&inbound.event);
+        crate::metrics::record_inbound(inbound.platform, kind);
         let is_group = matches!(inbound.chat.kind, ChatKind::Group { .. });
         // Platform-level membership events need no conversation.
         match &inbound.event {
@@ -173,6 +183,16 @@ impl Engine {
                 Turn::reply(Reply::to_sender(&STOPPED))
             }
             "invite_leader" => self.invite_leader(ctx, args).await?,
+            "broadcast" => return self.broadcast_start(ctx, args).await,
+            "broadcasts" => self.broadcast_list(ctx).await?,
+            "link" => self.link(ctx, args).await?,
+            "coverage" => self.coverage_cmd(ctx, args).await?,
+            "chart" => self.chart_cmd(ctx, Some(args)).await?,
+            "export" => self.export_cmd(ctx, Some(args)).await?,
+            "report" => self.report_cmd(ctx, args).await?,
+            "members" => self.members_cmd(ctx, Some(args)).await?,
+            "invite" => self.invite_cmd(ctx, Some(args)).await?,
+            "linkgroup" | "unlinkgroup" => self.linkgroup_private(),
             _ => Turn::reply(self.short_help(ctx)),
         };
         Ok((State::Idle, turn))
@@ -209,6 +229,16 @@ impl Engine {
             Action::Guide => self.guide(ctx).await?,
             Action::Status => Turn::reply(self.status(ctx).await?),
             Action::LanguageMenu => Turn::reply(self.language_menu()),
+            Action::BroadcastAudience(id, only) => self.broadcast_audience(ctx, id, only).await?,
+            Action::BroadcastConfirm(id) => self.broadcast_confirm(ctx, id).await?,
+            Action::BroadcastDiscard(id) => self.broadcast_discard(ctx, id).await?,
+            Action::BroadcastStop(id) => self.broadcast_stop(ctx, id).await?,
+            Action::Coverage(code, page) => self.coverage_button(ctx, code, page).await?,
+            Action::Chart(code) => self.chart_cmd(ctx, Some(opt_str(&code))).await?,
+            Action::Export(code) => self.export_cmd(ctx, Some(opt_str(&code))).await?,
+            Action::Members(code, page) => self.members_button(ctx, &code, page).await?,
+            Action::Verify(id) => self.verify_button(ctx, id).await?,
+            Action::GroupInstalled => self.installed(ctx).await?,
         };
         Ok((State::Idle, turn))
     }
@@ -216,6 +246,7 @@ impl Engine {
     async fn text(&self, ctx: &Ctx<'_>, state: State, text: &str) -> Result<(State, Turn)> {
         match state {
             State::AwaitingUnitSearch => self.search(ctx, text).await,
+            State::BroadcastText { unit } => self.broadcast_text(ctx, &unit, text).await,
             State::Idle => {
                 // A person who has not chosen a unit yet is most likely typing its name.
                 if ctx.person.unit_code.is_none() && ctx.person.started != 0 {
@@ -237,6 +268,17 @@ impl Engine {
                 Reply::to_sender(Msg::new(&GROUP_HELLO).arg("app", self.app()))
                     .to(Target::Chat(chat)),
             )),
+            Event::Command { name, args } if name == "linkgroup" => {
+                self.link_group(ctx, &chat, args).await
+            }
+            Event::Command { name, .. } if name == "unlinkgroup" => {
+                self.unlink_group(ctx, &chat).await
+            }
+            Event::Button { data, .. } => self.group_button(ctx, &chat, data).await,
+            Event::RemovedFromGroup => self.group_removed(ctx, &chat).await,
+            Event::GroupMigrated { to_chat_id } => {
+                self.group_migrated(ctx, &chat, to_chat_id).await
+            }
             Event::Command { name, .. } if name == "help" || name == "start" => Ok(Turn::reply(
                 Reply::to_sender(Msg::new(&GROUP_HELLO).arg("app", self.app()))
                     .to(Target::Chat(chat)),
@@ -259,12 +301,7 @@ impl Engine {
 
     /// A deep link that opens the bot with `payload` on `platform`.
     pub fn deep_link(&self, platform: Platform, payload: &StartPayload) -> String {
-        let _ = platform;
-        format!(
-            "https://t.me/{}?start={}",
-            self.settings.bot_username,
-            payload.encode()
-        )
+        crate::platform::deep_link::deep_link(&self.settings, platform, payload)
     }
 
     /// Renders a turn and writes it, with the new state, in one transaction.
@@ -334,6 +371,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Wakes the sender workers (something was queued outside [`Engine::commit`]).
+    pub(super) fn wake_outbox(&self) {
+        self.outbox_ready.notify_waiters();
+        self.outbox_ready.notify_one();
+    }
+
     fn sender_address(&self, ctx: &Ctx<'_>) -> ChatAddress {
         ChatAddress {
             platform: ctx.platform(),
@@ -341,6 +384,11 @@ impl Engine {
             is_group: false,
         }
     }
+}
+
+/// An optional unit code as a command argument (empty for none).
+fn opt_str(code: &Option<crate::domain::UnitCode>) -> &str {
+    code.as_ref().map_or("", |c| c.as_str())
 }
 
 async fn sqlx_save_state(

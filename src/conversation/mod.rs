@@ -5,9 +5,13 @@
 
 mod action;
 mod admin;
+mod broadcast;
 mod citizen;
+mod coverage;
 mod engine;
+mod groups;
 pub mod keys;
+pub(crate) mod link;
 mod reply;
 mod state;
 #[cfg(test)]
@@ -15,6 +19,6 @@ mod tests;
 mod units;
 
 pub use action::Action;
-pub use engine::Engine;
+pub use engine::{Engine, render_reply};
 pub use reply::{Button, ButtonAction, Reply, Target, Turn};
 pub use state::State;

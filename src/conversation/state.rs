@@ -13,6 +13,11 @@ pub enum State {
     Idle,
     /// The next text is a unit search.
     AwaitingUnitSearch,
+    /// The next text is a broadcast to this unit's subtree.
+    BroadcastText {
+        /// The unit's code.
+        unit: String,
+    },
 }
 
 impl State {

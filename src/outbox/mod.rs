@@ -1,6 +1,15 @@
-//! Delivery: the persistent outbox (rows in [`crate::store::outbox`]) and the workers that
-//! send them through a platform adapter.
+//! Delivery: the persistent outbox (rows in [`crate::store::outbox`]), the sender workers
+//! that send them within each platform's rate limits, and the scheduler that keeps broadcast
+//! progress messages, reminders and daily digests going.
 
+pub mod keys;
+pub mod limits;
+pub mod progress;
+pub mod scheduler;
+pub mod settings;
 pub mod worker;
 
-pub use worker::{Outcome, Worker};
+pub use limits::{CallKind, Limiter, PlatformLimits};
+pub use scheduler::{Scheduler, Tick};
+pub use settings::DeliverySettings;
+pub use worker::{Outcome, Worker, WorkerConfig};

@@ -1,20 +1,81 @@
-//! The sender worker: claims due rows for one platform, delivers them and records the outcome.
-//! Failures are classified by the adapter: rate limits wait, unreachable recipients are
-//! marked and never retried, transient errors back off exponentially with jitter.
+//! The sender worker: one per platform. It claims small windows of due rows (highest
+//! priority first, so a reply overtakes a running broadcast), checks each row's chat and the
+//! platform-wide rate at the moment of sending ([`Limiter`]), keeps several requests in
+//! flight, and records outcomes in batches. A row whose chat must wait goes back to the
+//! queue (or waits in memory when the wait is short) without taking a slot; other chats keep
+//! flowing.
+//!
+//! Failures are classified by the adapter: a 429 pauses the chat (or the platform) for
+//! `retry_after` and the row is retried without counting an attempt; unreachable recipients
+//! are marked and never retried; network errors, timeouts and 5xx back off exponentially with
+//! jitter up to a number of attempts, then fail.
+//!
+//! Crash safety: claimed rows are leased; a row left `sending` by a killed process is claimed
+//! again when its lease runs out, so nothing is lost, and only rows that were in flight (or
+//! sent but not yet recorded) can go twice. A graceful stop finishes requests in flight,
+//! records them, and puts the rows it had not started back in the queue.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Result;
 use rand::Rng;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::limits::{CallKind, Limiter, PlatformLimits, Wait};
+use crate::clock::{Millis, SharedClock};
+use crate::domain::ChatAddress;
 use crate::platform::{Deliver, DeliveryError, Outgoing};
-use crate::store::{OutboxRow, Store};
+use crate::store::{Completion, Mark, OutboxRow, Store};
 
-/// Attempts before a transient failure becomes final.
+/// Attempts before a transient failure becomes final, by default.
 pub const MAX_ATTEMPTS: i64 = 6;
+
+/// How a worker sends.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The platform's limits.
+    pub limits: PlatformLimits,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// How long a claimed row is held.
+    pub lease_ms: Millis,
+    /// Attempts before a transient failure is final.
+    pub max_attempts: i64,
+}
+
+impl WorkerConfig {
+    /// The configuration for a platform with `limits`, from the delivery settings.
+    pub fn from_settings(
+        settings: &super::DeliverySettings,
+        limits: PlatformLimits,
+    ) -> WorkerConfig {
+        WorkerConfig {
+            limits,
+            concurrency: settings.concurrency,
+            lease_ms: settings.lease_ms,
+            max_attempts: settings.max_attempts,
+        }
+    }
+
+    /// Rows claimed at a time: about a third of a second of sending (so a reply queued during
+    /// a broadcast waits for little), never fewer than the requests in flight.
+    fn window(&self) -> usize {
+        let by_rate = self
+            .limits
+            .global_per_sec
+            .map(|g| (g as usize) / 3)
+            .unwrap_or(256);
+        by_rate.clamp(self.concurrency.max(4), 256)
+    }
+
+    /// Waits shorter than this are waited in memory rather than written back to the queue.
+    fn short_wait(&self) -> Millis {
+        (self.lease_ms / 4).min(5_000)
+    }
+}
 
 /// What one call to [`Worker::try_execute_batch`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,145 +84,429 @@ pub struct Outcome {
     pub claimed: usize,
     /// Delivered.
     pub sent: usize,
-    /// Put back for a later attempt.
+    /// Put back for another attempt after a failure (429, network).
     pub retried: usize,
-    /// Failed or skipped for good.
+    /// Put back untouched because their chat (or the platform) had no free slot.
+    pub deferred: usize,
+    /// Failed, skipped or unreachable for good.
     pub failed: usize,
+}
+
+impl Outcome {
+    fn count(&mut self, mark: &Mark) {
+        match mark {
+            Mark::Sent { .. } => self.sent += 1,
+            Mark::Retry { .. } => self.retried += 1,
+            Mark::Defer { .. } => self.deferred += 1,
+            _ => self.failed += 1,
+        }
+    }
+}
+
+/// A claimed row, read and ready to go.
+struct Job {
+    row: OutboxRow,
+    to: ChatAddress,
+    message: Arc<Outgoing>,
+}
+
+impl Job {
+    fn kind(&self) -> CallKind {
+        match *self.message {
+            Outgoing::AnswerCallback { .. } => CallKind::Answer,
+            _ => CallKind::Message,
+        }
+    }
+}
+
+struct Shared {
+    store: Store,
+    deliver: Arc<dyn Deliver>,
+    config: WorkerConfig,
+    limiter: Mutex<Limiter>,
+    /// Broadcast messages by broadcast id: recipients' rows carry no payload of their own.
+    payloads: Mutex<HashMap<i64, Arc<Outgoing>>>,
 }
 
 /// Sends one platform's outbox.
 pub struct Worker {
-    store: Store,
-    deliver: Arc<dyn Deliver>,
+    shared: Arc<Shared>,
     ready: Arc<Notify>,
-    batch: i64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Worker {
-    /// A worker for `deliver`'s platform. `ready` wakes it when something is queued.
+    /// A worker for `deliver`'s platform with that platform's default limits, timed by the
+    /// system clock (rate limits are about real seconds even when tests freeze the store's
+    /// clock). `ready` wakes it when something is queued.
     pub fn new(store: Store, deliver: Arc<dyn Deliver>, ready: Arc<Notify>) -> Worker {
-        Worker {
+        let config = WorkerConfig {
+            limits: PlatformLimits::default_for(deliver.platform()),
+            concurrency: 16,
+            lease_ms: crate::store::outbox::LEASE_MS,
+            max_attempts: MAX_ATTEMPTS,
+        };
+        Worker::with_config(
             store,
             deliver,
             ready,
-            batch: 32,
+            config,
+            Arc::new(crate::clock::SystemClock),
+        )
+    }
+
+    /// A worker with explicit settings; `limit_clock` times the rate limits (the service uses
+    /// the system clock even when tests freeze the store's clock).
+    pub fn with_config(
+        store: Store,
+        deliver: Arc<dyn Deliver>,
+        ready: Arc<Notify>,
+        config: WorkerConfig,
+        limit_clock: SharedClock,
+    ) -> Worker {
+        let limiter = Mutex::new(Limiter::new(config.limits, limit_clock));
+        Worker {
+            shared: Arc::new(Shared {
+                store,
+                deliver,
+                config,
+                limiter,
+                payloads: Mutex::new(HashMap::new()),
+            }),
+            ready,
         }
     }
 
-    /// Claims and delivers one batch of due rows.
+    /// Claims one window of due rows, sends those whose chat has a free slot now (all at
+    /// once, up to the concurrency), puts the others back for when their slot comes, and
+    /// records everything. Deterministic under a manual clock: nothing waits.
     pub async fn try_execute_batch(&self) -> Result<Outcome> {
-        let rows = self
+        let s = &self.shared;
+        let rows = s
             .store
-            .claim_due(self.deliver.platform(), self.batch)
+            .claim_due(
+                s.deliver.platform(),
+                s.config.window() as i64,
+                s.config.lease_ms,
+            )
             .await?;
         let mut outcome = Outcome {
             claimed: rows.len(),
             ..Outcome::default()
         };
+        let mut done = Vec::new();
+        let mut go = Vec::new();
         for row in rows {
-            match self.deliver_row(&row).await? {
-                RowResult::Sent => outcome.sent += 1,
-                RowResult::Retried => outcome.retried += 1,
-                RowResult::Failed => outcome.failed += 1,
+            let job = match s.prepare(row).await? {
+                Ok(job) => job,
+                Err(c) => {
+                    done.push(c);
+                    continue;
+                }
+            };
+            let acquired =
+                lock(&s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
+            match acquired {
+                Ok(()) => go.push(job),
+                Err(Wait::Chat(at) | Wait::Global(at)) => done.push(s.defer(&job.row, at)),
             }
         }
+        for chunk in go.chunks(s.config.concurrency.max(1)) {
+            let sends = chunk.iter().map(|job| s.send(job));
+            done.extend(futures::future::join_all(sends).await);
+        }
+        for c in &done {
+            outcome.count(&c.mark);
+        }
+        s.store.record_outcomes(&done).await?;
         Ok(outcome)
     }
 
-    async fn deliver_row(&self, row: &OutboxRow) -> Result<RowResult> {
-        let (Some(to), Some(message)) = (
-            row.address(),
-            row.payload
-                .as_deref()
-                .and_then(|p| serde_json::from_str::<Outgoing>(p).ok()),
-        ) else {
-            self.store
-                .mark_final(row.id, "failed", "unreadable outbox row")
-                .await?;
-            return Ok(RowResult::Failed);
-        };
-        let now = self.store.now();
-        match self.deliver.deliver(&to, &message).await {
-            Ok(d) => {
-                self.store
-                    .mark_sent(row.id, d.message_id.as_deref())
-                    .await?;
-                Ok(RowResult::Sent)
-            }
-            Err(DeliveryError::RetryAfter { seconds, .. }) => {
-                self.store
-                    .retry_at(row.id, now + seconds as i64 * 1000, "rate limited")
-                    .await?;
-                Ok(RowResult::Retried)
-            }
-            Err(DeliveryError::Unreachable(reason)) => {
-                self.store
-                    .mark_final(row.id, "failed", &format!("unreachable: {reason}"))
-                    .await?;
-                if !to.is_group {
-                    self.store
-                        .mark_unreachable(to.platform, &to.chat_id, &reason)
-                        .await?;
-                }
-                Ok(RowResult::Failed)
-            }
-            Err(DeliveryError::Skipped(reason)) => {
-                self.store.mark_final(row.id, "skipped", &reason).await?;
-                Ok(RowResult::Failed)
-            }
-            Err(e @ (DeliveryError::Rejected(_) | DeliveryError::Migrated(_))) => {
-                self.store
-                    .mark_final(row.id, "failed", &e.to_string())
-                    .await?;
-                Ok(RowResult::Failed)
-            }
-            Err(DeliveryError::Transient(reason)) => {
-                if row.attempts >= MAX_ATTEMPTS {
-                    self.store.mark_final(row.id, "failed", &reason).await?;
-                    return Ok(RowResult::Failed);
-                }
-                self.store
-                    .retry_at(row.id, now + backoff_ms(row.attempts), &reason)
-                    .await?;
-                Ok(RowResult::Retried)
-            }
-        }
-    }
-
-    /// Runs until `shutdown` is cancelled. A batch in flight is finished first.
+    /// Runs until `shutdown` is cancelled, then finishes the requests in flight, records them
+    /// and puts back the rows it had not started.
+    #[tracing::instrument(skip_all, fields(platform = %self.shared.deliver.platform()))]
     pub async fn run(self, shutdown: CancellationToken) {
+        let s = self.shared.clone();
+        let window = s.config.window();
+        let short = s.config.short_wait();
+        let semaphore = Arc::new(Semaphore::new(s.config.concurrency.max(1)));
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
+        // Claimed rows waiting (briefly) for their slot, with the time it comes.
+        let mut pending: Vec<(Millis, Job)> = Vec::new();
+        let mut done: Vec<Completion> = Vec::new();
+        let mut last_flush = s.store.now();
+        let mut claim_now = true;
+        let mut queue_empty = false;
         loop {
-            if shutdown.is_cancelled() {
-                return;
+            while let Ok(c) = done_rx.try_recv() {
+                done.push(c);
             }
-            let wait = match self.try_execute_batch().await {
-                Ok(o) if o.claimed > 0 => continue,
-                Ok(_) => match self.store.next_due_at(self.deliver.platform()).await {
-                    Ok(Some(at)) => (at - self.store.now()).clamp(5, 1000) as u64,
-                    _ => 1000,
-                },
-                Err(e) => {
-                    tracing::error!(error = ?e, "outbox batch failed");
-                    1000
+            let now = lock(&s.limiter).now();
+            if !done.is_empty()
+                && (done.len() >= 64 || now - last_flush >= 50 || pending.is_empty())
+            {
+                if let Err(e) = s.store.record_outcomes(&done).await {
+                    tracing::error!(error = ?e, "recording sends failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
                 }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.ready.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                done.clear();
+                last_flush = now;
             }
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let ready_now = pending.iter().filter(|(at, _)| *at <= now).count();
+            if claim_now || (!queue_empty && ready_now < window / 2 && pending.len() < 4 * window) {
+                claim_now = false;
+                match s
+                    .store
+                    .claim_due(s.deliver.platform(), window as i64, s.config.lease_ms)
+                    .await
+                {
+                    Ok(rows) => {
+                        queue_empty = rows.is_empty();
+                        for row in rows {
+                            match s.prepare(row).await {
+                                Ok(Ok(job)) => pending.push((now, job)),
+                                Ok(Err(c)) => done.push(c),
+                                Err(e) => tracing::error!(error = ?e, "reading a row failed"),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = ?e, "claiming rows failed");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => {}
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+            // The best row whose slot has come: highest priority, groups first, oldest.
+            let best = pending
+                .iter()
+                .enumerate()
+                .filter(|(_, (at, _))| *at <= now)
+                .min_by_key(|(_, (_, j))| (j.row.priority, -j.row.is_group, j.row.id))
+                .map(|(i, _)| i);
+            let Some(i) = best else {
+                // Nothing can go now: sleep until a pending slot, a new row, a finished send.
+                let next_pending = pending.iter().map(|(at, _)| *at).min();
+                let next_due = if queue_empty {
+                    match s.store.next_due_at(s.deliver.platform()).await {
+                        Ok(Some(at)) => Some(at - s.store.now() + now),
+                        _ => None,
+                    }
+                } else {
+                    Some(now)
+                };
+                let wake = [next_pending, next_due].into_iter().flatten().min();
+                let wait = wake.map(|w| (w - now).clamp(1, 1000)).unwrap_or(1000) as u64;
+                let wait = if done.is_empty() { wait } else { wait.min(50) };
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = self.ready.notified() => { claim_now = true; queue_empty = false; }
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => { queue_empty = false; }
+                    Some(c) = done_rx.recv() => done.push(c),
+                }
+                continue;
+            };
+            let job = &pending[i].1;
+            let acquired =
+                lock(&s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
+            match acquired {
+                Ok(()) => {
+                    let (_, job) = pending.swap_remove(i);
+                    let permit = tokio::select! {
+                        _ = shutdown.cancelled() => {
+                            pending.push((now, job));
+                            continue;
+                        }
+                        p = semaphore.clone().acquire_owned() => p,
+                    };
+                    let Ok(permit) = permit else { break };
+                    let shared = s.clone();
+                    let tx = done_tx.clone();
+                    tokio::spawn(async move {
+                        let c = shared.send(&job).await;
+                        let _ = tx.send(c);
+                        drop(permit);
+                    });
+                }
+                Err(Wait::Chat(at)) => {
+                    if at - now <= short {
+                        pending[i].0 = at;
+                    } else {
+                        let (_, job) = pending.swap_remove(i);
+                        done.push(s.defer(&job.row, at));
+                    }
+                }
+                Err(Wait::Global(at)) => {
+                    let wait = (at - now).clamp(1, 60_000) as u64;
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = self.ready.notified() => { claim_now = true; }
+                        _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    }
+                }
+            }
+        }
+        // Graceful stop: the rows not started go back; the requests in flight finish.
+        let unsent: Vec<i64> = pending.iter().map(|(_, j)| j.row.id).collect();
+        if let Err(e) = s.store.release_many(&unsent).await {
+            tracing::error!(error = ?e, "putting rows back failed (their lease will expire)");
+        }
+        let _ = semaphore
+            .acquire_many(s.config.concurrency.max(1) as u32)
+            .await;
+        drop(done_tx);
+        while let Some(c) = done_rx.recv().await {
+            done.push(c);
+        }
+        if let Err(e) = s.store.record_outcomes(&done).await {
+            tracing::error!(error = ?e, "recording the last sends failed");
+        }
+        tracing::info!(released = unsent.len(), "sender stopped");
+    }
+}
+
+impl Shared {
+    /// Reads a claimed row: its address and message (a broadcast's from the broadcast),
+    /// or the completion that ends it when it cannot or should no longer be sent.
+    async fn prepare(&self, row: OutboxRow) -> Result<Result<Job, Completion>> {
+        let end = |row: &OutboxRow, mark: Mark| Completion {
+            id: row.id,
+            broadcast_id: row.broadcast_id,
+            queued_at: row.created_at,
+            mark,
+        };
+        let message = match (&row.payload, row.broadcast_id) {
+            (Some(p), _) => serde_json::from_str::<Outgoing>(p).ok().map(Arc::new),
+            (None, Some(b)) => self.broadcast_message(b).await?,
+            (None, None) => None,
+        };
+        let (Some(to), Some(message)) = (row.address(), message) else {
+            let mark = Mark::Failed {
+                reason: "unreadable outbox row".into(),
+            };
+            return Ok(Err(end(&row, mark)));
+        };
+        if row
+            .dedupe_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("rem:"))
+            && let Some(person) = row.person_id
+            && !self.store.reminder_still_wanted(person).await?
+        {
+            let mark = Mark::Skipped {
+                reason: "confirmed or stopped since queued".into(),
+            };
+            return Ok(Err(end(&row, mark)));
+        }
+        Ok(Ok(Job { row, to, message }))
+    }
+
+    async fn broadcast_message(&self, id: i64) -> Result<Option<Arc<Outgoing>>> {
+        if let Some(m) = lock(&self.payloads).get(&id) {
+            return Ok(Some(m.clone()));
+        }
+        let Some(payload) = self.store.broadcast_payload(id).await? else {
+            return Ok(None);
+        };
+        let Ok(message) = serde_json::from_str::<Outgoing>(&payload) else {
+            return Ok(None);
+        };
+        let message = Arc::new(message);
+        let mut cache = lock(&self.payloads);
+        if cache.len() > 64 {
+            cache.clear();
+        }
+        cache.insert(id, message.clone());
+        Ok(Some(message))
+    }
+
+    /// Back to the queue until `at` (limiter time), not counting an attempt.
+    fn defer(&self, row: &OutboxRow, at: Millis) -> Completion {
+        let delay = at - lock(&self.limiter).now();
+        Completion {
+            id: row.id,
+            broadcast_id: row.broadcast_id,
+            queued_at: row.created_at,
+            mark: Mark::Defer {
+                at: self.store.now() + delay.max(0),
+            },
+        }
+    }
+
+    /// Sends one job and says what became of it.
+    async fn send(&self, job: &Job) -> Completion {
+        let result = self.deliver.deliver(&job.to, &job.message).await;
+        let now = self.store.now();
+        let row = &job.row;
+        let mark = match result {
+            Ok(d) => Mark::Sent {
+                message_id: d.message_id,
+            },
+            Err(DeliveryError::RetryAfter { seconds, global }) => {
+                lock(&self.limiter).pause(&job.to.chat_id, seconds, global);
+                tracing::warn!(chat = %job.to.chat_id, seconds, global, "rate limited by the platform");
+                Mark::Defer {
+                    at: now + seconds as Millis * 1000,
+                }
+            }
+            Err(DeliveryError::Unreachable(reason)) => Mark::Unreachable {
+                reason: format!("unreachable: {reason}"),
+                platform: job.to.platform.as_str().to_string(),
+                chat_id: job.to.chat_id.clone(),
+            },
+            Err(DeliveryError::Skipped(reason)) => Mark::Skipped { reason },
+            Err(e @ (DeliveryError::Rejected(_) | DeliveryError::Migrated(_))) => Mark::Failed {
+                reason: e.to_string(),
+            },
+            Err(DeliveryError::Transient(reason)) => {
+                if row.attempts >= self.config.max_attempts {
+                    Mark::Failed {
+                        reason: format!("gave up after {} attempts: {reason}", row.attempts),
+                    }
+                } else {
+                    Mark::Retry {
+                        at: now + backoff_ms(row.attempts),
+                        reason,
+                    }
+                }
+            }
+        };
+        Completion {
+            id: row.id,
+            broadcast_id: row.broadcast_id,
+            queued_at: row.created_at,
+            mark,
         }
     }
 }
 
-enum RowResult {
-    Sent,
-    Retried,
-    Failed,
+/// Exponential backoff with jitter: between half and all of 1 s, 2 s, 4 s … capped at 5
+/// minutes, so retries of many rows spread out.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let cap = (1000i64 << (attempts - 1).clamp(0, 9)).min(300_000);
+    rand::rng().random_range(cap / 2..=cap)
 }
 
-/// Exponential backoff with full jitter: up to 1 s, 2 s, 4 s … capped at 5 minutes.
-pub fn backoff_ms(attempts: i64) -> i64 {
-    let cap = (1000i64 << attempts.clamp(0, 9)).min(300_000);
-    rand::rng().random_range(cap / 2..=cap)
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for a in 1..20 {
+            let b = backoff_ms(a);
+            let cap = (1000i64 << (a - 1).clamp(0, 9)).min(300_000);
+            assert!(b >= cap / 2 && b <= cap, "{a}: {b}");
+        }
+    }
 }

@@ -2,9 +2,16 @@
 //! events for the conversation engine and delivers rendered [`Outgoing`] messages from the
 //! outbox, classifying failures as [`DeliveryError`] so the outbox can decide what to do.
 
+pub mod chat_lock;
+pub mod choices;
 pub mod console;
+pub mod deep_link;
+pub mod group_admins;
 mod message;
+pub mod messenger;
+pub mod profile;
 pub mod telegram;
+pub mod zalo;
 
 pub use message::{
     Chat, ChatKind, Delivered, DeliveryError, Event, Inbound, OutButton, Outgoing, Sender,

@@ -3,15 +3,22 @@
 //! driver: times are BIGINT milliseconds, flags are BIGINT 0/1, sums are cast to BIGINT, and
 //! the few statements that must differ (queue claiming) pick their dialect from [`Backend`].
 
+pub mod broadcasts;
+pub mod coverage;
 mod db;
 pub mod kv;
+pub mod groups;
 pub mod leaders;
+pub mod links;
+pub mod messaging;
 pub mod outbox;
 pub mod people;
+pub mod reminders;
 pub mod units;
 
 pub use db::{Backend, Store, Tx};
 pub use leaders::InviteError;
-pub use outbox::{NewOutboxItem, OutboxRow, Priority};
+pub use broadcasts::{Audience, Broadcast, Queued};
+pub use outbox::{Completion, Mark, NewOutboxItem, OutboxRow, Priority};
 pub use people::Person;
 pub use units::{ImportSummary, Unit, UnitRow};

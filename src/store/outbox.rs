@@ -59,6 +59,81 @@ pub struct OutboxRow {
     pub payload: Option<String>,
     /// Attempts so far, this one included.
     pub attempts: i64,
+    /// The idempotency key, when queued with one (reminders start with `rem:`).
+    pub dedupe_key: Option<String>,
+    /// When it was queued.
+    pub created_at: i64,
+}
+
+const ROW_COLUMNS: &str = "id, platform, chat_id, is_group, person_id, broadcast_id, priority, payload, attempts, dedupe_key, created_at";
+
+/// What became of one claimed row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    /// Delivered; the platform's message id, for later edits.
+    Sent {
+        /// The platform's id of the message.
+        message_id: Option<String>,
+    },
+    /// Try again at `at` (counts as an attempt).
+    Retry {
+        /// When.
+        at: Millis,
+        /// Why the last attempt failed.
+        reason: String,
+    },
+    /// Not sent because its chat (or the platform) had no free slot: back in the queue for
+    /// `at`, and the attempt does not count.
+    Defer {
+        /// When the chat has a free slot again.
+        at: Millis,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// The recipient cannot be reached (blocked, deleted, chat not found): failed for good,
+    /// and the person is left out of future audiences.
+    Unreachable {
+        /// The platform's words.
+        reason: String,
+        /// The recipient's platform.
+        platform: String,
+        /// The recipient's chat.
+        chat_id: String,
+    },
+    /// Not sent by the platform's rules (messaging window), or no longer wanted.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Mark {
+    fn reason(&self) -> Option<String> {
+        match self {
+            Mark::Retry { reason, .. }
+            | Mark::Failed { reason }
+            | Mark::Unreachable { reason, .. }
+            | Mark::Skipped { reason } => Some(reason.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of one claimed row, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The row.
+    pub id: i64,
+    /// Its broadcast, whose figures move with it.
+    pub broadcast_id: Option<i64>,
+    /// When it was queued: an unreachable mark never overrides a message the person sent
+    /// after that.
+    pub queued_at: Millis,
+    /// What became of it.
+    pub mark: Mark,
 }
 
 impl OutboxRow {
@@ -72,7 +147,7 @@ impl OutboxRow {
     }
 }
 
-/// How long a claimed row stays claimed before another worker may take it.
+/// How long a claimed row stays claimed before another worker may take it, by default.
 pub const LEASE_MS: Millis = 60_000;
 
 impl Store {
@@ -114,31 +189,141 @@ impl Store {
         Ok(ids)
     }
 
-    /// Claims up to `limit` due rows on `platform`, highest priority first, oldest first.
-    pub async fn claim_due(&self, platform: Platform, limit: i64) -> Result<Vec<OutboxRow>> {
+    /// Claims up to `limit` due rows on `platform`: highest priority first; within a priority,
+    /// groups first (a group's per-minute window should start early rather than hold up the
+    /// end of a broadcast); then oldest first.
+    /// Rows still `sending` whose lease ran out (their worker died) are taken first. Each
+    /// claimed row is leased for `lease_ms`: until then no other worker takes it.
+    pub async fn claim_due(
+        &self,
+        platform: Platform,
+        limit: i64,
+        lease_ms: Millis,
+    ) -> Result<Vec<OutboxRow>> {
         let now = self.now();
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let sql = format!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
-             WHERE id IN (SELECT id FROM outbox WHERE platform = $2 \
-               AND (status = 'queued' OR status = 'sending') AND next_attempt_at <= $3 \
-               ORDER BY priority, next_attempt_at, id LIMIT $4{lock}) \
-             RETURNING id, platform, chat_id, is_group, person_id, broadcast_id, priority, payload, attempts"
-        );
         let mut tx = self.begin().await?;
-        let mut rows: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(now + LEASE_MS)
-            .bind(platform.as_str())
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+        let mut rows: Vec<OutboxRow> = Vec::new();
+        for status in ["sending", "queued"] {
+            let left = limit - rows.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let sql = format!(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
+                 WHERE id IN (SELECT id FROM outbox WHERE platform = $2 AND status = $3 \
+                   AND next_attempt_at <= $4 ORDER BY priority, is_group DESC, next_attempt_at, id \
+                   LIMIT $5{lock}) \
+                 RETURNING {ROW_COLUMNS}"
+            );
+            let got: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(now + lease_ms)
+                .bind(platform.as_str())
+                .bind(status)
+                .bind(now)
+                .bind(left)
+                .fetch_all(&mut *tx)
+                .await?;
+            rows.extend(got);
+        }
         tx.commit().await?;
-        rows.sort_by_key(|r| (r.priority, r.id));
+        rows.sort_by_key(|r| (r.priority, -r.is_group, r.id));
         Ok(rows)
+    }
+
+    /// Writes the outcomes of a batch of sends in one transaction, with the broadcast figures
+    /// and the unreachable marks they imply.
+    pub async fn record_outcomes(&self, done: &[Completion]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let mut figures: std::collections::BTreeMap<i64, [i64; 3]> = Default::default();
+        for c in done {
+            let q = match &c.mark {
+                Mark::Sent { message_id } => sqlx::query(
+                    "UPDATE outbox SET status = 'sent', sent_at = $1, message_id = $2, last_error = NULL \
+                     WHERE id = $3 AND status = 'sending'",
+                )
+                .bind(now)
+                .bind(message_id.clone())
+                .bind(c.id),
+                Mark::Retry { at, reason } => sqlx::query(
+                    "UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $2 \
+                     WHERE id = $3 AND status = 'sending'",
+                )
+                .bind(*at)
+                .bind(reason.clone())
+                .bind(c.id),
+                Mark::Defer { at } => sqlx::query(
+                    "UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1 \
+                     WHERE id = $2 AND status = 'sending'",
+                )
+                .bind(*at)
+                .bind(c.id),
+                Mark::Failed { reason } | Mark::Unreachable { reason, .. } => sqlx::query(
+                    "UPDATE outbox SET status = 'failed', sent_at = $1, last_error = $2 \
+                     WHERE id = $3 AND status = 'sending'",
+                )
+                .bind(now)
+                .bind(reason.clone())
+                .bind(c.id),
+                Mark::Skipped { reason } => sqlx::query(
+                    "UPDATE outbox SET status = 'skipped', sent_at = $1, last_error = $2 \
+                     WHERE id = $3 AND status = 'sending'",
+                )
+                .bind(now)
+                .bind(reason.clone())
+                .bind(c.id),
+            };
+            let r = q.execute(&mut *tx).await?;
+            if r.rows_affected() == 0 {
+                // Cancelled meanwhile, or taken over by another worker after a lease ran out.
+                continue;
+            }
+            if let Mark::Unreachable {
+                platform, chat_id, ..
+            } = &c.mark
+            {
+                sqlx::query(
+                    "UPDATE people SET unreachable = 1, unreachable_reason = $1 \
+                     WHERE platform = $2 AND chat_id = $3 AND last_inbound_at <= $4",
+                )
+                .bind(c.mark.reason().unwrap_or_default())
+                .bind(platform.clone())
+                .bind(chat_id.clone())
+                .bind(c.queued_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some(b) = c.broadcast_id {
+                let f = figures.entry(b).or_default();
+                match c.mark {
+                    Mark::Sent { .. } => f[0] += 1,
+                    Mark::Failed { .. } | Mark::Skipped { .. } => f[1] += 1,
+                    Mark::Unreachable { .. } => f[2] += 1,
+                    Mark::Retry { .. } | Mark::Defer { .. } => {}
+                }
+            }
+        }
+        for (id, [sent, failed, unreachable]) in figures {
+            sqlx::query(
+                "UPDATE broadcasts SET sent = sent + $1, failed = failed + $2, \
+                 unreachable = unreachable + $3 WHERE id = $4",
+            )
+            .bind(sent)
+            .bind(failed)
+            .bind(unreachable)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records a delivery.
@@ -165,29 +350,24 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a row back in the queue for another attempt at `at`.
-    pub async fn retry_at(&self, id: i64, at: Millis, reason: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $2 WHERE id = $3",
-        )
-        .bind(at)
-        .bind(reason)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Puts a claimed row back untouched (a graceful stop before it was sent).
-    pub async fn release(&self, id: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1 \
-             WHERE id = $2 AND status = 'sending'",
-        )
-        .bind(self.now())
-        .bind(id)
-        .execute(self.pool())
-        .await?;
+    /// Puts claimed rows back untouched (a graceful stop before they were sent).
+    pub async fn release_many(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1 \
+                 WHERE id = $2 AND status = 'sending'",
+            )
+            .bind(now)
+            .bind(*id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -200,6 +380,32 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         Ok(row.0)
+    }
+
+    /// When a row was sent, if it was (tests and benchmarks).
+    pub async fn outbox_sent_at(&self, id: i64) -> Result<Option<Millis>> {
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT sent_at FROM outbox WHERE id = $1 AND status = 'sent'")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.and_then(|(t,)| t))
+    }
+
+    /// The stored messages queued to one chat, oldest first (tests).
+    pub async fn outbox_payloads_to(
+        &self,
+        platform: Platform,
+        chat_id: &str,
+    ) -> Result<Vec<String>> {
+        let rows: Vec<(Option<String>,)> = sqlx::query_as(
+            "SELECT payload FROM outbox WHERE platform = $1 AND chat_id = $2 ORDER BY id",
+        )
+        .bind(platform.as_str())
+        .bind(chat_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().filter_map(|(p,)| p).collect())
     }
 
     /// A row's status, last error and platform message id.

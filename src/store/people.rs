@@ -262,16 +262,20 @@ impl Store {
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            if let Some((Some(unit), None)) = row {
+            if let Some((Some(unit), None)) = &row {
                 Store::adjust_counters(
                     &mut tx,
-                    &unit,
+                    unit,
                     Counters {
                         confirmed: 1,
                         ..Counters::default()
                     },
                 )
                 .await?;
+            }
+            // A linked account's confirmation counts on its primary account (once).
+            if let Some((_, Some(primary))) = row {
+                Store::confirm_primary_in(&mut tx, primary, self.now()).await?;
             }
         }
         tx.commit().await?;

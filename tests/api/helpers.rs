@@ -190,6 +190,10 @@ pub fn settings(
             vars.insert("BLUEZONE_WEBHOOK_SECRET".into(), s.clone());
         }
     }
+    // Reminders and digests are off unless a test turns them on: a test that moves the clock
+    // by days would otherwise get them between its own messages.
+    vars.insert("BLUEZONE_REMINDER_MAX".into(), "0".into());
+    vars.insert("BLUEZONE_DIGEST_AT".into(), "off".into());
     for (k, v) in &options.env {
         vars.insert(k.clone(), v.clone());
     }

@@ -3,11 +3,19 @@
 //! area; shared setup in `helpers`.
 
 mod concurrency;
+mod coverage;
+mod delivery;
+mod groups;
 mod helpers;
 mod journey;
+mod linking;
+mod messenger;
+mod platform_broadcast;
+mod platform_fakes;
 mod restart;
 mod roles;
 mod serve;
 mod telegram_errors;
 mod units;
 mod webhook;
+mod zalo;

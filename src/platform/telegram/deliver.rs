@@ -91,9 +91,16 @@ pub fn classify(error: &RequestError) -> DeliveryError {
             ApiError::Unknown(s) if s.starts_with("Forbidden:") || s.contains("chat not found") => {
                 DeliveryError::Unreachable(s.clone())
             }
+            // Normally teloxide reads `parameters.retry_after`; without it, the seconds are
+            // in the description ("Too Many Requests: retry after 7").
             ApiError::Unknown(s) if s.starts_with("Too Many Requests") => {
                 DeliveryError::RetryAfter {
-                    seconds: 1,
+                    seconds: s
+                        .rsplit(' ')
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(1)
+                        .max(1),
                     global: false,
                 }
             }
@@ -204,5 +211,53 @@ impl Deliver for Telegram {
         };
         sent.map(|message_id| Delivered { message_id })
             .map_err(|e| classify(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use teloxide::types::Seconds;
+
+    use super::*;
+
+    fn unknown(s: &str) -> RequestError {
+        RequestError::Api(ApiError::Unknown(s.into()))
+    }
+
+    #[test]
+    fn bot_api_errors_are_classified_for_the_outbox() {
+        let unreachable = |e: &RequestError| matches!(classify(e), DeliveryError::Unreachable(_));
+        assert!(unreachable(&RequestError::Api(ApiError::BotBlocked)));
+        assert!(unreachable(&RequestError::Api(ApiError::ChatNotFound)));
+        // teloxide does not know these by name.
+        assert!(unreachable(&unknown(
+            "Forbidden: bot was kicked from the group chat"
+        )));
+        assert!(unreachable(&unknown(
+            "Forbidden: bot can't initiate conversation with a user"
+        )));
+        assert!(unreachable(&unknown("Bad Request: chat not found")));
+        assert_eq!(
+            classify(&RequestError::RetryAfter(Seconds::from_seconds(7))),
+            DeliveryError::RetryAfter {
+                seconds: 7,
+                global: false
+            }
+        );
+        assert_eq!(
+            classify(&unknown("Too Many Requests: retry after 12")),
+            DeliveryError::RetryAfter {
+                seconds: 12,
+                global: false
+            }
+        );
+        assert!(matches!(
+            classify(&unknown("Bad Gateway")),
+            DeliveryError::Transient(_)
+        ));
+        assert!(matches!(
+            classify(&unknown("Bad Request: message is too long")),
+            DeliveryError::Rejected(_)
+        ));
     }
 }

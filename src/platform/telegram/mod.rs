@@ -4,6 +4,7 @@
 //! in one place, the outbox worker; teloxide's own `Throttle` adaptor is not used.
 
 mod deliver;
+mod group_admins;
 mod polling;
 mod updates;
 

@@ -1,0 +1,37 @@
+bc-usage = Which unit do you want to message? Use: /broadcast UNIT_CODE (your units: { $units })
+bc-ask-text = Message every member of { $unit } and the units below it. Type the message:
+bc-preview = Preview of the message to { $unit }:
+
+    { $text }
+
+    Recipients: { $everyone } people ({ $unconfirmed } have not confirmed installing) and { $groups } linked groups (groups only get messages sent to everyone). Send to whom?
+btn-bc-everyone = 👥 Everyone ({ $count })
+btn-bc-unconfirmed = ⏳ Only not confirmed ({ $count })
+btn-bc-confirm = ✅ Send now
+btn-bc-cancel = ✖️ Cancel
+bc-confirm-ask = Send this message to { $count } people?
+bc-empty = Nobody to send to (everyone opted out, cannot be reached, or there are no members yet).
+bc-queued = Queued for { $count } people. The message below shows the progress.
+bc-already = This message was already sent or cancelled.
+bc-discarded = Message cancelled.
+bc-progress = 📤 Message #{ $id }: sent { $sent }/{ $total } ({ $percent }%), failed { $failed }, about { $eta } left.
+bc-summary = ✅ Message #{ $id } finished: { $sent }/{ $total } delivered, { $failed } failed, { $unreachable } unreachable, { $cancelled } cancelled.
+bc-failure-reason = • { $reason }: { $count }
+bc-list-header = Recent messages:
+bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
+        [running] sending
+        [done] finished
+        [cancelled] cancelled
+       *[other] { $status }
+    }, sent { $sent }/{ $total }, failed { $failed }
+bc-list-none = You have not sent any message yet.
+btn-bc-stop = ⛔ Stop #{ $id }
+bc-stopped = Message #{ $id } stopped; { $dropped } recipients will not get it.
+bc-not-running = This message is no longer being sent.
+reminder = 👋 Have you installed { $app } yet? It takes 2 minutes to protect you and your community. If you have, press the button below to confirm.
+digest = 📊 Daily report – { $unit }
+    • New confirmations in 24 hours: { $new }
+    • Confirmed: { $confirmed }/{ $members } members
+    • Coverage: { $coverage } (target { $target })
+    • Rank: { $rank }/{ $siblings } among sibling units
+digest-no-population = population unknown

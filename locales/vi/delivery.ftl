@@ -1,0 +1,37 @@
+bc-usage = Bạn muốn gửi cho đơn vị nào? Dùng: /broadcast MÃ_ĐƠN_VỊ (đơn vị bạn phụ trách: { $units })
+bc-ask-text = Gửi tin nhắn cho toàn bộ thành viên { $unit } và các đơn vị trực thuộc. Hãy nhập nội dung tin nhắn:
+bc-preview = Xem trước tin nhắn gửi { $unit }:
+
+    { $text }
+
+    Người nhận: { $everyone } người ({ $unconfirmed } người chưa xác nhận cài đặt) và { $groups } nhóm liên kết (nhóm chỉ nhận khi gửi cho tất cả). Gửi cho ai?
+btn-bc-everyone = 👥 Tất cả ({ $count })
+btn-bc-unconfirmed = ⏳ Chỉ người chưa xác nhận ({ $count })
+btn-bc-confirm = ✅ Gửi ngay
+btn-bc-cancel = ✖️ Huỷ
+bc-confirm-ask = Gửi tin nhắn này cho { $count } người?
+bc-empty = Không có người nhận nào (mọi người đã tắt nhắc nhở, không liên lạc được, hoặc chưa có thành viên).
+bc-queued = Đã xếp hàng gửi cho { $count } người. Tiến độ sẽ được cập nhật trong tin nhắn bên dưới.
+bc-already = Tin nhắn này đã được gửi hoặc đã huỷ.
+bc-discarded = Đã huỷ tin nhắn.
+bc-progress = 📤 Tin nhắn #{ $id }: đã gửi { $sent }/{ $total } ({ $percent }%), lỗi { $failed }, còn khoảng { $eta }.
+bc-summary = ✅ Tin nhắn #{ $id } đã gửi xong: { $sent }/{ $total } người nhận được, { $failed } lỗi, { $unreachable } người không liên lạc được, { $cancelled } huỷ.
+bc-failure-reason = • { $reason }: { $count }
+bc-list-header = Các tin nhắn gần đây:
+bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
+        [running] đang gửi
+        [done] đã xong
+        [cancelled] đã huỷ
+       *[other] { $status }
+    }, đã gửi { $sent }/{ $total }, lỗi { $failed }
+bc-list-none = Bạn chưa gửi tin nhắn nào.
+btn-bc-stop = ⛔ Dừng #{ $id }
+bc-stopped = Đã dừng tin nhắn #{ $id }; { $dropped } người chưa nhận sẽ không được gửi.
+bc-not-running = Tin nhắn này không còn đang gửi.
+reminder = 👋 Bạn đã cài { $app } chưa? Chỉ mất 2 phút để bảo vệ bạn và cộng đồng. Nếu đã cài, hãy bấm nút bên dưới để xác nhận.
+digest = 📊 Báo cáo hằng ngày – { $unit }
+    • Xác nhận mới trong 24 giờ: { $new }
+    • Đã xác nhận: { $confirmed }/{ $members } thành viên
+    • Độ phủ: { $coverage } (mục tiêu { $target })
+    • Xếp hạng: { $rank }/{ $siblings } trong các đơn vị cùng cấp
+digest-no-population = chưa có số dân

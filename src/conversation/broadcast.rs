@@ -1,0 +1,286 @@
+//! Leaders' broadcasts: `/broadcast [CODE]` asks for the text, shows a preview with the exact
+//! audience, lets the leader choose everyone or only those who have not confirmed, and queues
+//! it on confirmation (once, however often Confirm is pressed). `/broadcasts` lists recent
+//! ones, with a Stop button for those still sending.
+//!
+//! A citizen cannot broadcast; a leader reaches only the subtree of a unit they lead; an
+//! administrator may broadcast to any unit.
+
+use anyhow::Result;
+
+use super::engine::{Ctx, Engine, render_reply};
+use super::keys::{NOT_ALLOWED, UNIT_UNKNOWN};
+use super::{Action, Button, Reply, State, Turn};
+use crate::domain::{ChatAddress, UnitCode};
+use crate::i18n::Msg;
+use crate::outbox::keys::*;
+use crate::outbox::progress::progress_msg;
+use crate::platform::Outgoing;
+use crate::store::{Audience, Queued};
+
+impl Engine {
+    /// `/broadcast [CODE]`: checks who may broadcast where, then asks for the text.
+    pub(super) async fn broadcast_start(&self, ctx: &Ctx<'_>, args: &str) -> Result<(State, Turn)> {
+        let led = self.store.led_units(ctx.person.id).await?;
+        if led.is_empty() && !ctx.is_admin {
+            return Ok((State::Idle, Turn::reply(Reply::to_sender(&NOT_ALLOWED))));
+        }
+        let usage = || {
+            let units = if led.is_empty() {
+                "—".to_string()
+            } else {
+                led.join(", ")
+            };
+            Turn::reply(Reply::to_sender(Msg::new(&BC_USAGE).arg("units", units)))
+        };
+        let code = match args.split_whitespace().next() {
+            Some(a) => match UnitCode::parse(a) {
+                Ok(c) => c.as_str().to_string(),
+                Err(_) => return Ok((State::Idle, usage())),
+            },
+            None if led.len() == 1 && !ctx.is_admin => led[0].clone(),
+            None => return Ok((State::Idle, usage())),
+        };
+        let Some(unit) = self.store.unit(&code).await? else {
+            return Ok((State::Idle, Turn::reply(Reply::to_sender(&UNIT_UNKNOWN))));
+        };
+        if !self.may_broadcast_to(ctx, &led, &unit.code).await? {
+            return Ok((State::Idle, Turn::reply(Reply::to_sender(&NOT_ALLOWED))));
+        }
+        Ok((
+            State::BroadcastText { unit: unit.code },
+            Turn::reply(Reply::to_sender(
+                Msg::new(&BC_ASK_TEXT).arg("unit", unit.name),
+            )),
+        ))
+    }
+
+    async fn may_broadcast_to(&self, ctx: &Ctx<'_>, led: &[String], code: &str) -> Result<bool> {
+        if ctx.is_admin {
+            return Ok(true);
+        }
+        for l in led {
+            if l == code || self.store.unit_within(code, l).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// People (and, for everyone, linked groups) a broadcast to `unit_code` reaches now.
+    async fn recipients(&self, unit_code: &str, audience: Audience) -> Result<i64> {
+        let people = self.store.audience_count(unit_code, audience).await?;
+        let groups = match audience {
+            Audience::Everyone => self.store.audience_groups(unit_code).await?,
+            Audience::Unconfirmed => 0,
+        };
+        Ok(people + groups)
+    }
+
+    /// The text of a broadcast: stores a draft and shows the preview with both audiences.
+    pub(super) async fn broadcast_text(
+        &self,
+        ctx: &Ctx<'_>,
+        unit_code: &str,
+        text: &str,
+    ) -> Result<(State, Turn)> {
+        let text = text.trim();
+        let led = self.store.led_units(ctx.person.id).await?;
+        let unit = self.store.unit(unit_code).await?;
+        let Some(unit) = unit.filter(|_| !text.is_empty()) else {
+            return Ok((State::Idle, Turn::reply(Reply::to_sender(&UNIT_UNKNOWN))));
+        };
+        // Rights are checked again: they may have been taken away meanwhile.
+        if !self.may_broadcast_to(ctx, &led, &unit.code).await? {
+            return Ok((State::Idle, Turn::reply(Reply::to_sender(&NOT_ALLOWED))));
+        }
+        let payload = serde_json::to_string(&Outgoing::text(text))?;
+        let id = self
+            .store
+            .create_broadcast_draft(
+                ctx.person.id,
+                &ctx.qualified_id(),
+                &unit.code,
+                text,
+                &payload,
+            )
+            .await?;
+        let everyone = self
+            .store
+            .audience_count(&unit.code, Audience::Everyone)
+            .await?;
+        let unconfirmed = self
+            .store
+            .audience_count(&unit.code, Audience::Unconfirmed)
+            .await?;
+        let groups = self.store.audience_groups(&unit.code).await?;
+        let reply = Reply::to_sender(
+            Msg::new(&BC_PREVIEW)
+                .arg("unit", unit.name)
+                .arg("text", text)
+                .arg("everyone", everyone)
+                .arg("unconfirmed", unconfirmed)
+                .arg("groups", groups),
+        )
+        .row(vec![Button::action(
+            Msg::new(&BTN_BC_EVERYONE).arg("count", everyone + groups),
+            Action::BroadcastAudience(id, false),
+        )])
+        .row(vec![Button::action(
+            Msg::new(&BTN_BC_UNCONFIRMED).arg("count", unconfirmed),
+            Action::BroadcastAudience(id, true),
+        )])
+        .row(vec![Button::action(
+            Msg::new(&BTN_BC_CANCEL),
+            Action::BroadcastDiscard(id),
+        )]);
+        Ok((State::Idle, Turn::reply(reply)))
+    }
+
+    /// The audience was chosen: asks for the final confirmation.
+    pub(super) async fn broadcast_audience(
+        &self,
+        ctx: &Ctx<'_>,
+        id: i64,
+        unconfirmed: bool,
+    ) -> Result<Turn> {
+        let audience = if unconfirmed {
+            Audience::Unconfirmed
+        } else {
+            Audience::Everyone
+        };
+        if !self
+            .store
+            .set_broadcast_audience(id, ctx.person.id, audience)
+            .await?
+        {
+            return Ok(Turn::reply(Reply::to_sender(&BC_ALREADY)));
+        }
+        let Some(b) = self.store.broadcast(id).await? else {
+            return Ok(Turn::reply(Reply::to_sender(&BC_ALREADY)));
+        };
+        let count = self.recipients(&b.unit_code, audience).await?;
+        if count == 0 {
+            return Ok(Turn::reply(Reply::to_sender(&BC_EMPTY)));
+        }
+        Ok(Turn::reply(
+            Reply::to_sender(Msg::new(&BC_CONFIRM_ASK).arg("count", count)).row(vec![
+                Button::action(Msg::new(&BTN_BC_CONFIRM), Action::BroadcastConfirm(id)),
+                Button::action(Msg::new(&BTN_BC_CANCEL), Action::BroadcastDiscard(id)),
+            ]),
+        ))
+    }
+
+    /// Confirm: queues the broadcast, exactly once.
+    pub(super) async fn broadcast_confirm(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+        let Some(b) = self.store.broadcast(id).await? else {
+            return Ok(Turn::reply(Reply::to_sender(&BC_ALREADY)));
+        };
+        if b.author_id != ctx.person.id {
+            return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
+        }
+        if b.status != "draft" {
+            return Ok(Turn::reply(Reply::to_sender(&BC_ALREADY)));
+        }
+        let led = self.store.led_units(ctx.person.id).await?;
+        if !self.may_broadcast_to(ctx, &led, &b.unit_code).await? {
+            return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
+        }
+        let count = self.recipients(&b.unit_code, b.audience()).await?;
+        if count == 0 {
+            return Ok(Turn::reply(Reply::to_sender(&BC_EMPTY)));
+        }
+        let to = ChatAddress {
+            platform: ctx.platform(),
+            chat_id: ctx.inbound.sender.private_chat_id.clone(),
+            is_group: false,
+        };
+        let mut shown = b.clone();
+        shown.total = count;
+        let progress = render_reply(
+            ctx.locale(),
+            Reply::to_sender(progress_msg(&shown, self.store.now())),
+        );
+        match self
+            .store
+            .queue_broadcast(id, ctx.person.id, &to, progress)
+            .await?
+        {
+            Queued::Now(n) => {
+                self.wake_outbox();
+                Ok(Turn::reply(Reply::to_sender(
+                    Msg::new(&BC_QUEUED).arg("count", n),
+                )))
+            }
+            Queued::Already => Ok(Turn::reply(Reply::to_sender(&BC_ALREADY))),
+        }
+    }
+
+    /// Cancel on a draft.
+    pub(super) async fn broadcast_discard(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+        let key = if self.store.discard_broadcast(id, ctx.person.id).await? {
+            &BC_DISCARDED
+        } else {
+            &BC_ALREADY
+        };
+        Ok(Turn::reply(Reply::to_sender(key)))
+    }
+
+    /// `/broadcasts`: the latest broadcasts (an administrator sees everyone's), with a Stop
+    /// button for those still sending.
+    pub(super) async fn broadcast_list(&self, ctx: &Ctx<'_>) -> Result<Turn> {
+        let led = self.store.led_units(ctx.person.id).await?;
+        if led.is_empty() && !ctx.is_admin {
+            return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
+        }
+        let author = (!ctx.is_admin).then_some(ctx.person.id);
+        let list = self.store.recent_broadcasts(author, 10).await?;
+        if list.is_empty() {
+            return Ok(Turn::reply(Reply::to_sender(&BC_LIST_NONE)));
+        }
+        let tz = self
+            .settings
+            .campaign
+            .tz()
+            .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+        let mut reply = Reply::to_sender(&BC_LIST_HEADER);
+        for b in &list {
+            let date = chrono::DateTime::from_timestamp_millis(b.queued_at.unwrap_or(b.created_at))
+                .map(|d| d.with_timezone(&tz).format("%d/%m %H:%M").to_string())
+                .unwrap_or_default();
+            reply = reply.para(
+                Msg::new(&BC_LIST_ITEM)
+                    .arg("id", b.id)
+                    .arg("unit", b.unit_code.clone())
+                    .arg("status", b.status.clone())
+                    .arg("sent", b.sent)
+                    .arg("total", b.total)
+                    .arg("failed", b.failed + b.unreachable)
+                    .arg("date", date),
+            );
+            if b.status == "running" {
+                reply = reply.row(vec![Button::action(
+                    Msg::new(&BTN_BC_STOP).arg("id", b.id),
+                    Action::BroadcastStop(b.id),
+                )]);
+            }
+        }
+        Ok(Turn::reply(reply))
+    }
+
+    /// Stop: what is still queued is dropped.
+    pub(super) async fn broadcast_stop(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+        let Some(b) = self.store.broadcast(id).await? else {
+            return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
+        };
+        if b.author_id != ctx.person.id && !ctx.is_admin {
+            return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
+        }
+        match self.store.cancel_broadcast(id).await? {
+            Some(dropped) => Ok(Turn::reply(Reply::to_sender(
+                Msg::new(&BC_STOPPED).arg("id", id).arg("dropped", dropped),
+            ))),
+            None => Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING))),
+        }
+    }
+}

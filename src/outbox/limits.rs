@@ -1,0 +1,413 @@
+//! Rate limits, decided at the moment of sending. The worker asks [`Limiter::try_acquire`]
+//! for each row it is about to send; the answer is "go" (the slots are taken) or "not before
+//! this time", and nothing is consumed for a message that does not go. A chat that has to
+//! wait never holds back messages to other chats.
+//!
+//! - Every limit is a sliding window (at most `n` requests in any `window`), which is how
+//!   Telegram counts: 30 per second overall, 1 per second per private chat, 20 per minute per
+//!   group (a group may take 20 messages at once and then none for a minute). A GCRA bucket
+//!   cannot say that exactly: with a burst of 20 it lets a 21st through 3 s later (a 429),
+//!   without one it spaces a group's 30 messages over 87 s instead of 60, and a send that is
+//!   a little late pushes every later one back, so the rate is never quite reached.
+//! - On top, a governor GCRA limiter paces requests at twice the platform-wide rate, so the
+//!   window is filled smoothly and never by one burst (which network jitter could reorder
+//!   into the next window on the platform's side).
+//! - A 429 with `retry_after` pauses one chat or, when the platform says so, everything.
+//!
+//! Time comes from an injected clock, so tests move it by hand.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::Clock as GovClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+
+use crate::clock::{Millis, SharedClock};
+use crate::domain::Platform;
+
+/// What a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// A new message or an edit: the platform-wide rate and the chat's window.
+    Message,
+    /// An answer to a button press: the platform-wide rate only (it posts nothing in a chat).
+    Answer,
+}
+
+/// One platform's limits. `None` means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlatformLimits {
+    /// Requests per second over all chats (Telegram: 30).
+    pub global_per_sec: Option<u32>,
+    /// Messages to one private chat per `private_window_ms` (Telegram: 1 per second; short
+    /// bursts are tolerated, hence a window of a few seconds by default).
+    pub private_max: Option<u32>,
+    /// The window of `private_max`.
+    pub private_window_ms: u64,
+    /// Messages to one group per `group_window_ms` (Telegram: 20 per minute).
+    pub group_max: Option<u32>,
+    /// The window of `group_max`.
+    pub group_window_ms: u64,
+    /// Safety margin, as a fraction (0.02 = 2%): every window is this much longer than the
+    /// platform's, so network jitter cannot push one request too many into a window on the
+    /// platform's side.
+    pub margin: f64,
+}
+
+impl PlatformLimits {
+    /// No limits (the console, benchmarks of the queue itself).
+    pub fn unlimited() -> PlatformLimits {
+        PlatformLimits {
+            global_per_sec: None,
+            private_max: None,
+            private_window_ms: 1000,
+            group_max: None,
+            group_window_ms: 60_000,
+            margin: 0.0,
+        }
+    }
+
+    /// Telegram's documented limits: 30 messages/s overall, 1 message/s per private chat
+    /// (with `private_burst` tolerated over as many seconds), 20 messages/min per group.
+    pub fn telegram(private_burst: u32) -> PlatformLimits {
+        let burst = private_burst.max(1);
+        PlatformLimits {
+            global_per_sec: Some(30),
+            private_max: Some(burst),
+            private_window_ms: 1000 * u64::from(burst),
+            group_max: Some(20),
+            group_window_ms: 60_000,
+            margin: 0.02,
+        }
+    }
+
+    /// Sensible defaults for a platform (Telegram's are configurable, see
+    /// [`super::DeliverySettings`]).
+    pub fn default_for(platform: Platform) -> PlatformLimits {
+        match platform {
+            Platform::Telegram => PlatformLimits::telegram(3),
+            Platform::Console => PlatformLimits::unlimited(),
+            // Zalo: 4000 requests/min per app; Messenger: 300 calls/s per Page.
+            #[allow(unreachable_patterns)]
+            _ => PlatformLimits {
+                global_per_sec: Some(50),
+                ..PlatformLimits::unlimited()
+            },
+        }
+    }
+
+    /// Every limit multiplied by `factor` (benchmarks run Telegram ×10 on both sides).
+    pub fn scaled(self, factor: u32) -> PlatformLimits {
+        let f = factor.max(1);
+        PlatformLimits {
+            global_per_sec: self.global_per_sec.map(|g| g * f),
+            private_max: self.private_max.map(|m| m * f),
+            group_max: self.group_max.map(|m| m * f),
+            ..self
+        }
+    }
+}
+
+/// A governor clock over the injected clock (millisecond resolution).
+#[derive(Clone)]
+struct InjectedClock(SharedClock);
+
+impl GovClock for InjectedClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        Duration::from_millis(self.0.now_ms().max(0) as u64)
+    }
+}
+
+type Global = RateLimiter<NotKeyed, InMemoryState, InjectedClock, NoOpMiddleware<Duration>>;
+
+/// Why a request may not go now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// The chat's window is full (or the chat was told to wait): try at this time.
+    Chat(Millis),
+    /// The platform-wide rate (or a platform-wide pause): nothing goes before this time.
+    Global(Millis),
+}
+
+/// The sending times of one chat in its current window, and a pause if the platform asked.
+#[derive(Default)]
+struct ChatState {
+    sends: VecDeque<Millis>,
+    paused_until: Millis,
+}
+
+/// The limits of one platform, as the worker applies them.
+pub struct Limiter {
+    limits: PlatformLimits,
+    clock: SharedClock,
+    /// Paces requests at twice the platform-wide rate.
+    pacer: Option<Global>,
+    /// When the last platform-wide requests went (at most the window's count).
+    global_sends: VecDeque<Millis>,
+    paused_until: Millis,
+    chats: HashMap<String, ChatState>,
+    last_cleanup: Millis,
+}
+
+impl Limiter {
+    /// A limiter for `limits`, reading time from `clock`.
+    pub fn new(limits: PlatformLimits, clock: SharedClock) -> Limiter {
+        let pacer = limits.global_per_sec.and_then(|n| {
+            let period_ns = (1e9 / (2.0 * f64::from(n))) as u64;
+            Quota::with_period(Duration::from_nanos(period_ns.max(1)))
+                .map(|q| q.allow_burst(NonZeroU32::MIN))
+                .map(|q| RateLimiter::direct_with_clock(q, InjectedClock(clock.clone())))
+        });
+        Limiter {
+            limits,
+            clock,
+            pacer,
+            global_sends: VecDeque::new(),
+            paused_until: 0,
+            chats: HashMap::new(),
+            last_cleanup: 0,
+        }
+    }
+
+    /// The limits applied.
+    pub fn limits(&self) -> &PlatformLimits {
+        &self.limits
+    }
+
+    /// Now, on the limiter's clock.
+    pub fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// A window padded with the safety margin.
+    fn padded(&self, window: u64) -> Millis {
+        (window as f64 * (1.0 + self.limits.margin.max(0.0))).ceil() as Millis
+    }
+
+    /// When the platform-wide window has room for one more request.
+    fn global_ready_at(&mut self, now: Millis) -> Millis {
+        let Some(max) = self.limits.global_per_sec else {
+            return now;
+        };
+        let window = self.padded(1000);
+        while self.global_sends.front().is_some_and(|t| now - t >= window) {
+            self.global_sends.pop_front();
+        }
+        if self.global_sends.len() >= max as usize {
+            let oldest = self.global_sends[self.global_sends.len() - max as usize];
+            oldest + window
+        } else {
+            now
+        }
+    }
+
+    fn window(&self, is_group: bool) -> (Option<u32>, Millis) {
+        let (max, window) = if is_group {
+            (self.limits.group_max, self.limits.group_window_ms)
+        } else {
+            (self.limits.private_max, self.limits.private_window_ms)
+        };
+        (max, self.padded(window))
+    }
+
+    /// When `chat` has a free slot (now or later), without taking it.
+    pub fn chat_ready_at(&self, chat: &str, is_group: bool) -> Millis {
+        let now = self.now();
+        let Some(state) = self.chats.get(chat) else {
+            return now;
+        };
+        let mut at = now.max(state.paused_until);
+        let (max, window) = self.window(is_group);
+        if let Some(max) = max {
+            let recent: Vec<Millis> = state
+                .sends
+                .iter()
+                .copied()
+                .filter(|t| now - t < window)
+                .collect();
+            if recent.len() >= max as usize {
+                // The oldest send that must leave the window before one more fits.
+                let oldest = recent[recent.len() - max as usize];
+                at = at.max(oldest + window);
+            }
+        }
+        at
+    }
+
+    /// Takes the slots for one request to `chat`, or says when to try again. Nothing is
+    /// consumed when the answer is to wait.
+    pub fn try_acquire(&mut self, chat: &str, is_group: bool, kind: CallKind) -> Result<(), Wait> {
+        let now = self.now();
+        if self.paused_until > now {
+            return Err(Wait::Global(self.paused_until));
+        }
+        if kind == CallKind::Message {
+            let ready = self.chat_ready_at(chat, is_group);
+            if ready > now {
+                return Err(Wait::Chat(ready));
+            }
+        }
+        let global_ready = self.global_ready_at(now);
+        if global_ready > now {
+            return Err(Wait::Global(global_ready));
+        }
+        if let Some(pacer) = &self.pacer
+            && let Err(not_until) = pacer.check()
+        {
+            let wait = not_until.wait_time_from(Duration::from_millis(now.max(0) as u64));
+            return Err(Wait::Global(now + (wait.as_millis() as Millis).max(1)));
+        }
+        if self.limits.global_per_sec.is_some() {
+            self.global_sends.push_back(now);
+        }
+        if kind == CallKind::Message {
+            let (max, window) = self.window(is_group);
+            if max.is_some() {
+                let state = self.chats.entry(chat.to_string()).or_default();
+                while state.sends.front().is_some_and(|t| now - t >= window) {
+                    state.sends.pop_front();
+                }
+                state.sends.push_back(now);
+            }
+        }
+        self.cleanup(now);
+        Ok(())
+    }
+
+    /// The platform said to wait `seconds`: for one chat, or for everything when `global`.
+    pub fn pause(&mut self, chat: &str, seconds: u64, global: bool) {
+        let until = self.now() + seconds as Millis * 1000;
+        if global {
+            self.paused_until = self.paused_until.max(until);
+        } else {
+            let state = self.chats.entry(chat.to_string()).or_default();
+            state.paused_until = state.paused_until.max(until);
+        }
+    }
+
+    /// When everything may go again after a platform-wide pause.
+    pub fn paused_until(&self) -> Millis {
+        self.paused_until
+    }
+
+    /// Forgets chats whose windows and pauses are over, so a million recipients do not stay
+    /// in memory.
+    fn cleanup(&mut self, now: Millis) {
+        if now - self.last_cleanup < 10_000 && self.chats.len() < 100_000 {
+            return;
+        }
+        self.last_cleanup = now;
+        let longest = self.window(true).1.max(self.window(false).1);
+        self.chats.retain(|_, s| {
+            s.paused_until > now || s.sends.back().is_some_and(|t| now - t < longest)
+        });
+        self.chats.shrink_to_fit();
+    }
+
+    /// Chats remembered (tests of the cleanup).
+    pub fn tracked_chats(&self) -> usize {
+        self.chats.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn limiter(limits: PlatformLimits) -> (Limiter, ManualClock) {
+        let clock = ManualClock::at(1_000_000);
+        (Limiter::new(limits, Arc::new(clock.clone())), clock)
+    }
+
+    #[test]
+    fn the_global_rate_holds_over_any_second_and_is_reached() {
+        let (mut l, clock) = limiter(PlatformLimits::telegram(1));
+        let mut sent = Vec::new();
+        // Over ten simulated seconds, one request per millisecond is offered.
+        for i in 0..10_000 {
+            if l.try_acquire(&format!("{i}"), false, CallKind::Message)
+                .is_ok()
+            {
+                sent.push(i);
+            }
+            clock.advance_ms(1);
+        }
+        for w in sent.windows(31) {
+            assert!(w[30] - w[0] >= 1000, "31 requests within a second");
+        }
+        // The margin (2%) is all that is lost.
+        assert!(sent.len() >= 290, "{}", sent.len());
+        // Never two requests closer than the pacing (half the average spacing).
+        for w in sent.windows(2) {
+            assert!(w[1] - w[0] >= 16, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_group_waits_without_holding_back_others() {
+        let (mut l, clock) = limiter(PlatformLimits::telegram(1));
+        let mut group = 0;
+        for _ in 0..25 {
+            if l.try_acquire("-1", true, CallKind::Message).is_ok() {
+                group += 1;
+            }
+            clock.advance_ms(40);
+        }
+        assert_eq!(group, 20);
+        match l.try_acquire("-1", true, CallKind::Message) {
+            Err(Wait::Chat(at)) => assert!(at >= 1_000_000 + 60_000, "{at}"),
+            other => panic!("{other:?}"),
+        }
+        // Other chats still go, and the refused group took no global slot.
+        assert!(l.try_acquire("7", false, CallKind::Message).is_ok());
+        // A private chat gets one message per second.
+        clock.advance_ms(40);
+        assert!(matches!(
+            l.try_acquire("7", false, CallKind::Message),
+            Err(Wait::Chat(_))
+        ));
+        // Answers to button presses do not count against the chat.
+        assert!(l.try_acquire("7", false, CallKind::Answer).is_ok());
+    }
+
+    #[test]
+    fn retry_after_pauses_a_chat_or_everything() {
+        let (mut l, clock) = limiter(PlatformLimits::unlimited());
+        l.pause("5", 3, false);
+        assert!(matches!(
+            l.try_acquire("5", false, CallKind::Message),
+            Err(Wait::Chat(_))
+        ));
+        assert!(l.try_acquire("6", false, CallKind::Message).is_ok());
+        l.pause("6", 2, true);
+        assert!(matches!(
+            l.try_acquire("6", false, CallKind::Message),
+            Err(Wait::Global(_))
+        ));
+        clock.advance_ms(3000);
+        assert!(l.try_acquire("5", false, CallKind::Message).is_ok());
+    }
+
+    #[test]
+    fn idle_chats_are_forgotten() {
+        let (mut l, clock) = limiter(PlatformLimits {
+            global_per_sec: None,
+            ..PlatformLimits::telegram(1)
+        });
+        for i in 0..5000 {
+            l.try_acquire(&i.to_string(), false, CallKind::Message)
+                .expect("no limit reached");
+        }
+        clock.advance_ms(120_000);
+        l.try_acquire("x", false, CallKind::Message).expect("free");
+        assert!(l.tracked_chats() <= 1, "{}", l.tracked_chats());
+    }
+}

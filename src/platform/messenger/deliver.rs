@@ -1,0 +1,406 @@
+//! Sending with the Send API: `POST {graph}/{version}/me/messages?access_token=…`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::MessengerConfig;
+use crate::domain::{ChatAddress, Platform};
+use crate::platform::chat_lock::ChatLocks;
+use crate::platform::choices::{flatten, numbered_text, remember, split_text};
+use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing};
+use crate::store::Store;
+
+/// The standard messaging window: a person can be messaged for 24 hours after they wrote.
+pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// The longest text message.
+const MAX_TEXT: usize = 2000;
+/// The longest text of a button template.
+const MAX_TEMPLATE_TEXT: usize = 640;
+/// Buttons in a button template.
+const MAX_TEMPLATE_BUTTONS: usize = 3;
+/// Quick replies on one message.
+const MAX_QUICK_REPLIES: usize = 13;
+/// The longest button or quick-reply title.
+const MAX_TITLE: usize = 20;
+
+/// The Messenger adapter's sending half.
+#[derive(Clone)]
+pub struct Messenger {
+    config: Arc<MessengerConfig>,
+    store: Store,
+    http: reqwest::Client,
+    /// One message at a time per chat, so a turn's messages arrive in order.
+    chats: ChatLocks,
+}
+
+impl Messenger {
+    /// An adapter for the Page in `config`; `store` tells when a person last wrote and keeps
+    /// numbered choices.
+    pub fn new(config: Arc<MessengerConfig>, store: Store) -> Messenger {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap_or_default();
+        Messenger {
+            config,
+            store,
+            http,
+            chats: ChatLocks::default(),
+        }
+    }
+
+    /// Sets the Page's "Get started" button to send `/start` (a first visit through an
+    /// `m.me/<page>?ref=…` link carries the ref along with it).
+    pub async fn set_get_started(&self) -> Result<(), DeliveryError> {
+        let base = self.config.graph_url.as_str().trim_end_matches('/');
+        let url = format!("{base}/{}/me/messenger_profile", self.config.api_version);
+        let resp = self
+            .http
+            .post(url)
+            .query(&[("access_token", self.config.page_access_token.expose())])
+            .json(&json!({"get_started": {"payload": "/start"}}))
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("network: {}", e.without_url())))?;
+        let status = resp.status().as_u16();
+        let value: Value = resp.json().await.unwrap_or(Value::Null);
+        if (200..300).contains(&status) && value.get("error").is_none() {
+            Ok(())
+        } else {
+            Err(classify(status, &value))
+        }
+    }
+
+    fn send_url(&self) -> String {
+        let base = self.config.graph_url.as_str().trim_end_matches('/');
+        format!("{base}/{}/me/messages", self.config.api_version)
+    }
+
+    /// Uploads a picture or file with the message that carries it (multipart `filedata`).
+    async fn post_file(
+        &self,
+        psid: &str,
+        kind: &str,
+        filename: &str,
+        mime: &str,
+        bytes: &[u8],
+    ) -> Result<Delivered, DeliveryError> {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(filename.to_string())
+            .mime_str(mime)
+            .map_err(|e| DeliveryError::Rejected(format!("attachment: {e}")))?;
+        let form = reqwest::multipart::Form::new()
+            .text("recipient", json!({"id": psid}).to_string())
+            .text("messaging_type", "RESPONSE")
+            .text(
+                "message",
+                json!({"attachment": {"type": kind, "payload": {"is_reusable": false}}})
+                    .to_string(),
+            )
+            .part("filedata", part);
+        let resp = self
+            .http
+            .post(self.send_url())
+            .query(&[("access_token", self.config.page_access_token.expose())])
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("network: {}", e.without_url())))?;
+        answer(resp).await
+    }
+
+    async fn post(&self, psid: &str, message: Value) -> Result<Delivered, DeliveryError> {
+        let body = json!({
+            "recipient": {"id": psid},
+            "messaging_type": "RESPONSE",
+            "message": message,
+        });
+        let resp = self
+            .http
+            .post(self.send_url())
+            .query(&[("access_token", self.config.page_access_token.expose())])
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("network: {}", e.without_url())))?;
+        answer(resp).await
+    }
+}
+
+/// Reads a Send API answer: the message id, or the classified error.
+async fn answer(resp: reqwest::Response) -> Result<Delivered, DeliveryError> {
+    let status = resp.status().as_u16();
+    let value: Value = resp.json().await.unwrap_or(Value::Null);
+    if (200..300).contains(&status) && value.get("error").is_none() {
+        return Ok(Delivered {
+            message_id: value
+                .get("message_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        });
+    }
+    Err(classify(status, &value))
+}
+
+/// Maps a Send API error answer to a delivery outcome.
+pub fn classify(status: u16, body: &Value) -> DeliveryError {
+    let code = body.pointer("/error/code").and_then(Value::as_i64);
+    let sub = body.pointer("/error/error_subcode").and_then(Value::as_i64);
+    let text = body
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let what = format!(
+        "messenger error {}/{}: {text}",
+        code.unwrap_or(0),
+        sub.unwrap_or(0)
+    );
+    match (code, sub) {
+        (Some(551), _) | (_, Some(1545041)) => DeliveryError::Unreachable(what),
+        (Some(10), Some(2018278)) | (_, Some(2018278)) => {
+            DeliveryError::Skipped("outside messaging window".into())
+        }
+        (Some(4 | 17 | 32 | 613), _) => DeliveryError::RetryAfter {
+            seconds: 30,
+            global: true,
+        },
+        (Some(1 | 2), _) => DeliveryError::Transient(what),
+        // A page token that was revoked: the operator must fix it; keep the message meanwhile.
+        (Some(190), _) => DeliveryError::Transient(what),
+        _ if status >= 500 || status == 0 => DeliveryError::Transient(what),
+        (Some(_), _) => DeliveryError::Rejected(what),
+        (None, _) => DeliveryError::Transient(format!("HTTP {status}")),
+    }
+}
+
+/// The content type of an export by its file name.
+fn mime_for(filename: &str) -> &'static str {
+    match filename.rsplit('.').next() {
+        Some("csv") => "text/csv",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("png") => "image/png",
+        Some("txt") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+fn title(label: &str) -> String {
+    if label.chars().count() <= MAX_TITLE {
+        label.to_string()
+    } else {
+        let mut s: String = label.chars().take(MAX_TITLE - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// The Send API message objects for a text with buttons, in order.
+pub(crate) fn plan(text: &str, buttons: &[OutButton]) -> Vec<Value> {
+    let text = if text.trim().is_empty() { "…" } else { text };
+    let all_callbacks = buttons
+        .iter()
+        .all(|b| matches!(b, OutButton::Callback { .. }));
+    let short_labels = buttons
+        .iter()
+        .all(|b| b.label().chars().count() <= MAX_TITLE);
+    let mut parts = split_text(text, MAX_TEXT);
+    let last = parts.pop().unwrap_or_default();
+    let mut out: Vec<Value> = parts.into_iter().map(|p| json!({"text": p})).collect();
+    if buttons.is_empty() {
+        out.push(json!({"text": last}));
+    } else if buttons.len() <= MAX_TEMPLATE_BUTTONS && last.chars().count() <= MAX_TEMPLATE_TEXT {
+        let bs: Vec<Value> = buttons
+            .iter()
+            .map(|b| match b {
+                OutButton::Callback { label, data } => {
+                    json!({"type": "postback", "title": title(label), "payload": data})
+                }
+                OutButton::Url { label, url } => {
+                    json!({"type": "web_url", "title": title(label), "url": url})
+                }
+            })
+            .collect();
+        out.push(json!({"attachment": {"type": "template", "payload": {
+            "template_type": "button", "text": last, "buttons": bs}}}));
+    } else if all_callbacks && short_labels && buttons.len() <= MAX_QUICK_REPLIES {
+        let qs: Vec<Value> = buttons
+            .iter()
+            .filter_map(|b| match b {
+                OutButton::Callback { label, data } => {
+                    Some(json!({"content_type": "text", "title": label, "payload": data}))
+                }
+                OutButton::Url { .. } => None,
+            })
+            .collect();
+        out.push(json!({"text": last, "quick_replies": qs}));
+    } else {
+        // Too many, too long or mixed: numbered lines, answered by typing the number.
+        for p in split_text(&numbered_text(&last, buttons), MAX_TEXT) {
+            out.push(json!({"text": p}));
+        }
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl crate::platform::profile::Profiles for Messenger {
+    /// The User Profile API: `GET {graph}/{version}/{psid}?fields=first_name,last_name`.
+    async fn display_name(&self, psid: &str) -> Option<String> {
+        let base = self.config.graph_url.as_str().trim_end_matches('/');
+        let url = format!("{base}/{}/{psid}", self.config.api_version);
+        let resp = self
+            .http
+            .get(url)
+            .query(&[
+                ("fields", "first_name,last_name"),
+                ("access_token", self.config.page_access_token.expose()),
+            ])
+            .timeout(crate::platform::profile::NAME_TIMEOUT)
+            .send()
+            .await
+            .ok()?;
+        let v: Value = resp.json().await.ok()?;
+        let name = [v.get("first_name"), v.get("last_name")]
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Some(name.trim().to_string()).filter(|n| !n.is_empty())
+    }
+}
+
+#[async_trait::async_trait]
+impl Deliver for Messenger {
+    fn platform(&self) -> Platform {
+        Platform::Messenger
+    }
+
+    async fn deliver(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+    ) -> Result<Delivered, DeliveryError> {
+        // A picture or file goes first, then its caption (with the buttons) as a message.
+        let (text, buttons, file) = match message {
+            // Messenger has no toast for a press.
+            Outgoing::AnswerCallback { .. } => return Ok(Delivered::default()),
+            // No edits here: a progress update (an edit without buttons) is dropped, since
+            // a summary follows as its own message; an edited menu goes as a new message.
+            Outgoing::Edit {
+                message_id,
+                buttons,
+                ..
+            } if buttons.is_empty() => {
+                return Ok(Delivered {
+                    message_id: Some(message_id.clone()),
+                });
+            }
+            // Messenger cannot edit: a progress update is a new message.
+            Outgoing::Text { text, buttons } | Outgoing::Edit { text, buttons, .. } => {
+                (text.as_str(), flatten(buttons), None)
+            }
+            Outgoing::Photo {
+                png,
+                caption,
+                buttons,
+            } => (
+                caption.as_str(),
+                flatten(buttons),
+                Some(("image", "chart.png", "image/png", png)),
+            ),
+            Outgoing::Document {
+                filename,
+                bytes,
+                caption,
+            } => (
+                caption.as_str(),
+                Vec::new(),
+                Some(("file", filename.as_str(), mime_for(filename), bytes)),
+            ),
+        };
+        // The 24-hour standard messaging window, counted from the person's last message.
+        let last = self
+            .store
+            .last_inbound_by_chat(Platform::Messenger, &to.chat_id)
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("database: {e}")))?;
+        if last.is_none_or(|t| self.store.now() - t > WINDOW_MS) {
+            return Err(DeliveryError::Skipped("outside messaging window".into()));
+        }
+        let _turn = self.chats.lock(&to.chat_id).await;
+        let mut delivered = Delivered::default();
+        if let Some((kind, name, mime, bytes)) = file {
+            delivered = self.post_file(&to.chat_id, kind, name, mime, bytes).await?;
+            if text.trim().is_empty() && buttons.is_empty() {
+                return Ok(delivered);
+            }
+        }
+        for part in plan(text, &buttons) {
+            delivered = self.post(&to.chat_id, part).await?;
+        }
+        if let Err(e) = remember(&self.store, Platform::Messenger, &to.chat_id, &buttons).await {
+            tracing::warn!(error = ?e, "remembering numbered choices failed");
+        }
+        Ok(delivered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cb(label: &str) -> OutButton {
+        OutButton::Callback {
+            label: label.into(),
+            data: format!("d:{label}"),
+        }
+    }
+
+    #[test]
+    fn buttons_pick_the_form_that_fits() {
+        let p = plan("Hi", &[cb("A"), cb("B")]);
+        assert_eq!(p[0]["attachment"]["payload"]["template_type"], "button");
+        assert_eq!(
+            p[0]["attachment"]["payload"]["buttons"][1]["payload"],
+            "d:B"
+        );
+        let five: Vec<OutButton> = (0..5).map(|i| cb(&format!("Opt {i}"))).collect();
+        let p = plan("Hi", &five);
+        assert_eq!(p[0]["quick_replies"].as_array().map(Vec::len), Some(5));
+        let twenty: Vec<OutButton> = (0..20).map(|i| cb(&format!("Opt {i}"))).collect();
+        let p = plan("Hi", &twenty);
+        let text = p[0]["text"].as_str().unwrap_or("");
+        assert!(text.contains("\n[20] Opt 19"), "{text}");
+        let long = vec![cb("A very long unit name that does not fit"); 4];
+        assert!(
+            plan("Hi", &long)[0]["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("[4] A very long")
+        );
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        let e = |code: i64, sub: i64| {
+            classify(
+                400,
+                &json!({"error": {"code": code, "error_subcode": sub, "message": "m"}}),
+            )
+        };
+        assert!(matches!(e(551, 1545041), DeliveryError::Unreachable(_)));
+        assert_eq!(
+            e(10, 2018278),
+            DeliveryError::Skipped("outside messaging window".into())
+        );
+        assert!(matches!(e(613, 0), DeliveryError::RetryAfter { .. }));
+        assert!(matches!(e(4, 0), DeliveryError::RetryAfter { .. }));
+        assert!(matches!(e(2, 0), DeliveryError::Transient(_)));
+        assert!(matches!(e(100, 0), DeliveryError::Rejected(_)));
+    }
+}

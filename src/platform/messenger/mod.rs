@@ -1,0 +1,13 @@
+//! Facebook Messenger through the Graph API Send API. Webhook POSTs are signed with the app
+//! secret (`X-Hub-Signature-256`) and refused unless the signature checks out; messages,
+//! quick replies, postbacks and `m.me` referrals become [`Inbound`](super::Inbound) events.
+//! Delivery turns buttons into a button template (at most 3), quick replies (at most 13) or
+//! numbered text, and keeps to the 24-hour standard messaging window.
+
+mod config;
+mod deliver;
+mod webhook;
+
+pub use config::MessengerConfig;
+pub use deliver::{Messenger, WINDOW_MS, classify};
+pub use webhook::{signature_ok, to_inbounds, verify_handshake};

@@ -1,0 +1,485 @@
+//! Broadcasts: the audit trail of what a leader sent to whom, the draft being previewed, and
+//! the live figures the sender keeps up to date. Recipients are queued with one
+//! `INSERT ... SELECT` from `people` (and one from the linked `member_groups` when the
+//! broadcast goes to everyone), so a million of them never pass through memory.
+
+use anyhow::Result;
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::Store;
+use crate::clock::Millis;
+use crate::domain::{ChatAddress, PersonId};
+use crate::store::{NewOutboxItem, Priority};
+
+/// Who a broadcast goes to inside its unit's subtree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every member who can be reached.
+    Everyone,
+    /// Only members who have not confirmed yet.
+    Unconfirmed,
+}
+
+impl Audience {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Everyone => "all",
+            Audience::Unconfirmed => "unconfirmed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Audience> {
+        match s {
+            "all" => Some(Audience::Everyone),
+            "unconfirmed" => Some(Audience::Unconfirmed),
+            _ => None,
+        }
+    }
+}
+
+/// One broadcast as stored.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Broadcast {
+    /// Id.
+    pub id: i64,
+    /// The leader or administrator who wrote it.
+    pub author_id: PersonId,
+    /// The author as `platform:user id`, for the audit trail.
+    pub author: String,
+    /// The unit whose subtree it goes to.
+    pub unit_code: String,
+    /// `all` or `unconfirmed`.
+    pub audience: String,
+    /// The text as the author wrote it.
+    pub text: String,
+    /// The rendered message every recipient gets (outbox JSON).
+    pub payload: String,
+    /// draft, running, done, cancelled, discarded.
+    pub status: String,
+    /// Recipients queued.
+    pub total: i64,
+    /// Delivered.
+    pub sent: i64,
+    /// Failed for good (not counting unreachable recipients).
+    pub failed: i64,
+    /// Recipients found unreachable.
+    pub unreachable: i64,
+    /// Recipients not sent to because the broadcast was cancelled.
+    pub cancelled: i64,
+    /// The outbox row of the author's progress message.
+    pub progress_outbox_id: Option<i64>,
+    /// When the progress message was last edited.
+    pub last_progress_at: i64,
+    /// The figure (sent + failed + unreachable) the last edit showed.
+    pub last_progress_done: i64,
+    /// When the draft was written.
+    pub created_at: i64,
+    /// When it was queued.
+    pub queued_at: Option<i64>,
+    /// When the last recipient was handled (or it was cancelled).
+    pub finished_at: Option<i64>,
+}
+
+impl Broadcast {
+    /// Recipients handled so far, whatever the outcome.
+    pub fn done(&self) -> i64 {
+        self.sent + self.failed + self.unreachable + self.cancelled
+    }
+
+    /// The audience.
+    pub fn audience(&self) -> Audience {
+        Audience::parse(&self.audience).unwrap_or(Audience::Everyone)
+    }
+}
+
+const BROADCAST_COLUMNS: &str = "id, author_id, author, unit_code, audience, text, payload, status, total, sent, \
+     failed, unreachable, cancelled, progress_outbox_id, last_progress_at, last_progress_done, created_at, \
+     queued_at, finished_at";
+
+/// The people a broadcast to the subtree whose path is `$1` reaches.
+fn audience_where(audience: Audience) -> &'static str {
+    match audience {
+        Audience::Everyone => {
+            "p.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1) AND p.opted_out = 0 \
+             AND p.unreachable = 0 AND p.linked_to IS NULL AND p.started = 1"
+        }
+        Audience::Unconfirmed => {
+            "p.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1) AND p.opted_out = 0 \
+             AND p.unreachable = 0 AND p.linked_to IS NULL AND p.started = 1 AND p.confirmed_at IS NULL"
+        }
+    }
+}
+
+/// The linked groups in the subtree whose path is `$1`.
+const GROUPS_WHERE: &str =
+    "g.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1)";
+
+/// Outcome of confirming a draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queued {
+    /// Queued now, to this many recipients.
+    Now(i64),
+    /// It had been queued (or discarded) before: nothing was done.
+    Already,
+}
+
+impl Store {
+    /// The path prefix pattern of a unit's subtree, if the unit exists.
+    async fn subtree_pattern(&self, unit_code: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT path FROM units WHERE code = $1")
+            .bind(unit_code)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(p,)| p))
+    }
+
+    /// How many people a broadcast to `unit_code`'s subtree would reach now.
+    pub async fn audience_count(&self, unit_code: &str, audience: Audience) -> Result<i64> {
+        let Some(pattern) = self.subtree_pattern(unit_code).await? else {
+            return Ok(0);
+        };
+        let sql = format!(
+            "SELECT COUNT(*) FROM people p WHERE {}",
+            audience_where(audience)
+        );
+        let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(pattern)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+
+    /// How many linked groups (coverage's `/linkgroup`) in `unit_code`'s subtree a broadcast
+    /// to everyone also reaches.
+    pub async fn audience_groups(&self, unit_code: &str) -> Result<i64> {
+        let Some(path) = self.subtree_pattern(unit_code).await? else {
+            return Ok(0);
+        };
+        let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM member_groups g WHERE {GROUPS_WHERE}"
+        )))
+        .bind(path)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
+    }
+
+    /// Stores a draft for the author to preview; its id.
+    pub async fn create_broadcast_draft(
+        &self,
+        author_id: PersonId,
+        author: &str,
+        unit_code: &str,
+        text: &str,
+        payload: &str,
+    ) -> Result<i64> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO broadcasts (author_id, author, unit_code, text, payload, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(author_id)
+        .bind(author)
+        .bind(unit_code)
+        .bind(text)
+        .bind(payload)
+        .bind(self.now())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// A broadcast by id.
+    pub async fn broadcast(&self, id: i64) -> Result<Option<Broadcast>> {
+        let sql = format!("SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE id = $1");
+        Ok(sqlx::query_as::<_, Broadcast>(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Chooses the audience of a draft. False when it is no longer a draft of this author.
+    pub async fn set_broadcast_audience(
+        &self,
+        id: i64,
+        author_id: PersonId,
+        audience: Audience,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE broadcasts SET audience = $1 WHERE id = $2 AND author_id = $3 AND status = 'draft'",
+        )
+        .bind(audience.as_str())
+        .bind(id)
+        .bind(author_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Discards a draft. False when it is no longer a draft of this author.
+    pub async fn discard_broadcast(&self, id: i64, author_id: PersonId) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE broadcasts SET status = 'discarded', finished_at = $1 \
+             WHERE id = $2 AND author_id = $3 AND status = 'draft'",
+        )
+        .bind(self.now())
+        .bind(id)
+        .bind(author_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Queues a draft: every recipient in one `INSERT ... SELECT`, and the author's progress
+    /// message, in one transaction. The draft's status is the idempotency key: a second
+    /// confirmation (a double tap, a retried webhook, another replica) finds it queued already
+    /// and does nothing.
+    pub async fn queue_broadcast(
+        &self,
+        id: i64,
+        author_id: PersonId,
+        progress_to: &ChatAddress,
+        progress: crate::platform::Outgoing,
+    ) -> Result<Queued> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE broadcasts SET status = 'running', queued_at = $1 \
+             WHERE id = $2 AND author_id = $3 AND status = 'draft'",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(author_id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Queued::Already);
+        }
+        let (unit_code, audience): (String, String) =
+            sqlx::query_as("SELECT unit_code, audience FROM broadcasts WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let audience = Audience::parse(&audience).unwrap_or(Audience::Everyone);
+        let path: Option<(String,)> = sqlx::query_as("SELECT path FROM units WHERE code = $1")
+            .bind(&unit_code)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((path,)) = path else {
+            tx.rollback().await?;
+            return Ok(Queued::Already);
+        };
+        let pattern = path;
+        let sql = format!(
+            "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
+             status, next_attempt_at, created_at) \
+             SELECT p.platform, p.chat_id, 0, p.id, $2, $3, NULL, 'queued', $4, $4 FROM people p WHERE {} \
+             ORDER BY p.id",
+            audience_where(audience)
+        );
+        let mut inserted = sqlx::query(AssertSqlSafe(sql))
+            .bind(pattern.clone())
+            .bind(id)
+            .bind(Priority::Broadcast as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
+        if audience == Audience::Everyone {
+            let sql = format!(
+                "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
+                 status, next_attempt_at, created_at) \
+                 SELECT g.platform, g.chat_id, 1, NULL, $2, $3, NULL, 'queued', $4, $4 FROM member_groups g \
+                 WHERE {GROUPS_WHERE} ORDER BY g.chat_id"
+            );
+            inserted += sqlx::query(AssertSqlSafe(sql))
+                .bind(pattern)
+                .bind(id)
+                .bind(Priority::Broadcast as i64)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
+        }
+        let ids = Store::enqueue_in(
+            &mut tx,
+            now,
+            &[NewOutboxItem {
+                to: progress_to.clone(),
+                person_id: Some(author_id),
+                broadcast_id: None,
+                priority: Priority::Reply,
+                message: progress,
+                dedupe_key: Some(format!("bc:{id}:progress")),
+            }],
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE broadcasts SET total = $1, progress_outbox_id = $2, last_progress_at = $3 WHERE id = $4",
+        )
+        .bind(inserted)
+        .bind(ids.first().copied())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Queued::Now(inserted))
+    }
+
+    /// Cancels a running broadcast: what is still queued is not sent. The number of
+    /// recipients dropped, or `None` when it was not running.
+    pub async fn cancel_broadcast(&self, id: i64) -> Result<Option<i64>> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE broadcasts SET status = 'cancelling' WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let dropped = sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', last_error = 'cancelled' \
+             WHERE broadcast_id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+        sqlx::query(
+            "UPDATE broadcasts SET status = 'cancelled', cancelled = cancelled + $1, finished_at = $2 \
+             WHERE id = $3",
+        )
+        .bind(dropped)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(dropped))
+    }
+
+    /// Broadcasts still sending (or cancelled with rows in flight), for the progress task.
+    pub async fn running_broadcasts(&self) -> Result<Vec<Broadcast>> {
+        let sql = format!(
+            "SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE status = 'running' ORDER BY id"
+        );
+        Ok(sqlx::query_as::<_, Broadcast>(AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The latest broadcasts an author may see: their own, or every one for `None`.
+    pub async fn recent_broadcasts(
+        &self,
+        author_id: Option<PersonId>,
+        limit: i64,
+    ) -> Result<Vec<Broadcast>> {
+        let filter = if author_id.is_some() {
+            "author_id = $1 AND"
+        } else {
+            "$1 = $1 AND"
+        };
+        let sql = format!(
+            "SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE {filter} status <> 'draft' \
+             AND status <> 'discarded' ORDER BY id DESC LIMIT $2"
+        );
+        Ok(sqlx::query_as::<_, Broadcast>(AssertSqlSafe(sql))
+            .bind(author_id.unwrap_or(0))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Records that the progress message showed `done` at `at`.
+    pub async fn set_broadcast_progress(&self, id: i64, at: Millis, done: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE broadcasts SET last_progress_at = $1, last_progress_done = $2 WHERE id = $3",
+        )
+        .bind(at)
+        .bind(done)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a running broadcast finished. False when another task did it first.
+    pub async fn finish_broadcast(&self, id: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE broadcasts SET status = 'done', finished_at = $1 WHERE id = $2 AND status = 'running'",
+        )
+        .bind(self.now())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Failed recipients of a broadcast by reason (unreachable ones included), most first.
+    pub async fn broadcast_failures(&self, id: i64) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT COALESCE(last_error, ''), COUNT(*) FROM outbox WHERE broadcast_id = $1 \
+             AND (status = 'failed' OR status = 'skipped') GROUP BY last_error ORDER BY COUNT(*) DESC",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The platform message id of a sent outbox row (to edit it later).
+    pub async fn outbox_message_id(&self, id: i64) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT message_id FROM outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.and_then(|(m,)| m))
+    }
+
+    /// The message every recipient of a broadcast gets (outbox JSON).
+    pub async fn broadcast_payload(&self, id: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT payload FROM broadcasts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(p,)| p))
+    }
+
+    /// Adds `n` started members to `unit_code` with ids `base`..`base + n` as their Telegram
+    /// ids, in one statement (benchmarks and load tests: a million rows without a million
+    /// round trips). Unit counters are not touched.
+    pub async fn seed_members(&self, unit_code: &str, base: i64, n: i64) -> Result<u64> {
+        let now = self.now();
+        let r = sqlx::query(
+            "WITH RECURSIVE seq(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM seq WHERE x + 1 < $1) \
+             INSERT INTO people (platform, platform_user_id, chat_id, display_name, locale, unit_code, state, \
+               started, ref_code, created_at, last_activity_at, last_inbound_at) \
+             SELECT 'telegram', CAST($2 + x AS TEXT), CAST($2 + x AS TEXT), 'Member', 'vi', $3, '{\"step\":\"idle\"}', \
+               1, 'seed' || CAST($2 + x AS TEXT), $4, $4, $4 FROM seq",
+        )
+        .bind(n)
+        .bind(base)
+        .bind(unit_code)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// How many outbox rows of a broadcast are in each status (tests and benchmarks).
+    pub async fn broadcast_row_statuses(&self, id: i64) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT status, COUNT(*) FROM outbox WHERE broadcast_id = $1 GROUP BY status ORDER BY status",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

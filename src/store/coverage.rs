@@ -1,0 +1,301 @@
+//! Coverage tables: daily snapshots of the subtree counters, the audit trail of installs
+//! reported in person, and the post-check (members who have not confirmed, verification).
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use sqlx::AssertSqlSafe;
+
+use super::Store;
+use super::units::Counters;
+use crate::coverage::Totals;
+use crate::domain::PersonId;
+
+/// What a `/report` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// Recorded; the unit's own reported total is now this.
+    Recorded {
+        /// The unit's own reported installs after the report.
+        total: i64,
+    },
+    /// Refused: the unit's own reported total would go below zero. It stays at this.
+    WouldGoNegative {
+        /// The unit's own reported installs, unchanged.
+        total: i64,
+    },
+}
+
+/// One row of the install report audit trail.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct InstallReport {
+    /// The unit reported for.
+    pub unit_code: String,
+    /// The leader who reported.
+    pub person_id: i64,
+    /// Installs added (negative for a correction).
+    pub amount: i64,
+    /// The leader's note.
+    pub note: String,
+    /// The unit's own reported total after this report.
+    pub total_after: i64,
+    /// When.
+    pub created_at: i64,
+}
+
+/// A member who has not confirmed, for the post-check list.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PendingMember {
+    /// The person.
+    pub id: i64,
+    /// The name the platform shows.
+    pub display_name: String,
+    /// The platform.
+    pub platform: String,
+    /// Their unit's name.
+    pub unit_name: String,
+}
+
+/// What marking a member verified did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyOutcome {
+    /// Verified now (and confirmed, if they had not confirmed yet).
+    Verified {
+        /// Whether this also confirmed them.
+        confirmed_now: bool,
+    },
+    /// They were verified before.
+    AlreadyVerified,
+    /// No such member (or a linked account, which does not count).
+    Unknown,
+}
+
+/// One unit's counters on one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotRow {
+    /// The unit.
+    pub unit_code: String,
+    /// `YYYY-MM-DD` in the campaign's time zone.
+    pub day: String,
+    /// The subtree totals.
+    pub totals: Totals,
+}
+
+type SnapRow = (String, String, i64, i64, i64, i64);
+
+/// unit_code, confirmed_at, verified_at, linked_to.
+type PlaceRow = (Option<String>, Option<i64>, Option<i64>, Option<i64>);
+
+impl Store {
+    /// Writes (or rewrites) every unit's snapshot for `day` from the maintained counters, in
+    /// one statement. Returns the number of rows written.
+    pub async fn write_snapshot(&self, day: &str) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO snapshots (unit_code, day, members, confirmed, verified, reported) \
+             SELECT code, $1, sub_members, sub_confirmed, sub_verified, sub_reported FROM units WHERE 1 = 1 \
+             ON CONFLICT (unit_code, day) DO UPDATE SET members = excluded.members, \
+             confirmed = excluded.confirmed, verified = excluded.verified, reported = excluded.reported",
+        )
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    /// The snapshots of `codes` on `day`, by code.
+    pub async fn snapshots_on(&self, day: &str, codes: &[&str]) -> Result<HashMap<String, Totals>> {
+        let mut out = HashMap::new();
+        for chunk in codes.chunks(200) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT unit_code, day, members, confirmed, verified, reported FROM snapshots \
+                 WHERE day = $1 AND unit_code IN ({})",
+                marks.join(",")
+            );
+            let mut q = sqlx::query_as::<_, SnapRow>(AssertSqlSafe(sql)).bind(day.to_string());
+            for c in chunk {
+                q = q.bind(c.to_string());
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                out.insert(r.0.clone(), totals(&r));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The snapshots of `codes` from `from_day` on, oldest first.
+    pub async fn snapshot_history(
+        &self,
+        codes: &[&str],
+        from_day: &str,
+    ) -> Result<Vec<SnapshotRow>> {
+        let mut out = Vec::new();
+        for chunk in codes.chunks(200) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT unit_code, day, members, confirmed, verified, reported FROM snapshots \
+                 WHERE day >= $1 AND unit_code IN ({}) ORDER BY day, unit_code",
+                marks.join(",")
+            );
+            let mut q = sqlx::query_as::<_, SnapRow>(AssertSqlSafe(sql)).bind(from_day.to_string());
+            for c in chunk {
+                q = q.bind(c.to_string());
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                out.push(SnapshotRow {
+                    unit_code: r.0.clone(),
+                    day: r.1.clone(),
+                    totals: totals(&r),
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.day, &a.unit_code).cmp(&(&b.day, &b.unit_code)));
+        Ok(out)
+    }
+
+    /// Adds `amount` installs done in person to `unit_code`'s reported count (a negative
+    /// amount is a correction), with an audit row, in one transaction. The unit's own total
+    /// never goes below zero: such a report is refused and nothing is written.
+    pub async fn report_installs(
+        &self,
+        unit_code: &str,
+        person: PersonId,
+        amount: i64,
+        note: &str,
+    ) -> Result<ReportOutcome> {
+        let mut tx = self.begin().await?;
+        // Apply first (the counters lock unit rows in code order, like every other writer),
+        // then check: a total below zero rolls everything back.
+        Store::adjust_counters(
+            &mut tx,
+            unit_code,
+            Counters {
+                reported: amount,
+                ..Counters::default()
+            },
+        )
+        .await?;
+        let (total,): (i64,) = sqlx::query_as("SELECT reported FROM units WHERE code = $1")
+            .bind(unit_code)
+            .fetch_one(&mut *tx)
+            .await?;
+        if total < 0 {
+            tx.rollback().await?;
+            return Ok(ReportOutcome::WouldGoNegative {
+                total: total - amount,
+            });
+        }
+        let note: String = note.chars().take(500).collect();
+        sqlx::query(
+            "INSERT INTO install_reports (unit_code, person_id, amount, note, total_after, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(unit_code)
+        .bind(person)
+        .bind(amount)
+        .bind(note)
+        .bind(total)
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ReportOutcome::Recorded { total })
+    }
+
+    /// The audit trail of a unit's reports, newest first.
+    pub async fn install_reports(&self, unit_code: &str, limit: i64) -> Result<Vec<InstallReport>> {
+        Ok(sqlx::query_as::<_, InstallReport>(
+            "SELECT unit_code, person_id, amount, note, total_after, created_at FROM install_reports \
+             WHERE unit_code = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(unit_code)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// One page of the members of `unit_code`'s subtree who have not confirmed, oldest first.
+    /// Their number is `sub_members - sub_confirmed` on the unit (no count here).
+    pub async fn pending_members(
+        &self,
+        unit_code: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<PendingMember>> {
+        let Some(unit) = self.unit(unit_code).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(sqlx::query_as::<_, PendingMember>(
+            "SELECT p.id, p.display_name, p.platform, u.name AS unit_name FROM people p \
+             JOIN units u ON u.code = p.unit_code \
+             WHERE u.path LIKE $1 AND p.confirmed_at IS NULL AND p.linked_to IS NULL \
+             ORDER BY p.id LIMIT $2 OFFSET $3",
+        )
+        .bind(format!("{}%", unit.path))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Marks a member verified by leader `by` after checking their phone. Verifying someone
+    /// who had not confirmed confirms them too. Counters move in the same transaction.
+    pub async fn verify_member(&self, id: PersonId, by: PersonId) -> Result<VerifyOutcome> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE people SET verified_at = verified_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let row: Option<PlaceRow> = sqlx::query_as(
+            "SELECT unit_code, confirmed_at, verified_at, linked_to FROM people WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((unit, confirmed, verified, linked)) = row else {
+            return Ok(VerifyOutcome::Unknown);
+        };
+        if linked.is_some() {
+            return Ok(VerifyOutcome::Unknown);
+        }
+        if verified.is_some() {
+            return Ok(VerifyOutcome::AlreadyVerified);
+        }
+        sqlx::query(
+            "UPDATE people SET verified_at = $1, verified_by = $2, \
+             confirmed_at = COALESCE(confirmed_at, $1) WHERE id = $3",
+        )
+        .bind(now)
+        .bind(by)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let confirmed_now = confirmed.is_none();
+        if let Some(unit) = unit {
+            Store::adjust_counters(
+                &mut tx,
+                &unit,
+                Counters {
+                    confirmed: i64::from(confirmed_now),
+                    verified: 1,
+                    ..Counters::default()
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(VerifyOutcome::Verified { confirmed_now })
+    }
+}
+
+fn totals(r: &SnapRow) -> Totals {
+    Totals {
+        members: r.2,
+        confirmed: r.3,
+        verified: r.4,
+        reported: r.5,
+    }
+}

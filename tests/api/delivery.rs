@@ -1,0 +1,856 @@
+//! The delivery engine: broadcasts end to end (audience, preview, one queueing however often
+//! Confirm is pressed, progress and summary), who may broadcast where, each Bot API error
+//! class, per-chat limits that never hold back other chats, a reply overtaking a broadcast,
+//! graceful stop and SIGKILL mid-broadcast, reminders inside the daytime window, and the
+//! leaders' daily digest. Every test runs on SQLite or PostgreSQL, as the harness picks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bluezone_bot::clock::{Clock, ManualClock, SharedClock};
+use bluezone_bot::config::Settings;
+use bluezone_bot::domain::{ChatAddress, Locale, Platform};
+use bluezone_bot::outbox::{PlatformLimits, Scheduler, Worker, WorkerConfig};
+use bluezone_bot::platform::Outgoing;
+use bluezone_bot::platform::telegram::Telegram;
+use bluezone_bot::startup::SAMPLE_UNITS;
+use bluezone_bot::store::{Audience, NewOutboxItem, Priority, Queued, Store};
+use bluezone_bot::testkit::{Failure, FakeTelegram, TgUser};
+use bluezone_bot::units_csv;
+use teloxide::Bot;
+use tokio::sync::Notify;
+
+use crate::helpers::{Options, TestApp, TestDb, WAIT, spawn_app_with};
+
+const ADMIN: i64 = 9901;
+
+/// A person who started the bot and joined `unit`, created straight in the store.
+async fn member(store: &Store, id: i64, unit: &str) -> i64 {
+    let (p, _) = store
+        .touch_person(
+            Platform::Telegram,
+            &id.to_string(),
+            &id.to_string(),
+            "Member",
+            Locale::Vi,
+        )
+        .await
+        .expect("a person");
+    store
+        .save_state(p.id, r#"{"step":"idle"}"#)
+        .await
+        .expect("started");
+    store
+        .set_person_unit(p.id, Some(unit))
+        .await
+        .expect("joined");
+    p.id
+}
+
+/// Makes `user` a leader of `unit`.
+async fn make_leader(store: &Store, user: &TgUser, unit: &str) -> i64 {
+    let id = member(store, user.id, unit).await;
+    store.set_person_unit(id, None).await.expect("no unit");
+    let token = store
+        .create_invitation(unit, "test", 7)
+        .await
+        .expect("invitation");
+    store
+        .redeem_invitation(&token, id)
+        .await
+        .expect("redeemed")
+        .expect("valid");
+    id
+}
+
+fn fast(extra: &[(&str, &str)]) -> Options {
+    let mut env: Vec<(String, String)> = vec![
+        ("BLUEZONE_PROGRESS_EVERY_SECS".into(), "0".into()),
+        ("BLUEZONE_TG_PRIVATE_BURST".into(), "5".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Options {
+        admins: vec![ADMIN],
+        env,
+        ..Options::default()
+    }
+}
+
+/// Waits for a message to `user` containing `needle`, recorded at or after `mark`.
+async fn wait_text(app: &TestApp, user: &TgUser, mark: usize, needle: &str) {
+    app.fake
+        .wait_for_since(mark, 1, WAIT, |c| {
+            c.is_message_to(user.id) && c.text().contains(needle)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("no message containing {needle:?}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_broadcasts_to_their_subtree_exactly_once() {
+    let app = spawn_app_with(fast(&[])).await;
+    let leader = TgUser::vi(7001);
+    make_leader(&app.store, &leader, "794").await;
+    let mut inside = Vec::new();
+    for i in 0..10 {
+        inside.push(member(&app.store, 71_000 + i, "27694").await);
+    }
+    for i in 0..3 {
+        inside.push(member(&app.store, 72_000 + i, "794").await);
+    }
+    for i in 0..2 {
+        let p = member(&app.store, 73_000 + i, "27694").await;
+        app.store.confirm_install(p).await.expect("confirmed");
+    }
+    for i in 0..5 {
+        member(&app.store, 74_000 + i, "80").await;
+    }
+    let stopped = member(&app.store, 75_000, "794").await;
+    app.store.set_opted_out(stopped, true).await.expect("stop");
+    member(&app.store, 75_001, "794").await;
+    app.store
+        .mark_unreachable(Platform::Telegram, "75001", "blocked")
+        .await
+        .expect("unreachable");
+
+    let group = -7777;
+    app.store
+        .link_group(Platform::Telegram, &group.to_string(), "27694", "Tổ 1", 1)
+        .await
+        .expect("a linked group");
+    let r = app.say(&leader, "/broadcast", 1).await;
+    assert!(r[0].text().contains("Thành phố Tân An"), "{}", r[0].text());
+    let text = "Họp tổ dân phố lúc 19 giờ tối nay";
+    let r = app.say(&leader, text, 1).await;
+    let preview = &r[0];
+    assert!(preview.text().contains(text), "{}", preview.text());
+    assert!(
+        preview
+            .text()
+            .contains("15 người (13 người chưa xác nhận cài đặt) và 1 nhóm"),
+        "{}",
+        preview.text()
+    );
+    let r = app.press(&leader, preview, "Tất cả", 1).await;
+    assert!(r[0].text().contains("16 người"), "{}", r[0].text());
+    let confirm = r[0].button_data("Gửi ngay").expect("a confirm button");
+
+    // A double tap: both presses arrive; the broadcast is queued once.
+    let mark = app.fake.mark();
+    let msg_id = r[0].message_id().unwrap_or(1);
+    app.fake.press_button(&leader, msg_id, &confirm);
+    app.fake.press_button(&leader, msg_id, &confirm);
+    wait_text(&app, &leader, mark, "đã gửi xong").await;
+    wait_text(&app, &leader, mark, "đã được gửi hoặc đã huỷ").await;
+    app.drained().await;
+
+    for id in 71_000..71_010 {
+        let got: Vec<_> = app
+            .fake
+            .messages_to(id)
+            .into_iter()
+            .filter(|c| c.text() == text)
+            .collect();
+        assert_eq!(got.len(), 1, "member {id}");
+    }
+    for id in [72_000, 72_001, 72_002, 73_000, 73_001, group] {
+        assert_eq!(app.fake.messages_to(id).len(), 1, "member {id}");
+    }
+    for id in [74_000, 74_004, 75_000, 75_001] {
+        assert!(
+            app.fake.messages_to(id).is_empty(),
+            "{id} is outside the audience"
+        );
+    }
+    let queued = app
+        .fake
+        .calls_since(mark)
+        .into_iter()
+        .filter(|c| c.is_message_to(leader.id) && c.text().contains("Đã xếp hàng gửi cho 16"))
+        .count();
+    assert_eq!(queued, 1, "queued once");
+    let c = app.fake.counters();
+    assert_eq!(c.duplicates, 0, "{c:?}");
+    let list = app.store.recent_broadcasts(None, 5).await.expect("list");
+    assert_eq!(list.len(), 1);
+    let b = &list[0];
+    assert_eq!((b.total, b.sent, b.status.as_str()), (16, 16, "done"));
+    assert_eq!(b.text, text, "the audit trail keeps the text");
+    assert_eq!(b.author, format!("telegram:{}", leader.id));
+    // The progress message was edited to the final figures.
+    let edits = app.fake.calls_matching(|c| {
+        c.method == "editMessageText" && c.chat_id == Some(leader.id) && c.ok()
+    });
+    assert!(
+        edits.iter().any(|e| e.text().contains("16/16 (100%)")),
+        "{:?}",
+        edits
+            .iter()
+            .map(|e| e.text().to_string())
+            .collect::<Vec<_>>()
+    );
+    let r = app.say(&leader, "/broadcasts", 1).await;
+    assert!(r[0].text().contains("đã xong"), "{}", r[0].text());
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_leaders_and_administrators_broadcast_and_only_within_reach() {
+    let app = spawn_app_with(fast(&[])).await;
+    let citizen = TgUser::vi(7101);
+    member(&app.store, citizen.id, "27694").await;
+    let r = app.say(&citizen, "/broadcast", 1).await;
+    assert!(r[0].text().contains("không có quyền"), "{}", r[0].text());
+    let r = app.say(&citizen, "/broadcasts", 1).await;
+    assert!(r[0].text().contains("không có quyền"), "{}", r[0].text());
+
+    let leader = TgUser::vi(7102);
+    make_leader(&app.store, &leader, "794").await;
+    let r = app.say(&leader, "/broadcast 80", 1).await;
+    assert!(
+        r[0].text().contains("không có quyền"),
+        "above: {}",
+        r[0].text()
+    );
+    let r = app.say(&leader, "/broadcast 27694", 1).await;
+    assert!(r[0].text().contains("Phường 1"), "below: {}", r[0].text());
+    let r = app.say(&leader, "Xin chào", 1).await;
+    let everyone = r[0].button_data("Tất cả").expect("audience button");
+    let id: i64 = everyone
+        .split(':')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("draft id");
+    // A citizen forging the leader's buttons gets nothing queued.
+    let r = app
+        .press_data(&citizen, &r[0], &format!("bcok:{id}"), 1)
+        .await;
+    assert!(r[0].text().contains("không có quyền"), "{}", r[0].text());
+    let r = app
+        .press_data(&citizen, &r[0], &format!("bca:{id}:u"), 1)
+        .await;
+    assert!(
+        r[0].text().contains("đã được gửi hoặc đã huỷ"),
+        "{}",
+        r[0].text()
+    );
+    let b = app.store.broadcast(id).await.expect("read").expect("draft");
+    assert_eq!(
+        (b.status.as_str(), b.audience.as_str(), b.total),
+        ("draft", "all", 0)
+    );
+
+    let admin = TgUser::vi(ADMIN);
+    member(&app.store, ADMIN, "80").await;
+    let r = app.say(&admin, "/broadcast", 1).await;
+    assert!(r[0].text().contains("/broadcast"), "usage: {}", r[0].text());
+    let r = app.say(&admin, "/broadcast 80", 1).await;
+    assert!(r[0].text().contains("Tỉnh Long An"), "{}", r[0].text());
+    app.finish().await;
+}
+
+/// A store, a fake Telegram and a worker drained by hand under a manual clock.
+struct Bench {
+    store: Store,
+    fake: FakeTelegram,
+    clock: ManualClock,
+    db: TestDb,
+}
+
+impl Bench {
+    async fn new() -> Bench {
+        crate::helpers::init_tracing();
+        let db = TestDb::new().await.expect("a database");
+        let clock = ManualClock::at(1_600_000_000_000);
+        let shared: SharedClock = Arc::new(clock.clone());
+        let store = Store::connect(&db.url, shared).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        units_csv::import_text(&store, "long_an.csv", SAMPLE_UNITS)
+            .await
+            .expect("units");
+        let fake = FakeTelegram::start().await.expect("fake");
+        Bench {
+            store,
+            fake,
+            clock,
+            db,
+        }
+    }
+
+    fn worker(&self, limits: PlatformLimits, max_attempts: i64) -> Worker {
+        let bot = Bot::new(FakeTelegram::TOKEN)
+            .set_api_url(url::Url::parse(&self.fake.api_url()).expect("url"));
+        Worker::with_config(
+            self.store.clone(),
+            Arc::new(Telegram::new(bot)),
+            Arc::new(Notify::new()),
+            WorkerConfig {
+                limits,
+                concurrency: 8,
+                lease_ms: 30_000,
+                max_attempts,
+            },
+            Arc::new(self.clock.clone()),
+        )
+    }
+
+    async fn queue(&self, chat: i64, text: &str) -> i64 {
+        let ids = self
+            .store
+            .enqueue(&[NewOutboxItem {
+                to: ChatAddress {
+                    platform: Platform::Telegram,
+                    chat_id: chat.to_string(),
+                    is_group: chat < 0,
+                },
+                person_id: None,
+                broadcast_id: None,
+                priority: Priority::Reply,
+                message: Outgoing::text(text),
+                dedupe_key: None,
+            }])
+            .await
+            .expect("queued");
+        ids[0]
+    }
+
+    async fn status(&self, id: i64) -> (String, Option<String>) {
+        let (s, e, _) = self
+            .store
+            .outbox_status(id)
+            .await
+            .expect("read")
+            .expect("row");
+        (s, e)
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        self.db.drop_db().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_error_class_gets_its_treatment() {
+    let b = Bench::new().await;
+    let worker = b.worker(PlatformLimits::unlimited(), 3);
+    let (ok, blocked, gone, limited, flaky, kicked) = (81, 82, 83, 84, 85, -86);
+    for id in [ok, blocked, gone, limited, flaky] {
+        member(&b.store, id, "27694").await;
+    }
+    assert_eq!(
+        b.store
+            .audience_count("794", Audience::Everyone)
+            .await
+            .expect("count"),
+        5
+    );
+    b.fake.fail_chat(blocked, Failure::blocked());
+    b.fake.fail_chat(gone, Failure::chat_not_found());
+    b.fake.fail_chat_times(limited, Failure::retry_after(5), 1);
+    b.fake.fail_chat(flaky, Failure::DropConnection);
+    b.fake.fail_chat(kicked, Failure::kicked_from_group());
+    let mut rows = Vec::new();
+    for chat in [ok, blocked, gone, limited, flaky, kicked] {
+        rows.push(b.queue(chat, &format!("hello {chat}")).await);
+    }
+    let o = worker.try_execute_batch().await.expect("batch");
+    assert_eq!(
+        (o.claimed, o.sent, o.failed, o.deferred, o.retried),
+        (6, 1, 3, 1, 1),
+        "{o:?}"
+    );
+    assert_eq!(b.status(rows[0]).await.0, "sent");
+    for i in [1, 2, 5] {
+        let (s, e) = b.status(rows[i]).await;
+        assert_eq!(s, "failed");
+        assert!(e.unwrap_or_default().starts_with("unreachable"), "row {i}");
+    }
+    // Unreachable people are marked and left out of audiences from now on.
+    for id in [blocked, gone] {
+        let p = b
+            .store
+            .person_by_platform_id(Platform::Telegram, &id.to_string())
+            .await
+            .expect("read")
+            .expect("person");
+        assert_eq!(p.unreachable, 1);
+    }
+    assert_eq!(
+        b.store
+            .audience_count("794", Audience::Everyone)
+            .await
+            .expect("count"),
+        3
+    );
+    // The 429 waits exactly retry_after, and does not use up an attempt.
+    b.clock.advance_ms(4_900);
+    let o = worker.try_execute_batch().await.expect("batch");
+    assert_eq!(o.sent, 0, "{o:?}");
+    b.clock.advance_ms(200);
+    let o = worker.try_execute_batch().await.expect("batch");
+    assert_eq!(o.sent, 1, "{o:?}");
+    assert_eq!(b.status(rows[3]).await.0, "sent");
+    // The network error backs off and gives up after the attempts allowed.
+    for _ in 0..5 {
+        b.clock.advance_ms(600_000);
+        worker.try_execute_batch().await.expect("batch");
+    }
+    let (s, e) = b.status(rows[4]).await;
+    assert_eq!(s, "failed");
+    assert!(e.unwrap_or_default().contains("after 3 attempts"));
+    let drops = b.fake.calls_matching(|c| c.chat_id == Some(flaky)).len();
+    assert_eq!(drops, 3);
+    // Never retried: the refused chats were asked exactly once.
+    for chat in [blocked, gone, kicked] {
+        assert_eq!(b.fake.calls_matching(|c| c.chat_id == Some(chat)).len(), 1);
+    }
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_group_never_holds_back_other_chats() {
+    let b = Bench::new().await;
+    let worker = b.worker(PlatformLimits::telegram(1), 6);
+    let group = -500;
+    let mut group_rows = Vec::new();
+    for i in 0..30 {
+        group_rows.push(b.queue(group, &format!("group {i}")).await);
+    }
+    let mut private_rows = Vec::new();
+    for chat in 1..=60 {
+        private_rows.push(b.queue(chat, "hello").await);
+    }
+    let start = b.clock.now_ms();
+    // Drain in simulated time, 10 ms at a time.
+    let mut sent_at: Vec<(i64, i64)> = Vec::new();
+    while b.clock.now_ms() - start < 200_000 {
+        let o = worker.try_execute_batch().await.expect("batch");
+        if o.sent > 0 {
+            sent_at.push((b.clock.now_ms() - start, o.sent as i64));
+        }
+        if b.store
+            .next_due_at(Platform::Telegram)
+            .await
+            .expect("due")
+            .is_none()
+        {
+            break;
+        }
+        b.clock.advance_ms(10);
+    }
+    for id in group_rows.iter().chain(&private_rows) {
+        assert_eq!(b.status(*id).await.0, "sent");
+    }
+    let sent_times = |rows: &[i64]| {
+        let store = b.store.clone();
+        let rows = rows.to_vec();
+        async move {
+            let mut t = Vec::new();
+            for id in rows {
+                t.push(store.outbox_sent_at(id).await.expect("read").expect("sent"));
+            }
+            t.sort_unstable();
+            t
+        }
+    };
+    let g = sent_times(&group_rows).await;
+    let p = sent_times(&private_rows).await;
+    // At most 20 group messages in any minute, the 21st only after the first minute.
+    for w in g.windows(21) {
+        assert!(w[20] - w[0] >= 60_000, "{g:?}");
+    }
+    // The private chats did not wait for the group: 60 of them at 30/s take about 2 s more
+    // than the group's first 20 (which went in the first ~0.7 s).
+    assert!(
+        p[59] - start < 4_000,
+        "privates finished at {}",
+        p[59] - start
+    );
+    // The global rate held: no 30 sends closer than a second.
+    let mut all: Vec<i64> = g.iter().chain(p.iter()).copied().collect();
+    all.sort_unstable();
+    for w in all.windows(31) {
+        assert!(w[30] - w[0] >= 1_000, "31 sends within a second");
+    }
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_overtakes_a_running_broadcast() {
+    let app = spawn_app_with(fast(&[("BLUEZONE_TG_GLOBAL_PER_SEC", "60")])).await;
+    let leader = TgUser::vi(7201);
+    let leader_id = make_leader(&app.store, &leader, "794").await;
+    for i in 0..240 {
+        member(&app.store, 76_000 + i, "27694").await;
+    }
+    let id = app
+        .store
+        .create_broadcast_draft(
+            leader_id,
+            "telegram:7201",
+            "794",
+            "Tin khẩn",
+            r#"{"type":"text","text":"Tin khẩn"}"#,
+        )
+        .await
+        .expect("draft");
+    let to = ChatAddress {
+        platform: Platform::Telegram,
+        chat_id: leader.id.to_string(),
+        is_group: false,
+    };
+    let queued = app
+        .store
+        .queue_broadcast(id, leader_id, &to, Outgoing::text("0/240"))
+        .await
+        .expect("queued");
+    assert_eq!(queued, Queued::Now(240));
+    app.fake
+        .wait_count(30, WAIT, |c| c.ok() && c.text() == "Tin khẩn")
+        .await
+        .expect("the broadcast is running");
+    let asker = TgUser::vi(7202);
+    let mark = app.fake.mark();
+    let started = Instant::now();
+    app.fake.send_command(&asker, "/help");
+    app.fake
+        .wait_for_since(mark, 1, WAIT, |c| c.is_message_to(asker.id))
+        .await
+        .expect("a reply");
+    let latency = started.elapsed();
+    let sent_by_then = app
+        .fake
+        .calls_matching(|c| c.ok() && c.text() == "Tin khẩn")
+        .len();
+    assert!(sent_by_then < 240, "the broadcast was still running");
+    assert!(
+        latency < Duration::from_secs(1),
+        "the reply took {latency:?}"
+    );
+    app.fake
+        .wait_count(240, Duration::from_secs(30), |c| {
+            c.ok() && c.text() == "Tin khẩn"
+        })
+        .await
+        .expect("the broadcast finishes");
+    app.finish().await;
+}
+
+/// Queues a broadcast of `n` members of 27694 straight in the store.
+async fn queue_big(store: &Store, leader: &TgUser, n: i64, base: i64, text: &str) -> i64 {
+    let leader_id = make_leader(store, leader, "794").await;
+    for i in 0..n {
+        member(store, base + i, "27694").await;
+    }
+    let payload = serde_json::to_string(&Outgoing::text(text)).expect("json");
+    let id = store
+        .create_broadcast_draft(leader_id, "telegram:1", "794", text, &payload)
+        .await
+        .expect("draft");
+    let to = ChatAddress {
+        platform: Platform::Telegram,
+        chat_id: leader.id.to_string(),
+        is_group: false,
+    };
+    store
+        .queue_broadcast(id, leader_id, &to, Outgoing::text("progress"))
+        .await
+        .expect("queued");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_finishes_in_flight_and_keeps_the_rest_queued() {
+    let mut app = spawn_app_with(fast(&[("BLUEZONE_TG_GLOBAL_PER_SEC", "40")])).await;
+    let text = "Dừng giữa chừng";
+    let id = queue_big(&app.store, &TgUser::vi(7301), 150, 77_000, text).await;
+    app.fake
+        .wait_count(20, WAIT, |c| c.ok() && c.text() == text)
+        .await
+        .expect("running");
+    app.stop_app().await.expect("a clean stop");
+    let url = app.db.as_ref().expect("db").url.clone();
+    let store = Store::connect(&url, Arc::new(bluezone_bot::clock::SystemClock))
+        .await
+        .expect("a second handle");
+    let delivered = app
+        .fake
+        .calls_matching(|c| c.ok() && c.text() == text)
+        .len();
+    let statuses = store.broadcast_row_statuses(id).await.expect("statuses");
+    store.close().await;
+    let count = |s: &str| statuses.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+    assert_eq!(count("sending"), 0, "nothing left half-done: {statuses:?}");
+    assert_eq!(
+        count("sent") as usize,
+        delivered,
+        "every send recorded: {statuses:?}"
+    );
+    assert_eq!(count("queued") as usize, 150 - delivered, "{statuses:?}");
+    app.start_again().await;
+    app.fake
+        .wait_count(150, Duration::from_secs(30), |c| c.ok() && c.text() == text)
+        .await
+        .expect("the rest after the restart");
+    app.drained().await;
+    assert_eq!(app.fake.counters().duplicates, 0);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_broadcast_loses_nothing() {
+    crate::helpers::init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let fake = FakeTelegram::start().await.expect("fake");
+    let store = Store::connect(&db.url, Arc::new(bluezone_bot::clock::SystemClock))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    units_csv::import_text(&store, "long_an.csv", SAMPLE_UNITS)
+        .await
+        .expect("units");
+    let text = "Kill -9";
+    let n = 300;
+    queue_big(&store, &TgUser::vi(7401), n, 78_000, text).await;
+    let spawn = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_bluezone-bot"))
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("TELOXIDE_TOKEN", FakeTelegram::TOKEN)
+            .env("TELOXIDE_API_URL", fake.api_url())
+            .env("BLUEZONE_LISTEN", "127.0.0.1:0")
+            .env("BLUEZONE_TG_GLOBAL_PER_SEC", "100")
+            .env("BLUEZONE_OUTBOX_LEASE_SECS", "2")
+            .env("BLUEZONE_REMINDER_MAX", "0")
+            .env("BLUEZONE_DIGEST_AT", "off")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts")
+    };
+    let is_ours = |c: &bluezone_bot::testkit::Call| c.ok() && c.text() == text;
+    let mut child = spawn();
+    fake.wait_count(80, Duration::from_secs(30), is_ours)
+        .await
+        .expect("sending started");
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("killed");
+    let before = fake.calls_matching(is_ours).len();
+    assert!(before < n as usize, "killed mid-way");
+    let mut child = spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got: std::collections::HashSet<i64> = fake
+            .calls_matching(is_ours)
+            .into_iter()
+            .filter_map(|c| c.chat_id)
+            .collect();
+        if got.len() == n as usize {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} recipients got it",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.start_kill().expect("kill");
+    child.wait().await.expect("stopped");
+    let total = fake.calls_matching(is_ours).len();
+    let duplicates = total - n as usize;
+    // Only what was in flight (16 requests) or sent but not yet recorded can go twice.
+    assert!(duplicates <= 32, "{duplicates} duplicates");
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// 2020-06-01 local time (UTC+7) at `h:m`, in ms.
+fn local_ms(day: i64, h: i64, m: i64) -> i64 {
+    // 2020-06-01T00:00:00+07:00
+    let midnight = 1_590_944_400_000;
+    midnight + day * 86_400_000 + (h * 60 + m) * 60_000
+}
+
+async fn scheduler(b: &Bench, env: &[(&str, &str)]) -> Scheduler {
+    let vars: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut settings =
+        Settings::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            .expect("settings");
+    settings.database_url = b.db.url.clone();
+    Scheduler::new(b.store.clone(), Arc::new(settings), Arc::new(Notify::new()))
+}
+
+async fn reminders_to(store: &Store, person_chat: &str) -> Vec<Outgoing> {
+    store
+        .outbox_payloads_to(Platform::Telegram, person_chat)
+        .await
+        .expect("read")
+        .into_iter()
+        .filter_map(|p| serde_json::from_str(&p).ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_wait_for_daytime_and_stop_after_confirm_or_stop() {
+    let b = Bench::new().await;
+    // Everyone was last active on day 0 at 21:00 local.
+    b.clock.set_ms(local_ms(0, 21, 0));
+    let quiet = member(&b.store, 91, "27694").await;
+    let english = member(&b.store, 92, "27694").await;
+    b.store.set_locale(english, Locale::En).await.expect("en");
+    let confirmed = member(&b.store, 93, "27694").await;
+    let stopped = member(&b.store, 94, "27694").await;
+    let s = scheduler(&b, &[("BLUEZONE_DIGEST_AT", "off")]).await;
+    b.store.confirm_install(confirmed).await.expect("confirm");
+    b.store.set_opted_out(stopped, true).await.expect("stop");
+
+    // One day later it is night: nothing yet.
+    b.clock.set_ms(local_ms(1, 21, 30));
+    assert_eq!(s.tick().await.expect("tick").reminders, 0);
+    b.clock.set_ms(local_ms(2, 7, 59));
+    assert_eq!(s.tick().await.expect("tick").reminders, 0);
+    // Morning: the first reminder, once.
+    b.clock.set_ms(local_ms(2, 8, 0));
+    assert_eq!(s.tick().await.expect("tick").reminders, 2);
+    assert_eq!(s.tick().await.expect("tick").reminders, 0);
+    let vi = reminders_to(&b.store, "91").await;
+    assert_eq!(vi.len(), 1);
+    let datas: Vec<String> = vi[0]
+        .buttons()
+        .iter()
+        .flatten()
+        .filter_map(|b| match b {
+            bluezone_bot::platform::OutButton::Callback { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(datas, vec!["inst".to_string(), "guide".to_string()]);
+    assert!(vi[0].body().contains("Bạn đã cài"), "{}", vi[0].body());
+    let en = reminders_to(&b.store, "92").await;
+    assert!(
+        en[0].body().contains("Have you installed"),
+        "{}",
+        en[0].body()
+    );
+    assert!(reminders_to(&b.store, "93").await.is_empty(), "confirmed");
+    assert!(reminders_to(&b.store, "94").await.is_empty(), "stopped");
+    // Day 3 after the activity: the second one; after /stop, nothing more.
+    b.store.set_opted_out(english, true).await.expect("stop");
+    b.clock.set_ms(local_ms(3, 21, 0) + 1);
+    assert_eq!(s.tick().await.expect("tick").reminders, 0, "night");
+    b.clock.set_ms(local_ms(4, 9, 0));
+    assert_eq!(s.tick().await.expect("tick").reminders, 1);
+    assert_eq!(reminders_to(&b.store, "91").await.len(), 2);
+    assert_eq!(reminders_to(&b.store, "92").await.len(), 1);
+    let worker = b.worker(PlatformLimits::unlimited(), 3);
+    while worker.try_execute_batch().await.expect("batch").claimed > 0 {}
+    // A reminder queued before a confirmation is not sent after it.
+    b.clock.set_ms(local_ms(8, 9, 0));
+    assert_eq!(s.tick().await.expect("tick").reminders, 1);
+    b.store.confirm_install(quiet).await.expect("confirm");
+    while worker.try_execute_batch().await.expect("batch").claimed > 0 {}
+    let to_91: Vec<_> = b.fake.calls_matching(|c| c.chat_id == Some(91) && c.ok());
+    assert_eq!(
+        to_91.len(),
+        2,
+        "the third was dropped: {:?}",
+        to_91
+            .iter()
+            .map(|c| c.text().to_string())
+            .collect::<Vec<_>>()
+    );
+    // No more than the maximum.
+    b.clock.set_ms(local_ms(30, 9, 0));
+    assert_eq!(s.tick().await.expect("tick").reminders, 0);
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaders_get_a_daily_digest_at_local_time() {
+    let b = Bench::new().await;
+    b.clock.set_ms(local_ms(0, 10, 0));
+    let leader = TgUser::vi(95);
+    make_leader(&b.store, &leader, "794").await;
+    for i in 0..4 {
+        let p = member(&b.store, 960 + i, "27694").await;
+        if i < 3 {
+            b.store.confirm_install(p).await.expect("confirm");
+        }
+    }
+    let s = scheduler(
+        &b,
+        &[
+            ("BLUEZONE_DIGEST_AT", "19:00"),
+            ("BLUEZONE_REMINDER_MAX", "0"),
+        ],
+    )
+    .await;
+    b.clock.set_ms(local_ms(0, 18, 59));
+    assert_eq!(s.tick().await.expect("tick").digests, 0);
+    b.clock.set_ms(local_ms(0, 19, 0));
+    assert_eq!(s.tick().await.expect("tick").digests, 1);
+    assert_eq!(s.tick().await.expect("tick").digests, 0, "once a day");
+    let digest = reminders_to(&b.store, "95").await;
+    let text = digest[0].body();
+    assert!(text.contains("Thành phố Tân An"), "{text}");
+    assert!(text.contains("Xác nhận mới trong 24 giờ: 3"), "{text}");
+    assert!(text.contains("3/4"), "{text}");
+    assert!(text.contains("mục tiêu 60%"), "{text}");
+    assert!(text.contains("Xếp hạng: 1/"), "{text}");
+    b.clock.set_ms(local_ms(1, 19, 5));
+    assert_eq!(s.tick().await.expect("tick").digests, 1, "the next day");
+    let digest = reminders_to(&b.store, "95").await;
+    assert!(
+        digest[1].body().contains("Xác nhận mới trong 24 giờ: 0"),
+        "{}",
+        digest[1].body()
+    );
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_broadcast_can_be_stopped_from_the_list() {
+    let app = spawn_app_with(fast(&[("BLUEZONE_TG_GLOBAL_PER_SEC", "30")])).await;
+    let leader = TgUser::vi(7501);
+    let text = "Sẽ bị dừng";
+    let id = queue_big(&app.store, &leader, 200, 79_000, text).await;
+    app.fake
+        .wait_count(10, WAIT, |c| c.ok() && c.text() == text)
+        .await
+        .expect("running");
+    // Progress edits go to the leader too: look for the list among them.
+    let mark = app.fake.mark();
+    app.fake.send_command(&leader, "/broadcasts");
+    let list = app
+        .fake
+        .wait_for_since(mark, 1, WAIT, |c| {
+            c.is_message_to(leader.id) && c.text().contains("Các tin nhắn gần đây")
+        })
+        .await
+        .expect("the list")
+        .remove(0);
+    assert!(list.text().contains("đang gửi"), "{}", list.text());
+    let mark = app.fake.mark();
+    let data = list.button_data("Dừng").expect("a stop button");
+    app.fake
+        .press_button(&leader, list.message_id().unwrap_or(1), &data);
+    wait_text(&app, &leader, mark, "Đã dừng tin nhắn").await;
+    app.drained().await;
+    let b = app.store.broadcast(id).await.expect("read").expect("row");
+    assert_eq!(b.status, "cancelled");
+    assert!(b.cancelled > 0, "{b:?}");
+    let delivered = app
+        .fake
+        .calls_matching(|c| c.ok() && c.text() == text)
+        .len() as i64;
+    assert_eq!(b.sent, delivered);
+    assert_eq!(b.sent + b.cancelled, 200, "{b:?}");
+    app.finish().await;
+}

@@ -1,0 +1,120 @@
+//! `/link` across platforms: a code shown on one account and typed on another links them;
+//! the person counts once as a member and once as a confirmation.
+
+use bluezone_bot::clock::ManualClock;
+use bluezone_bot::domain::Platform;
+
+use crate::helpers::Options;
+use crate::platform_fakes::{Sent, find, spawn_platforms};
+
+fn code_in(sent: &[Sent]) -> String {
+    let text = find(sent, "/link ").text();
+    text.split("/link ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|c| {
+            c.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_string()
+        })
+        .unwrap_or_else(|| panic!("no code in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linked_accounts_count_once() {
+    let clock = ManualClock::at(chrono::Utc::now().timestamp_millis());
+    let p = spawn_platforms(Options {
+        clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    // On Messenger: joins Tân An and confirms.
+    let m = "PSID-L1";
+    let r = p.m_say(m, "/start u_794", 3).await;
+    let phone = find(&r, "loại điện thoại");
+    let r = p.m_press(m, &phone.button("Android"), 1).await;
+    p.m_press(m, &r[0].button("Tôi đã cài"), 1).await;
+    // On Zalo: the same person joins too, without confirming.
+    let z = "ZU-L1";
+    p.z_say(z, "/start u_794", 3).await;
+    let unit = p.app.unit("794").await;
+    assert_eq!(
+        (unit.members, unit.confirmed),
+        (2, 1),
+        "two accounts, before linking"
+    );
+
+    // A code typed on the account that made it does nothing; a wrong code is refused.
+    let code = code_in(&p.z_say(z, "/link", 1).await);
+    let r = p.z_say(z, &format!("/link {code}"), 1).await;
+    assert!(
+        r[0].text().contains("chính tài khoản này"),
+        "{}",
+        r[0].text()
+    );
+    let r = p.m_say(m, "/link ZZZZZZ", 1).await;
+    assert!(r[0].text().contains("hết hạn"), "{}", r[0].text());
+
+    // Messenger types Zalo's code: linked to Zalo's account; one member, one confirmation.
+    let r = p
+        .m_say(m, &format!("/link {}", code.to_lowercase()), 1)
+        .await;
+    assert!(r[0].text().contains("Đã liên kết"), "{}", r[0].text());
+    let unit = p.app.unit("794").await;
+    assert_eq!(
+        (unit.members, unit.confirmed),
+        (1, 1),
+        "counted once after linking"
+    );
+    assert_eq!(p.app.unit("80").await.sub_members, 1);
+    let zp = p.person(Platform::Zalo, z).await.expect("zalo account");
+    let mp = p
+        .person(Platform::Messenger, m)
+        .await
+        .expect("messenger account");
+    assert_eq!(mp.linked_to, Some(zp.id));
+    assert!(
+        zp.confirmed_at.is_some(),
+        "the confirmation moved to the primary"
+    );
+    // Confirming again on either account counts nothing more.
+    p.z_say(z, "/installed", 1).await;
+    p.m_say(m, "/installed", 1).await;
+    let unit = p.app.unit("794").await;
+    assert_eq!((unit.members, unit.confirmed), (1, 1));
+    // The code is spent, and codes expire after 10 minutes.
+    let r = p.m_say(m, &format!("/link {code}"), 1).await;
+    assert!(r[0].text().contains("hết hạn"), "{}", r[0].text());
+    let code = code_in(&p.z_say(z, "/link", 1).await);
+    clock.advance_ms(11 * 60 * 1000);
+    let t = "PSID-L2";
+    p.m_say(t, "/start", 2).await;
+    let r = p.m_say(t, &format!("/link {code}"), 1).await;
+    assert!(r[0].text().contains("hết hạn"), "{}", r[0].text());
+    p.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_account_confirming_counts_on_the_primary_once() {
+    let p = spawn_platforms(Options::default()).await;
+    let z = "ZU-L3";
+    let m = "PSID-L3";
+    p.z_say(z, "/start u_794", 3).await;
+    p.m_say(m, "/start", 2).await;
+    let code = code_in(&p.z_say(z, "/link", 1).await);
+    p.m_say(m, &format!("/link {code}"), 1).await;
+    let unit = p.app.unit("794").await;
+    assert_eq!((unit.members, unit.confirmed), (1, 0));
+    // Confirming on the linked account (which has no unit of its own) confirms the person.
+    p.m_say(m, "/installed", 2).await;
+    let unit = p.app.unit("794").await;
+    assert_eq!((unit.members, unit.confirmed), (1, 1));
+    p.z_say(z, "/installed", 1).await;
+    assert_eq!(p.app.unit("794").await.confirmed, 1);
+    assert!(
+        p.person(Platform::Zalo, z)
+            .await
+            .and_then(|x| x.confirmed_at)
+            .is_some()
+    );
+    p.app.finish().await;
+}
