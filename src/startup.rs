@@ -73,9 +73,8 @@ impl App {
     ) -> Result<()> {
         let tracker = TaskTracker::new();
         let settings = self.settings.clone();
-        let no_platform = settings.telegram.is_none()
-            && settings.messenger.is_none()
-            && settings.zalo.is_none();
+        let no_platform =
+            settings.telegram.is_none() && settings.messenger.is_none() && settings.zalo.is_none();
         if no_platform {
             anyhow::bail!(
                 "no platform is configured: set TELOXIDE_TOKEN, MESSENGER_PAGE_ACCESS_TOKEN or ZALO_APP_ID (or use `bluezone-bot chat` to try the bot in the terminal)"
@@ -83,7 +82,8 @@ impl App {
         }
         let mut routes = crate::http::Routes::default();
         if let Some(tg) = settings.telegram.clone() {
-            self.start_telegram(tg, &tracker, &shutdown, &mut routes).await?;
+            self.start_telegram(tg, &tracker, &shutdown, &mut routes)
+                .await?;
         }
         crate::platform_startup::start_others(
             &self.store,
@@ -95,7 +95,11 @@ impl App {
         )
         .await?;
         // Broadcast progress, reminders and digests.
-        let scheduler = Scheduler::new(self.store.clone(), settings.clone(), self.outbox_ready.clone());
+        let scheduler = Scheduler::new(
+            self.store.clone(),
+            settings.clone(),
+            self.outbox_ready.clone(),
+        );
         tracker.spawn(scheduler.run(shutdown.clone()));
         if let Ok(tz) = settings.campaign.tz() {
             tracker.spawn(crate::coverage::snapshot::run(

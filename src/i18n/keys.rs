@@ -88,4 +88,9 @@ impl From<&'static Key> for Msg {
 
 /// Every key of every feature. A feature that declares keys with `define_keys!` adds its
 /// `ALL` here.
-pub static ALL_KEYS: &[&[&Key]] = &[crate::conversation::link::keys::ALL, crate::conversation::keys::ALL, crate::outbox::keys::ALL, crate::coverage::keys::ALL];
+pub static ALL_KEYS: &[&[&Key]] = &[
+    crate::conversation::link::keys::ALL,
+    crate::conversation::keys::ALL,
+    crate::outbox::keys::ALL,
+    crate::coverage::keys::ALL,
+];

@@ -6,8 +6,8 @@
 pub mod broadcasts;
 pub mod coverage;
 mod db;
-pub mod kv;
 pub mod groups;
+pub mod kv;
 pub mod leaders;
 pub mod links;
 pub mod messaging;
@@ -16,9 +16,9 @@ pub mod people;
 pub mod reminders;
 pub mod units;
 
+pub use broadcasts::{Audience, Broadcast, Queued};
 pub use db::{Backend, Store, Tx};
 pub use leaders::InviteError;
-pub use broadcasts::{Audience, Broadcast, Queued};
 pub use outbox::{Completion, Mark, NewOutboxItem, OutboxRow, Priority};
 pub use people::Person;
 pub use units::{ImportSummary, Unit, UnitRow};
