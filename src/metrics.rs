@@ -51,6 +51,7 @@ pub fn event_kind(event: &Event) -> &'static str {
         Event::Text(_) => "text",
         Event::Command { .. } => "command",
         Event::Button { .. } => "button",
+        Event::Photo { .. } => "photo",
         Event::Unsupported => "unsupported",
         Event::AddedToGroup | Event::RemovedFromGroup | Event::GroupMigrated { .. } => "group",
         Event::Blocked => "blocked",

@@ -1,5 +1,11 @@
 bc-usage = Which unit do you want to message? Use: /broadcast UNIT_CODE (your units: { $units })
-bc-ask-text = Message every member of { $unit } and the units below it. Type the message:
+bc-ask-text = Message every member of { $unit } and the units below it. Type the message, or send a photo with a caption:
+bc-ask-again = The message is empty. Type the message, or send a photo with a caption:
+bc-preview-photo = Preview of the message to { $unit }: the photo above, exactly as members will get it.
+
+    Recipients: { $everyone } people ({ $unconfirmed } have not confirmed installing) and { $groups } linked groups (groups only get messages sent to everyone). Send to whom?
+bc-caption = { $text }
+bc-photo-elsewhere = { $count } of them use Zalo or Messenger, where a photo sent on Telegram cannot be shown: they get the caption only.
 bc-preview = Preview of the message to { $unit }:
 
     { $text }

@@ -1,5 +1,11 @@
 bc-usage = Bạn muốn gửi cho đơn vị nào? Dùng: /broadcast MÃ_ĐƠN_VỊ (đơn vị bạn phụ trách: { $units })
-bc-ask-text = Gửi tin nhắn cho toàn bộ thành viên { $unit } và các đơn vị trực thuộc. Hãy nhập nội dung tin nhắn:
+bc-ask-text = Gửi tin nhắn cho toàn bộ thành viên { $unit } và các đơn vị trực thuộc. Hãy nhập nội dung tin nhắn, hoặc gửi một ảnh kèm chú thích:
+bc-ask-again = Tin nhắn đang trống. Hãy nhập nội dung tin nhắn, hoặc gửi một ảnh kèm chú thích:
+bc-preview-photo = Xem trước tin nhắn gửi { $unit }: ảnh ở trên, đúng như thành viên sẽ nhận.
+
+    Người nhận: { $everyone } người ({ $unconfirmed } người chưa xác nhận cài đặt) và { $groups } nhóm liên kết (nhóm chỉ nhận khi gửi cho tất cả). Gửi cho ai?
+bc-caption = { $text }
+bc-photo-elsewhere = { $count } người nhận dùng Zalo hoặc Messenger, nơi không hiển thị được ảnh gửi từ Telegram: họ chỉ nhận phần chú thích.
 bc-preview = Xem trước tin nhắn gửi { $unit }:
 
     { $text }

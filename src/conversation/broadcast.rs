@@ -1,4 +1,5 @@
-//! Leaders' broadcasts: `/broadcast [CODE]` asks for the text, shows a preview with the exact
+//! Leaders' broadcasts: `/broadcast [CODE]` asks for the message (a text, or a photo with a
+//! caption), shows a preview with the exact
 //! audience, lets the leader choose everyone or only those who have not confirmed, and queues
 //! it on confirmation (once, however often Confirm is pressed). `/broadcasts` lists recent
 //! ones, with a Stop button for those still sending.
@@ -8,14 +9,15 @@
 
 use anyhow::Result;
 
-use super::engine::{Ctx, Engine, render_reply};
-use super::keys::{NOT_ALLOWED, UNIT_UNKNOWN};
+use super::engine::{Ctx, Engine, MAX_TEXT_CHARS, render_reply};
+use super::keys::{NOT_ALLOWED, TOO_LONG, UNIT_UNKNOWN};
+use super::reply::Attachment;
 use super::{Action, Button, Reply, State, Turn};
-use crate::domain::{ChatAddress, UnitCode};
+use crate::domain::{ChatAddress, Platform, UnitCode};
 use crate::i18n::Msg;
 use crate::outbox::keys::*;
 use crate::outbox::progress::progress_msg;
-use crate::platform::Outgoing;
+use crate::platform::{Outgoing, PhotoRef};
 use crate::store::{Audience, Queued};
 
 impl Engine {
@@ -77,24 +79,44 @@ impl Engine {
         Ok(people + groups)
     }
 
-    /// The text of a broadcast: stores a draft and shows the preview with both audiences.
-    pub(super) async fn broadcast_text(
+    /// The message of a broadcast (a text, or a photo with its caption): stores a draft and
+    /// shows the preview with both audiences. A photo is shown back exactly as the members
+    /// will get it, above the preview.
+    pub(super) async fn broadcast_message(
         &self,
         ctx: &Ctx<'_>,
         unit_code: &str,
         text: &str,
+        photo: Option<&PhotoRef>,
     ) -> Result<(State, Turn)> {
         let text = text.trim();
+        let waiting = State::BroadcastText {
+            unit: unit_code.to_string(),
+        };
+        if text.chars().count() > MAX_TEXT_CHARS {
+            let reply = Reply::to_sender(Msg::new(&TOO_LONG).arg("max", MAX_TEXT_CHARS as i64));
+            return Ok((waiting, Turn::reply(reply)));
+        }
+        if text.is_empty() && photo.is_none() {
+            return Ok((waiting, Turn::reply(Reply::to_sender(&BC_ASK_AGAIN))));
+        }
         let led = self.store.led_units(ctx.person.id).await?;
-        let unit = self.store.unit(unit_code).await?;
-        let Some(unit) = unit.filter(|_| !text.is_empty()) else {
+        let Some(unit) = self.store.unit(unit_code).await? else {
             return Ok((State::Idle, Turn::reply(Reply::to_sender(&UNIT_UNKNOWN))));
         };
         // Rights are checked again: they may have been taken away meanwhile.
         if !self.may_broadcast_to(ctx, &led, &unit.code).await? {
             return Ok((State::Idle, Turn::reply(Reply::to_sender(&NOT_ALLOWED))));
         }
-        let payload = serde_json::to_string(&Outgoing::text(text))?;
+        let message = match photo {
+            None => Outgoing::text(text),
+            Some(photo) => Outgoing::SharedPhoto {
+                photo: photo.clone(),
+                caption: text.to_string(),
+                buttons: Vec::new(),
+            },
+        };
+        let payload = serde_json::to_string(&message)?;
         let id = self
             .store
             .create_broadcast_draft(
@@ -114,27 +136,48 @@ impl Engine {
             .audience_count(&unit.code, Audience::Unconfirmed)
             .await?;
         let groups = self.store.audience_groups(&unit.code).await?;
-        let reply = Reply::to_sender(
-            Msg::new(&BC_PREVIEW)
+        let preview = match photo {
+            None => Msg::new(&BC_PREVIEW).arg("text", text),
+            Some(_) => Msg::new(&BC_PREVIEW_PHOTO),
+        };
+        let mut reply = Reply::to_sender(
+            preview
                 .arg("unit", unit.name)
-                .arg("text", text)
                 .arg("everyone", everyone)
                 .arg("unconfirmed", unconfirmed)
                 .arg("groups", groups),
-        )
-        .row(vec![Button::action(
-            Msg::new(&BTN_BC_EVERYONE).arg("count", everyone + groups),
-            Action::BroadcastAudience(id, false),
-        )])
-        .row(vec![Button::action(
-            Msg::new(&BTN_BC_UNCONFIRMED).arg("count", unconfirmed),
-            Action::BroadcastAudience(id, true),
-        )])
-        .row(vec![Button::action(
-            Msg::new(&BTN_BC_CANCEL),
-            Action::BroadcastDiscard(id),
-        )]);
-        Ok((State::Idle, Turn::reply(reply)))
+        );
+        if let Some(PhotoRef::TelegramFile { .. }) = photo {
+            let elsewhere = self
+                .store
+                .audience_elsewhere(&unit.code, Platform::Telegram.as_str())
+                .await?;
+            if elsewhere > 0 {
+                reply = reply.para(Msg::new(&BC_PHOTO_ELSEWHERE).arg("count", elsewhere));
+            }
+        }
+        let reply = reply
+            .row(vec![Button::action(
+                Msg::new(&BTN_BC_EVERYONE).arg("count", everyone + groups),
+                Action::BroadcastAudience(id, false),
+            )])
+            .row(vec![Button::action(
+                Msg::new(&BTN_BC_UNCONFIRMED).arg("count", unconfirmed),
+                Action::BroadcastAudience(id, true),
+            )])
+            .row(vec![Button::action(
+                Msg::new(&BTN_BC_CANCEL),
+                Action::BroadcastDiscard(id),
+            )]);
+        let mut turn = Turn::default();
+        if let Some(photo) = photo {
+            turn.replies.push(
+                Reply::to_sender(Msg::new(&BC_CAPTION).arg("text", text))
+                    .attach(Attachment::SharedPhoto(photo.clone())),
+            );
+        }
+        turn.replies.push(reply);
+        Ok((State::Idle, turn))
     }
 
     /// The audience was chosen: asks for the final confirmation.

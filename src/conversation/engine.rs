@@ -166,6 +166,13 @@ impl Engine {
                 }
                 self.text(ctx, state, text).await
             }
+            Event::Photo { photo, caption } => match state {
+                State::BroadcastText { unit } => {
+                    self.broadcast_message(ctx, &unit, caption, Some(photo))
+                        .await
+                }
+                _ => Ok((State::Idle, Turn::reply(self.short_help(ctx)))),
+            },
             _ => Ok((State::Idle, Turn::reply(self.short_help(ctx)))),
         }
     }
@@ -246,7 +253,7 @@ impl Engine {
     async fn text(&self, ctx: &Ctx<'_>, state: State, text: &str) -> Result<(State, Turn)> {
         match state {
             State::AwaitingUnitSearch => self.search(ctx, text).await,
-            State::BroadcastText { unit } => self.broadcast_text(ctx, &unit, text).await,
+            State::BroadcastText { unit } => self.broadcast_message(ctx, &unit, text, None).await,
             State::Idle => {
                 // A person who has not chosen a unit yet is most likely typing its name.
                 if ctx.person.unit_code.is_none() && ctx.person.started != 0 {
@@ -425,6 +432,11 @@ pub fn render_reply(locale: Locale, reply: Reply) -> Outgoing {
         None => Outgoing::Text { text, buttons },
         Some(Attachment::Photo(png)) => Outgoing::Photo {
             png,
+            caption: text,
+            buttons,
+        },
+        Some(Attachment::SharedPhoto(photo)) => Outgoing::SharedPhoto {
+            photo,
             caption: text,
             buttons,
         },

@@ -4,6 +4,7 @@
 use super::Action;
 use crate::domain::{ChatAddress, PersonId};
 use crate::i18n::Msg;
+use crate::platform::PhotoRef;
 
 /// Who a reply is for.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +58,8 @@ impl Button {
 pub enum Attachment {
     /// A PNG picture; the text becomes its caption.
     Photo(Vec<u8>),
+    /// A picture someone sent, passed on by the platform's reference; the text is its caption.
+    SharedPhoto(PhotoRef),
     /// A file.
     Document {
         /// File name.

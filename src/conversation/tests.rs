@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::domain::{Locale, Platform, UnitCode};
 use crate::outbox::Worker;
 use crate::platform::console::Console;
-use crate::platform::{Chat, ChatKind, Event, Inbound, Sender};
+use crate::platform::{Chat, ChatKind, Event, Inbound, PhotoRef, Sender};
 use crate::startup::{App, SAMPLE_UNITS};
 use crate::store::Store;
 
@@ -241,6 +241,37 @@ async fn the_whole_journey_in_english() {
     journey(Some("en"), false).await;
 }
 
+fn photo(file_id: &str, caption: &str) -> Event {
+    Event::Photo {
+        photo: PhotoRef::TelegramFile {
+            file_id: file_id.into(),
+        },
+        caption: caption.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_broadcast_takes_a_photo_with_a_caption() {
+    let b = bench().await;
+    let admin = b.person("admin", Some("en"));
+    has(
+        &admin.say("/broadcast 794").await,
+        "send a photo with a caption",
+    );
+    let long = "ê".repeat(crate::conversation::engine::MAX_TEXT_CHARS + 1);
+    let out = b.event(&admin, admin.chat(), photo("f1", &long)).await;
+    has(&out, "too long");
+    // Still waiting for the message: blanks are asked again.
+    has(&admin.say("   ").await, "The message is empty");
+    let out = b
+        .event(&admin, admin.chat(), photo("f2", "Install today"))
+        .await;
+    has(&out, "[picture]\nInstall today");
+    has(&out, "the photo above");
+    let drafts = b.store().recent_broadcasts(None, 5).await.expect("list");
+    assert!(drafts.is_empty(), "a draft is not listed: {drafts:?}");
+}
+
 #[tokio::test]
 async fn bad_input_is_answered_and_never_panics() {
     let b = bench().await;
@@ -249,6 +280,9 @@ async fn bad_input_is_answered_and_never_panics() {
     let out = p.say("/nonsense").await;
     has(&out, "/help");
     let out = p.bench.event(&p, p.chat(), Event::Unsupported).await;
+    has(&out, "/help");
+    // A photo outside a broadcast is not read either.
+    let out = p.bench.event(&p, p.chat(), photo("f1", "hi")).await;
     has(&out, "/help");
     let out = p
         .say(&"ê".repeat(crate::conversation::engine::MAX_TEXT_CHARS + 1))

@@ -3,7 +3,11 @@
 crate::define_keys! {
     BC_USAGE = "bc-usage" [units];
     BC_ASK_TEXT = "bc-ask-text" [unit];
+    BC_ASK_AGAIN = "bc-ask-again" [];
     BC_PREVIEW = "bc-preview" [unit, text, everyone, unconfirmed, groups];
+    BC_PREVIEW_PHOTO = "bc-preview-photo" [unit, everyone, unconfirmed, groups];
+    BC_CAPTION = "bc-caption" [text];
+    BC_PHOTO_ELSEWHERE = "bc-photo-elsewhere" [count];
     BTN_BC_EVERYONE = "btn-bc-everyone" [count];
     BTN_BC_UNCONFIRMED = "btn-bc-unconfirmed" [count];
     BTN_BC_CONFIRM = "btn-bc-confirm" [];

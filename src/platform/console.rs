@@ -116,6 +116,9 @@ pub fn format_message(message: &Outgoing, first_number: usize) -> (String, Vec<O
         Outgoing::Photo { png, caption, .. } => {
             text.push_str(&format!("[picture, {} bytes]\n{caption}\n", png.len()));
         }
+        Outgoing::SharedPhoto { caption, .. } => {
+            text.push_str(&format!("[picture]\n{caption}\n"));
+        }
         Outgoing::Document {
             filename,
             bytes,

@@ -73,7 +73,14 @@ pub enum Event {
         /// The message the button was on, when the platform says.
         message_id: Option<String>,
     },
-    /// A sticker, photo, voice note or anything else the bot does not read.
+    /// A picture, with the caption the person wrote under it ("" when none).
+    Photo {
+        /// Where the platform keeps the picture.
+        photo: PhotoRef,
+        /// The caption.
+        caption: String,
+    },
+    /// A sticker, voice note or anything else the bot does not read.
     Unsupported,
     /// The bot was added to this group.
     AddedToGroup,
@@ -87,6 +94,23 @@ pub enum Event {
     GroupMigrated {
         /// The new chat id.
         to_chat_id: String,
+    },
+}
+
+/// A picture someone sent, by the platform's own reference, so it can be sent on without
+/// downloading and uploading it again for every recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PhotoRef {
+    /// A Telegram `file_id` (of this bot: only Telegram can send it on).
+    TelegramFile {
+        /// The id.
+        file_id: String,
+    },
+    /// A public `https` address (Zalo and Messenger give these for received pictures).
+    Url {
+        /// The address.
+        url: String,
     },
 }
 
@@ -141,6 +165,16 @@ pub enum Outgoing {
         #[serde(default)]
         buttons: Vec<Vec<OutButton>>,
     },
+    /// A picture someone sent earlier (a leader's broadcast photo), sent on by reference.
+    SharedPhoto {
+        /// The picture.
+        photo: PhotoRef,
+        /// The caption.
+        caption: String,
+        /// Rows of buttons.
+        #[serde(default)]
+        buttons: Vec<Vec<OutButton>>,
+    },
     /// A file.
     Document {
         /// The file name the person sees.
@@ -183,7 +217,9 @@ impl Outgoing {
     pub fn body(&self) -> &str {
         match self {
             Outgoing::Text { text, .. } | Outgoing::Edit { text, .. } => text,
-            Outgoing::Photo { caption, .. } | Outgoing::Document { caption, .. } => caption,
+            Outgoing::Photo { caption, .. }
+            | Outgoing::SharedPhoto { caption, .. }
+            | Outgoing::Document { caption, .. } => caption,
             Outgoing::AnswerCallback { text, .. } => text.as_deref().unwrap_or(""),
         }
     }
@@ -193,6 +229,7 @@ impl Outgoing {
         match self {
             Outgoing::Text { buttons, .. }
             | Outgoing::Photo { buttons, .. }
+            | Outgoing::SharedPhoto { buttons, .. }
             | Outgoing::Edit { buttons, .. } => buttons,
             _ => &[],
         }

@@ -14,7 +14,7 @@ pub mod telegram;
 pub mod zalo;
 
 pub use message::{
-    Chat, ChatKind, Delivered, DeliveryError, Event, Inbound, OutButton, Outgoing, Sender,
+    Chat, ChatKind, Delivered, DeliveryError, Event, Inbound, OutButton, Outgoing, PhotoRef, Sender,
 };
 
 use crate::domain::{ChatAddress, Platform};

@@ -151,6 +151,25 @@ impl Store {
         Ok(n)
     }
 
+    /// How many people and linked groups in a broadcast to everyone in `unit_code`'s subtree
+    /// are on a platform other than `platform` (they cannot get a picture kept there).
+    pub async fn audience_elsewhere(&self, unit_code: &str, platform: &str) -> Result<i64> {
+        let Some(pattern) = self.subtree_pattern(unit_code).await? else {
+            return Ok(0);
+        };
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM people p WHERE {} AND p.platform <> $2) + \
+             (SELECT COUNT(*) FROM member_groups g WHERE {GROUPS_WHERE} AND g.platform <> $2)",
+            audience_where(Audience::Everyone)
+        );
+        let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(pattern)
+            .bind(platform)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+
     /// How many linked groups (coverage's `/linkgroup`) in `unit_code`'s subtree a broadcast
     /// to everyone also reaches.
     pub async fn audience_groups(&self, unit_code: &str) -> Result<i64> {

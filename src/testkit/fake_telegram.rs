@@ -347,6 +347,8 @@ struct Inner {
     default_member_status: String,
     limits: Option<TelegramLimits>,
     windows: Windows,
+    /// File ids this bot may send on: those of pictures users sent it and of its own uploads.
+    known_files: std::collections::HashSet<String>,
 }
 
 struct Shared {
@@ -423,6 +425,7 @@ impl FakeTelegram {
                 default_member_status: "administrator".into(),
                 limits,
                 windows: Windows::default(),
+                known_files: Default::default(),
             }),
             updates_ready: Notify::new(),
         });
@@ -529,6 +532,26 @@ impl FakeTelegram {
     /// `bot_command` entity.
     pub fn send_command(&self, from: &TgUser, command: &str) -> i64 {
         self.send_text(from, command)
+    }
+
+    /// Queues a photo with a caption in `from`'s private chat; the bot may then send it on by
+    /// the returned file id. Returns `(update id, file id)`.
+    pub fn send_photo(&self, from: &TgUser, caption: &str) -> (i64, String) {
+        let file_id = format!("user-photo-{}-{}", from.id, self.next_message_id());
+        self.shared.lock().known_files.insert(file_id.clone());
+        let m = json!({
+            "message_id": self.next_message_id(),
+            "date": now_unix(),
+            "chat": from.private_chat(),
+            "from": from.json(),
+            "photo": [
+                {"file_id": format!("{file_id}-thumb"), "file_unique_id": "t",
+                 "width": 90, "height": 90},
+                {"file_id": file_id, "file_unique_id": "o", "width": 1280, "height": 960}
+            ],
+            "caption": caption
+        });
+        (self.inject(json!({"message": m})), file_id)
     }
 
     /// Queues a sticker in the private chat.
@@ -1213,6 +1236,22 @@ fn answer(
     let done = |v: Value| (ok(v), Outcome::Ok { message_id: None });
     let need_chat = || api_error(400, "Bad Request: chat_id is empty", None);
     let s = |k: &str| params.get(k).and_then(Value::as_str).unwrap_or_default();
+    // A file sent by id must be one this bot has seen.
+    let file = match method {
+        "sendPhoto" if upload.is_none() => Some(s("photo")),
+        "sendDocument" if upload.is_none() => Some(s("document")),
+        _ => None,
+    };
+    if file.is_some_and(|f| !inner.known_files.contains(f) && !f.starts_with("https://")) {
+        let description = "Bad Request: wrong file identifier/HTTP URL specified";
+        return (
+            api_error(400, description, None),
+            Outcome::Error {
+                code: 400,
+                description: description.into(),
+            },
+        );
+    }
     match method {
         "getMe" => {
             let mut me = bot_user(shared);
@@ -1245,8 +1284,13 @@ fn answer(
             match method {
                 "sendMessage" => m["text"] = json!(s("text")),
                 "sendPhoto" => {
+                    let file_id = match upload {
+                        Some(_) => format!("photo{id}"),
+                        None => s("photo").to_string(),
+                    };
+                    inner.known_files.insert(file_id.clone());
                     m["photo"] = json!([{
-                        "file_id": format!("photo{id}"), "file_unique_id": format!("p{id}"),
+                        "file_id": file_id, "file_unique_id": format!("p{id}"),
                         "width": 800, "height": 600, "file_size": size
                     }]);
                     m["caption"] = json!(s("caption"));

@@ -854,3 +854,84 @@ async fn a_running_broadcast_can_be_stopped_from_the_list() {
     assert_eq!(b.sent + b.cancelled, 200, "{b:?}");
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_broadcasts_a_photo_with_a_caption() {
+    let app = spawn_app_with(fast(&[])).await;
+    let leader = TgUser::vi(7601);
+    make_leader(&app.store, &leader, "794").await;
+    let members: Vec<i64> = (0..3).map(|i| 76_100 + i).collect();
+    for &id in &members {
+        member(&app.store, id, "27694").await;
+    }
+    // A member on Zalo cannot get a picture Telegram keeps: the preview says so.
+    let (zalo, _) = app
+        .store
+        .touch_person(Platform::Zalo, "z-76", "z-76", "Zalo member", Locale::Vi)
+        .await
+        .expect("a Zalo person");
+    app.store
+        .save_state(zalo.id, r#"{"step":"idle"}"#)
+        .await
+        .expect("started");
+    app.store
+        .set_person_unit(zalo.id, Some("27694"))
+        .await
+        .expect("joined");
+
+    let r = app.say(&leader, "/broadcast", 1).await;
+    assert!(r[0].text().contains("gửi một ảnh"), "{}", r[0].text());
+    let caption = "Cài Bluezone ngay hôm nay";
+    let mark = app.fake.mark();
+    let (_, file_id) = app.fake.send_photo(&leader, caption);
+    let r = app.replies(&leader, mark, 2).await;
+    assert_eq!(r[0].method, "sendPhoto", "the photo is shown back first");
+    assert_eq!(
+        r[0].params.get("photo").and_then(|v| v.as_str()),
+        Some(file_id.as_str()),
+        "sent on by file id, not uploaded again"
+    );
+    assert_eq!(r[0].text(), caption);
+    let preview = &r[1];
+    assert!(preview.text().contains("ảnh ở trên"), "{}", preview.text());
+    assert!(
+        preview.text().contains("1 người nhận dùng Zalo"),
+        "{}",
+        preview.text()
+    );
+    let r = app.press(&leader, preview, "Huỷ", 1).await;
+    assert!(r[0].text().contains("Đã huỷ"), "{}", r[0].text());
+
+    // Without the Zalo member: no warning, and the photo goes to every Telegram member.
+    app.store
+        .set_opted_out(zalo.id, true)
+        .await
+        .expect("opted out");
+    app.say(&leader, "/broadcast", 1).await;
+    let mark = app.fake.mark();
+    let (_, file_id) = app.fake.send_photo(&leader, caption);
+    let r = app.replies(&leader, mark, 2).await;
+    assert!(!r[1].text().contains("Zalo"), "{}", r[1].text());
+    let r = app.press(&leader, &r[1], "Tất cả", 1).await;
+    let mark = app.fake.mark();
+    app.press(&leader, &r[0], "Gửi ngay", 2).await;
+    wait_text(&app, &leader, mark, "đã gửi xong").await;
+    app.drained().await;
+    for &id in &members {
+        let got = app.fake.messages_to(id);
+        assert_eq!(got.len(), 1, "member {id}: {got:?}");
+        assert_eq!(got[0].method, "sendPhoto");
+        assert_eq!(got[0].text(), caption);
+        assert_eq!(
+            got[0].params.get("photo").and_then(|v| v.as_str()),
+            Some(file_id.as_str())
+        );
+    }
+    let list = app.store.recent_broadcasts(None, 5).await.expect("list");
+    assert_eq!(list.len(), 1, "the discarded draft is not listed");
+    let b = &list[0];
+    assert_eq!((b.total, b.sent, b.status.as_str()), (3, 3, "done"));
+    assert_eq!(b.text, caption, "the audit trail keeps the caption");
+    assert!(b.payload.contains(&file_id), "and the photo: {}", b.payload);
+    app.finish().await;
+}

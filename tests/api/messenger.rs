@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bluezone_bot::clock::ManualClock;
 use bluezone_bot::domain::{ChatAddress, Platform};
-use bluezone_bot::platform::Outgoing;
+use bluezone_bot::platform::{Outgoing, PhotoRef};
 use bluezone_bot::store::{NewOutboxItem, Priority};
 use serde_json::json;
 
@@ -509,5 +509,42 @@ async fn messenger_pictures_and_files_are_uploaded() {
     assert_eq!(got[0].message["attachment"]["type"], "file");
     assert_eq!(got[0].message["filename"], "units.csv");
     assert_eq!(got[1].text(), "Export");
+    // A picture a leader sent on Messenger goes on by its address; one kept by Telegram
+    // cannot, so only its caption goes (and nothing at all without one).
+    let shared = |photo: PhotoRef, caption: &str| {
+        item(Outgoing::SharedPhoto {
+            photo,
+            caption: caption.into(),
+            buttons: Vec::new(),
+        })
+    };
+    let url = PhotoRef::Url {
+        url: "https://fb.example/p.jpg".into(),
+    };
+    let tg = || PhotoRef::TelegramFile {
+        file_id: "AgACAgIAAx".into(),
+    };
+    p.app
+        .store
+        .enqueue(&[shared(url, "Cài Bluezone")])
+        .await
+        .expect("queued");
+    let got = p.messenger.wait_to(psid, since + 4, 2).await;
+    assert_eq!(got[0].message["attachment"]["type"], "image");
+    assert_eq!(
+        got[0].message["attachment"]["payload"]["url"],
+        "https://fb.example/p.jpg"
+    );
+    assert_eq!(got[1].text(), "Cài Bluezone");
+    let ids = p
+        .app
+        .store
+        .enqueue(&[shared(tg(), ""), shared(tg(), "Chỉ chú thích")])
+        .await
+        .expect("queued");
+    assert_eq!(outcome(&p, ids[0]).await.0, "skipped");
+    let got = p.messenger.wait_to(psid, since + 6, 1).await;
+    assert_eq!(got[0].text(), "Chỉ chú thích");
+    assert!(got[0].message.get("attachment").is_none());
     p.app.finish().await;
 }

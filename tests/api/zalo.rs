@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bluezone_bot::clock::ManualClock;
 use bluezone_bot::domain::Platform;
+use bluezone_bot::platform::PhotoRef;
 use bluezone_bot::store::Priority;
 use serde_json::json;
 
@@ -188,6 +189,53 @@ async fn zalo_long_texts_window_and_errors() {
         "img-10"
     );
     assert_eq!(got[1].text(), "Biểu đồ");
+
+    // A picture a leader sent on Zalo goes on by its address; one kept by Telegram cannot,
+    // so only its caption goes.
+    let shared = |photo: PhotoRef| bluezone_bot::store::NewOutboxItem {
+        to: bluezone_bot::domain::ChatAddress {
+            platform: Platform::Zalo,
+            chat_id: user.into(),
+            is_group: false,
+        },
+        person_id: person,
+        broadcast_id: None,
+        priority: Priority::Reply,
+        message: bluezone_bot::platform::Outgoing::SharedPhoto {
+            photo,
+            caption: "Cài Bluezone".into(),
+            buttons: Vec::new(),
+        },
+        dedupe_key: None,
+    };
+    let since = p.zalo.count_to(user);
+    p.app
+        .store
+        .enqueue(&[shared(PhotoRef::Url {
+            url: "https://z.example/p.jpg".into(),
+        })])
+        .await
+        .expect("queued");
+    let got = p.zalo.wait_to(user, since, 2).await;
+    assert_eq!(
+        got[0].message["attachment"]["payload"]["elements"][0]["url"],
+        "https://z.example/p.jpg"
+    );
+    assert_eq!(got[1].text(), "Cài Bluezone");
+    p.app
+        .store
+        .enqueue(&[shared(PhotoRef::TelegramFile {
+            file_id: "AgACAgIAAx".into(),
+        })])
+        .await
+        .expect("queued");
+    let got = p.zalo.wait_to(user, since + 2, 1).await;
+    assert_eq!(got[0].text(), "Cài Bluezone");
+    assert!(
+        got[0].message.get("attachment").is_none(),
+        "{:?}",
+        got[0].message
+    );
 
     // Errors come with HTTP 200 and a negative code.
     p.zalo.fail_next(

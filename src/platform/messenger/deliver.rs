@@ -9,7 +9,7 @@ use super::MessengerConfig;
 use crate::domain::{ChatAddress, Platform};
 use crate::platform::chat_lock::ChatLocks;
 use crate::platform::choices::{flatten, numbered_text, remember, split_text};
-use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing};
+use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
 use crate::store::Store;
 
 /// The standard messaging window: a person can be messaged for 24 hours after they wrote.
@@ -274,6 +274,13 @@ impl crate::platform::profile::Profiles for Messenger {
     }
 }
 
+/// What goes before a caption: an upload (kind, file name, MIME type, bytes) or a picture
+/// Messenger fetches from an address.
+enum Attach<'a> {
+    Upload(&'static str, &'a str, &'static str, &'a [u8]),
+    Link(&'a str),
+}
+
 #[async_trait::async_trait]
 impl Deliver for Messenger {
     fn platform(&self) -> Platform {
@@ -311,7 +318,25 @@ impl Deliver for Messenger {
             } => (
                 caption.as_str(),
                 flatten(buttons),
-                Some(("image", "chart.png", "image/png", png)),
+                Some(Attach::Upload("image", "chart.png", "image/png", png)),
+            ),
+            // A Telegram file id means nothing here: only the caption goes.
+            Outgoing::SharedPhoto {
+                photo,
+                caption,
+                buttons,
+            } => (
+                caption.as_str(),
+                flatten(buttons),
+                match photo {
+                    PhotoRef::Url { url } => Some(Attach::Link(url)),
+                    PhotoRef::TelegramFile { .. } if caption.trim().is_empty() => {
+                        return Err(DeliveryError::Skipped(
+                            "a Telegram picture cannot be sent on Messenger".into(),
+                        ));
+                    }
+                    PhotoRef::TelegramFile { .. } => None,
+                },
             ),
             Outgoing::Document {
                 filename,
@@ -320,7 +345,12 @@ impl Deliver for Messenger {
             } => (
                 caption.as_str(),
                 Vec::new(),
-                Some(("file", filename.as_str(), mime_for(filename), bytes)),
+                Some(Attach::Upload(
+                    "file",
+                    filename.as_str(),
+                    mime_for(filename),
+                    bytes,
+                )),
             ),
         };
         // The 24-hour standard messaging window, counted from the person's last message.
@@ -334,8 +364,17 @@ impl Deliver for Messenger {
         }
         let _turn = self.chats.lock(&to.chat_id).await;
         let mut delivered = Delivered::default();
-        if let Some((kind, name, mime, bytes)) = file {
-            delivered = self.post_file(&to.chat_id, kind, name, mime, bytes).await?;
+        if let Some(file) = file {
+            delivered = match file {
+                Attach::Upload(kind, name, mime, bytes) => {
+                    self.post_file(&to.chat_id, kind, name, mime, bytes).await?
+                }
+                Attach::Link(url) => {
+                    let message = json!({"attachment": {"type": "image",
+                        "payload": {"url": url, "is_reusable": true}}});
+                    self.post(&to.chat_id, message).await?
+                }
+            };
             if text.trim().is_empty() && buttons.is_empty() {
                 return Ok(delivered);
             }

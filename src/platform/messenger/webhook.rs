@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::Platform;
 use crate::platform::choices::text_event;
-use crate::platform::{Chat, ChatKind, Event, Inbound, Sender};
+use crate::platform::{Chat, ChatKind, Event, Inbound, PhotoRef, Sender};
 
 /// Answers the GET handshake: the challenge when `mode` is `subscribe` and `token` matches
 /// ours (compared in constant time), `None` otherwise.
@@ -41,6 +41,16 @@ pub fn signature_ok(header: Option<&[u8]>, body: &[u8], app_secret: &str) -> boo
     mac.verify_slice(&given).is_ok()
 }
 
+/// The address of the first picture attached to a message, if any.
+fn image_url(msg: &Value) -> Option<&str> {
+    msg.get("attachments")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter(|a| a.get("type").and_then(Value::as_str) == Some("image"))
+        .find_map(|a| a.pointer("/payload/url").and_then(Value::as_str))
+        .filter(|u| u.starts_with("https://"))
+}
+
 /// The events in a webhook body, each with a key that identifies it across Meta's retries.
 /// Echoes of the page's own messages, deliveries and reads are left out.
 pub fn to_inbounds(body: &Value) -> Vec<(String, Inbound)> {
@@ -67,6 +77,14 @@ pub fn to_inbounds(body: &Value) -> Vec<(String, Inbound)> {
                 button(payload)
             } else if let Some(text) = msg.get("text").and_then(Value::as_str) {
                 text_event(text)
+            } else if let Some(url) = image_url(msg) {
+                // Messenger has no captions: a picture comes alone.
+                Event::Photo {
+                    photo: PhotoRef::Url {
+                        url: url.to_string(),
+                    },
+                    caption: String::new(),
+                }
             } else {
                 Event::Unsupported
             };
@@ -199,6 +217,20 @@ mod tests {
                 name: "start".into(),
                 args: "r_abc".into()
             }
+        );
+        let body = serde_json::json!({"object":"page","entry":[{"id":"P","time":1,"messaging":[
+            {"sender":{"id":"U1"},"recipient":{"id":"P"},"timestamp":9,"message":{"mid":"m9",
+                "attachments":[{"type":"image","payload":{"url":"https://fb.example/p.jpg"}}]}}
+        ]}]});
+        let got = to_inbounds(&body);
+        assert_eq!(
+            got.first().map(|(_, i)| &i.event),
+            Some(&Event::Photo {
+                photo: PhotoRef::Url {
+                    url: "https://fb.example/p.jpg".into()
+                },
+                caption: String::new()
+            })
         );
     }
 }

@@ -11,7 +11,7 @@ use teloxide::types::{
 use teloxide::{ApiError, Bot, RequestError};
 
 use crate::domain::{ChatAddress, Platform};
-use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing};
+use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
 
 /// Telegram's limit for a message text, in characters.
 const MAX_TEXT: usize = 4096;
@@ -148,6 +148,30 @@ impl Deliver for Telegram {
                 let mut req = self
                     .bot
                     .send_photo(chat?, InputFile::memory(png.clone()).file_name("chart.png"))
+                    .caption(cut(caption, MAX_CAPTION));
+                if let Some(k) = keyboard(buttons) {
+                    req = req.reply_markup(k);
+                }
+                req.await.map(|m| Some(m.id.0.to_string()))
+            }
+            Outgoing::SharedPhoto {
+                photo,
+                caption,
+                buttons,
+            } => {
+                let file = match photo {
+                    PhotoRef::TelegramFile { file_id } => {
+                        InputFile::file_id(teloxide::types::FileId(file_id.clone()))
+                    }
+                    PhotoRef::Url { url } => {
+                        InputFile::url(url::Url::parse(url).map_err(|_| {
+                            DeliveryError::Rejected(format!("bad picture address {url:?}"))
+                        })?)
+                    }
+                };
+                let mut req = self
+                    .bot
+                    .send_photo(chat?, file)
                     .caption(cut(caption, MAX_CAPTION));
                 if let Some(k) = keyboard(buttons) {
                     req = req.reply_markup(k);

@@ -3,7 +3,7 @@
 use teloxide::types::{ChatMemberUpdated, Message, Update, UpdateKind, User};
 
 use crate::domain::Platform;
-use crate::platform::{Chat, ChatKind, Event, Inbound, Sender};
+use crate::platform::{Chat, ChatKind, Event, Inbound, PhotoRef, Sender};
 
 fn sender(user: &User) -> Sender {
     let mut name = user.first_name.clone();
@@ -57,7 +57,16 @@ fn message_event(m: &Message, bot_username: &str) -> Option<Event> {
             command(t, bot_username).map(|(name, args)| Event::Command { name, args })
         }
         Some(t) => Some(Event::Text(t.to_string())),
-        None if m.chat.is_private() => Some(Event::Unsupported),
+        // The sizes come smallest first: the last is the original.
+        None if m.chat.is_private() => match m.photo().and_then(|sizes| sizes.last()) {
+            Some(largest) => Some(Event::Photo {
+                photo: PhotoRef::TelegramFile {
+                    file_id: largest.file.id.0.clone(),
+                },
+                caption: m.caption().unwrap_or_default().to_string(),
+            }),
+            None => Some(Event::Unsupported),
+        },
         // Photos and service messages in groups are none of the bot's business.
         None => None,
     }
@@ -178,5 +187,24 @@ mod tests {
                 "new_chat_member": {"user": {"id": 7, "is_bot": true, "first_name": "B"}, "status": "kicked", "until_date": 0}}
         }));
         assert_eq!(to_inbound(&u, "bot").map(|i| i.event), Some(Event::Blocked));
+        let u = update(serde_json::json!({
+            "update_id": 4,
+            "message": {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private", "first_name": "An"},
+                        "from": {"id": 42, "is_bot": false, "first_name": "An"},
+                        "photo": [
+                            {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
+                            {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 1280}
+                        ],
+                        "caption": "Cài Bluezone"}
+        }));
+        assert_eq!(
+            to_inbound(&u, "bot").map(|i| i.event),
+            Some(Event::Photo {
+                photo: PhotoRef::TelegramFile {
+                    file_id: "large".into()
+                },
+                caption: "Cài Bluezone".into()
+            })
+        );
     }
 }

@@ -9,7 +9,7 @@ use super::{Tokens, ZaloConfig};
 use crate::domain::{ChatAddress, Platform};
 use crate::platform::chat_lock::ChatLocks;
 use crate::platform::choices::{flatten, numbered_text, remember, split_text};
-use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing};
+use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
 use crate::store::Store;
 
 /// The interaction window for consultation messages: 7 days after the person's last message.
@@ -238,6 +238,12 @@ impl crate::platform::profile::Profiles for Zalo {
     }
 }
 
+/// The picture before a caption: PNG bytes to upload, or an address Zalo fetches.
+enum Picture<'a> {
+    Upload(&'a [u8]),
+    Link(&'a str),
+}
+
 #[async_trait::async_trait]
 impl Deliver for Zalo {
     fn platform(&self) -> Platform {
@@ -269,7 +275,29 @@ impl Deliver for Zalo {
                 png,
                 caption,
                 buttons,
-            } => (caption.as_str(), flatten(buttons), Some(png)),
+            } => (
+                caption.as_str(),
+                flatten(buttons),
+                Some(Picture::Upload(png)),
+            ),
+            // A Telegram file id means nothing here: only the caption goes.
+            Outgoing::SharedPhoto {
+                photo,
+                caption,
+                buttons,
+            } => (
+                caption.as_str(),
+                flatten(buttons),
+                match photo {
+                    PhotoRef::Url { url } => Some(Picture::Link(url)),
+                    PhotoRef::TelegramFile { .. } if caption.trim().is_empty() => {
+                        return Err(DeliveryError::Skipped(
+                            "a Telegram picture cannot be sent on Zalo".into(),
+                        ));
+                    }
+                    PhotoRef::TelegramFile { .. } => None,
+                },
+            ),
             // Zalo takes only PDF/DOC files; exports (CSV/XLSX) go as their caption.
             Outgoing::Document { caption, .. } => (caption.as_str(), Vec::new(), None),
         };
@@ -283,8 +311,21 @@ impl Deliver for Zalo {
         }
         let _turn = self.chats.lock(&to.chat_id).await;
         let mut delivered = Delivered::default();
-        if let Some(png) = picture {
-            delivered = self.post_picture(&to.chat_id, png).await?;
+        let picture_sent = picture.is_some();
+        match picture {
+            Some(Picture::Upload(png)) => {
+                delivered = self.post_picture(&to.chat_id, png).await?;
+            }
+            Some(Picture::Link(url)) => {
+                let message = json!({"attachment": {"type": "template", "payload": {
+                    "template_type": "media",
+                    "elements": [{"media_type": "image", "url": url}]}}});
+                delivered = self.post(&to.chat_id, message).await?;
+            }
+            None => {}
+        }
+        if picture_sent && text.trim().is_empty() && buttons.is_empty() {
+            return Ok(delivered);
         }
         for part in plan(text, &buttons) {
             delivered = self.post(&to.chat_id, part).await?;

@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::Platform;
 use crate::platform::choices::text_event;
-use crate::platform::{Chat, ChatKind, Event, Inbound, Sender};
+use crate::platform::{Chat, ChatKind, Event, Inbound, PhotoRef, Sender};
 
 /// Whether `header` (`mac=<hex>`) matches `sha256(first + body + timestamp + oa_secret)` with
 /// `first` the app id or the OA id (both forms are in use). `timestamp` is the body's own
@@ -65,6 +65,28 @@ pub fn to_inbound(body: &Value) -> Option<(String, Inbound)> {
                 body.pointer("/sender/id").and_then(as_text)?,
                 text_event(text),
             )
+        }
+        "user_send_image" => {
+            let url = body
+                .pointer("/message/attachments")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find_map(|a| a.pointer("/payload/url").and_then(Value::as_str));
+            let event = match url {
+                Some(url) if url.starts_with("https://") => Event::Photo {
+                    photo: PhotoRef::Url {
+                        url: url.to_string(),
+                    },
+                    caption: body
+                        .pointer("/message/text")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                },
+                _ => Event::Unsupported,
+            };
+            (body.pointer("/sender/id").and_then(as_text)?, event)
         }
         "follow" => (
             body.pointer("/follower/id").and_then(as_text)?,
@@ -147,5 +169,23 @@ mod tests {
         assert_eq!(to_inbound(&v).map(|(_, i)| i.event), Some(Event::Blocked));
         let v = serde_json::json!({"event_name":"user_seen_message","timestamp":"3","sender":{"id":"u1"}});
         assert!(to_inbound(&v).is_none());
+        let v = serde_json::json!({"event_name":"user_send_image","timestamp":"4","sender":{"id":"u1"},
+            "message":{"msg_id":"m2","text":"Cài Bluezone","attachments":[{"type":"image",
+                "payload":{"thumbnail":"https://z.example/t.jpg","url":"https://z.example/p.jpg"}}]}});
+        assert_eq!(
+            to_inbound(&v).map(|(_, i)| i.event),
+            Some(Event::Photo {
+                photo: PhotoRef::Url {
+                    url: "https://z.example/p.jpg".into()
+                },
+                caption: "Cài Bluezone".into()
+            })
+        );
+        let v = serde_json::json!({"event_name":"user_send_image","timestamp":"5","sender":{"id":"u1"},
+            "message":{"msg_id":"m3","attachments":[{"type":"image","payload":{"url":"file:///etc/passwd"}}]}});
+        assert_eq!(
+            to_inbound(&v).map(|(_, i)| i.event),
+            Some(Event::Unsupported)
+        );
     }
 }
