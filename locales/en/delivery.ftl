@@ -32,6 +32,10 @@ bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
     }, sent { $sent }/{ $total }, failed { $failed }
 bc-list-none = You have not sent any message yet.
 btn-bc-stop = ⛔ Stop #{ $id }
+bc-stop-ask = Stop message #{ $id }? About { $left } recipients have not got it yet; they will not get it.
+btn-bc-stop-now = ⛔ Stop now
+btn-bc-keep = ▶️ Keep sending
+bc-kept = Message #{ $id } keeps sending.
 bc-stopped = Message #{ $id } stopped; { $dropped } recipients will not get it.
 bc-not-running = This message is no longer being sent.
 reminder = 👋 Have you installed { $app } yet? It takes 2 minutes to protect you and your community. If you have, press the button below to confirm.

@@ -32,6 +32,10 @@ bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
     }, đã gửi { $sent }/{ $total }, lỗi { $failed }
 bc-list-none = Bạn chưa gửi tin nhắn nào.
 btn-bc-stop = ⛔ Dừng #{ $id }
+bc-stop-ask = Dừng tin nhắn #{ $id }? Khoảng { $left } người chưa nhận được; họ sẽ không nhận được nữa.
+btn-bc-stop-now = ⛔ Dừng ngay
+btn-bc-keep = ▶️ Tiếp tục gửi
+bc-kept = Tin nhắn #{ $id } vẫn tiếp tục được gửi.
 bc-stopped = Đã dừng tin nhắn #{ $id }; { $dropped } người chưa nhận sẽ không được gửi.
 bc-not-running = Tin nhắn này không còn đang gửi.
 reminder = 👋 Bạn đã cài { $app } chưa? Chỉ mất 2 phút để bảo vệ bạn và cộng đồng. Nếu đã cài, hãy bấm nút bên dưới để xác nhận.

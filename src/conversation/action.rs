@@ -31,8 +31,12 @@ pub enum Action {
     BroadcastConfirm(i64),
     /// Broadcast draft: throw it away.
     BroadcastDiscard(i64),
-    /// Running broadcast: stop it.
+    /// Running broadcast: ask whether to stop it.
+    BroadcastStopAsk(i64),
+    /// Running broadcast: stop it (the answer to the question).
     BroadcastStop(i64),
+    /// Running broadcast: keep sending (the other answer).
+    BroadcastKeep(i64),
     /// Coverage of this unit (the top for `None`), at this page of its children.
     Coverage(Option<UnitCode>, u32),
     /// The coverage chart of this unit (the top for `None`).
@@ -97,7 +101,9 @@ impl Action {
             }
             Action::BroadcastConfirm(id) => format!("bcok:{id}"),
             Action::BroadcastDiscard(id) => format!("bcno:{id}"),
+            Action::BroadcastStopAsk(id) => format!("bcstopq:{id}"),
             Action::BroadcastStop(id) => format!("bcstop:{id}"),
+            Action::BroadcastKeep(id) => format!("bckeep:{id}"),
             Action::Coverage(c, page) => format!("cov:{}:{page}", opt(c)),
             Action::Chart(c) => format!("chart:{}", opt(c)),
             Action::Export(c) => format!("exp:{}", opt(c)),
@@ -132,7 +138,9 @@ impl Action {
             ("bca", [id, "u"]) => Action::BroadcastAudience(id.parse().ok()?, true),
             ("bcok", [id]) => Action::BroadcastConfirm(id.parse().ok()?),
             ("bcno", [id]) => Action::BroadcastDiscard(id.parse().ok()?),
+            ("bcstopq", [id]) => Action::BroadcastStopAsk(id.parse().ok()?),
             ("bcstop", [id]) => Action::BroadcastStop(id.parse().ok()?),
+            ("bckeep", [id]) => Action::BroadcastKeep(id.parse().ok()?),
             ("cov", [code, page]) => Action::Coverage(opt_code(code)?, page.parse().ok()?),
             ("chart", [code]) => Action::Chart(opt_code(code)?),
             ("exp", [code]) => Action::Export(opt_code(code)?),
@@ -192,6 +200,12 @@ mod tests {
             Action::Members(code(&long), 4_000_000_000),
             Action::Verify(i64::MAX),
             Action::GroupInstalled,
+            Action::BroadcastAudience(i64::MAX, true),
+            Action::BroadcastConfirm(i64::MAX),
+            Action::BroadcastDiscard(1),
+            Action::BroadcastStopAsk(i64::MAX),
+            Action::BroadcastStop(i64::MAX),
+            Action::BroadcastKeep(i64::MAX),
         ] {
             let data = a.encode();
             assert!(data.len() <= MAX_DATA_LEN, "{data}");

@@ -304,11 +304,35 @@ impl Engine {
             if b.status == "running" {
                 reply = reply.row(vec![Button::action(
                     Msg::new(&BTN_BC_STOP).arg("id", b.id),
-                    Action::BroadcastStop(b.id),
+                    Action::BroadcastStopAsk(b.id),
                 )]);
             }
         }
         Ok(Turn::reply(reply))
+    }
+
+    /// Stop on the list: asks first, since what is dropped cannot be sent again.
+    pub(super) async fn broadcast_stop_ask(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+        let Some(b) = self.store.broadcast(id).await? else {
+            return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
+        };
+        if b.author_id != ctx.person.id && !ctx.is_admin {
+            return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
+        }
+        if b.status != "running" {
+            return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
+        }
+        Ok(Turn::reply(
+            Reply::to_sender(
+                Msg::new(&BC_STOP_ASK)
+                    .arg("id", id)
+                    .arg("left", (b.total - b.done()).max(0)),
+            )
+            .row(vec![
+                Button::action(Msg::new(&BTN_BC_STOP_NOW), Action::BroadcastStop(id)),
+                Button::action(Msg::new(&BTN_BC_KEEP), Action::BroadcastKeep(id)),
+            ]),
+        ))
     }
 
     /// Stop: what is still queued is dropped.

@@ -239,7 +239,11 @@ impl Engine {
             Action::BroadcastAudience(id, only) => self.broadcast_audience(ctx, id, only).await?,
             Action::BroadcastConfirm(id) => self.broadcast_confirm(ctx, id).await?,
             Action::BroadcastDiscard(id) => self.broadcast_discard(ctx, id).await?,
+            Action::BroadcastStopAsk(id) => self.broadcast_stop_ask(ctx, id).await?,
             Action::BroadcastStop(id) => self.broadcast_stop(ctx, id).await?,
+            Action::BroadcastKeep(id) => Turn::reply(Reply::to_sender(
+                Msg::new(&crate::outbox::keys::BC_KEPT).arg("id", id),
+            )),
             Action::Coverage(code, page) => self.coverage_button(ctx, code, page).await?,
             Action::Chart(code) => self.chart_cmd(ctx, Some(opt_str(&code))).await?,
             Action::Export(code) => self.export_cmd(ctx, Some(opt_str(&code))).await?,

@@ -24,6 +24,10 @@ crate::define_keys! {
     BC_LIST_ITEM = "bc-list-item" [id, unit, status, sent, total, failed, date];
     BC_LIST_NONE = "bc-list-none" [];
     BTN_BC_STOP = "btn-bc-stop" [id];
+    BC_STOP_ASK = "bc-stop-ask" [id, left];
+    BTN_BC_STOP_NOW = "btn-bc-stop-now" [];
+    BTN_BC_KEEP = "btn-bc-keep" [];
+    BC_KEPT = "bc-kept" [id];
     BC_STOPPED = "bc-stopped" [id, dropped];
     BC_NOT_RUNNING = "bc-not-running" [];
     REMINDER = "reminder" [app];

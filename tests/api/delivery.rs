@@ -837,10 +837,34 @@ async fn a_running_broadcast_can_be_stopped_from_the_list() {
         .expect("the list")
         .remove(0);
     assert!(list.text().contains("đang gửi"), "{}", list.text());
+    // Stopping is asked first; "keep sending" changes nothing.
+    let ask = |on: &bluezone_bot::testkit::Call| {
+        let mark = app.fake.mark();
+        let data = on.button_data("Dừng").expect("a stop button");
+        app.fake
+            .press_button(&leader, on.message_id().unwrap_or(1), &data);
+        mark
+    };
+    let question = |mark: usize| {
+        app.fake.wait_for_since(mark, 1, WAIT, |c| {
+            c.is_message_to(leader.id) && c.text().contains("chưa nhận được")
+        })
+    };
+    let mark = ask(&list);
+    let q = question(mark).await.expect("the question").remove(0);
     let mark = app.fake.mark();
-    let data = list.button_data("Dừng").expect("a stop button");
+    let data = q.button_data("Tiếp tục").expect("keep");
     app.fake
-        .press_button(&leader, list.message_id().unwrap_or(1), &data);
+        .press_button(&leader, q.message_id().unwrap_or(1), &data);
+    wait_text(&app, &leader, mark, "vẫn tiếp tục").await;
+    let b = app.store.broadcast(id).await.expect("read").expect("row");
+    assert_eq!(b.status, "running");
+    let mark = ask(&list);
+    let q = question(mark).await.expect("the question").remove(0);
+    let mark = app.fake.mark();
+    let data = q.button_data("Dừng ngay").expect("stop now");
+    app.fake
+        .press_button(&leader, q.message_id().unwrap_or(1), &data);
     wait_text(&app, &leader, mark, "Đã dừng tin nhắn").await;
     app.drained().await;
     let b = app.store.broadcast(id).await.expect("read").expect("row");
