@@ -1,6 +1,7 @@
 //! Delivery benchmark: the sender worker against the fake Bot API enforcing Telegram's limits
 //! (it answers 429 with `retry_after` when they are exceeded), and a 1,000,000-recipient
-//! broadcast for peak memory.
+//! broadcast for peak memory, and how fast a person's reply overtakes a 100,000-recipient
+//! broadcast.
 //!
 //! ```text
 //! cargo bench --bench delivery                        # real rates: 10,000 members + 50 groups × 30, three orders
@@ -11,6 +12,9 @@
 //! - `BENCH_SCALE` (default 1): multiplies the number of private chats (10,000) and groups (50).
 //! - `BENCH_LIMITS_X` (default 1): multiplies every Telegram limit, in the fake and in the bot.
 //! - `BENCH_ORDERS`: which queue orders to run (default all three).
+//! - `BENCH_REPLY` (default 1): queue N×100,000 broadcast messages, and while they drain at the
+//!   limits, ten replies two seconds apart; report how long each took to reach the Bot API
+//!   (`BENCH_REPLY=0` skips it).
 //! - `BENCH_MILLION` (default 0): also queue and drain a broadcast to N×1,000,000 recipients
 //!   (`BENCH_MILLION=1` is the million), with an in-process deliverer, and report peak RSS.
 //! - `DATABASE_URL`: a PostgreSQL server database to use instead of a temporary SQLite file.
@@ -165,6 +169,7 @@ async fn limited_run(order: Order, scale: f64, x: u32) -> Result<Row> {
             concurrency: 16,
             lease_ms: 120_000,
             max_attempts: 6,
+            daytime: None,
         },
         Arc::new(SystemClock),
     );
@@ -200,6 +205,71 @@ async fn limited_run(order: Order, scale: f64, x: u32) -> Result<Row> {
         duplicates: c.duplicates,
         rss: peak_rss_mb(),
     })
+}
+
+/// A person's reply queued while a 100,000-recipient broadcast drains at Telegram's real
+/// limits: how long from queueing until the fake Bot API has it. Ten probes, two seconds apart.
+async fn reply_latency(backlog: i64, x: u32) -> Result<Vec<Duration>> {
+    let (store, _dir) = fresh_store().await?;
+    let items: Vec<NewOutboxItem> = (0..backlog)
+        .map(|i| item(1_000_000 + i, format!("broadcast to {i}")))
+        .collect();
+    for chunk in items.chunks(2_000) {
+        store.enqueue(chunk).await?;
+    }
+    drop(items);
+    let fake = FakeTelegram::start_with(Some(TelegramLimits {
+        global_per_sec: Some(30 * x),
+        private_per_sec: Some(x),
+        group_per_min: Some(20 * x),
+    }))
+    .await?;
+    let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(url::Url::parse(&fake.api_url())?);
+    let ready = Arc::new(Notify::new());
+    let worker = Worker::with_config(
+        store.clone(),
+        Arc::new(Telegram::new(bot)),
+        ready.clone(),
+        WorkerConfig {
+            limits: PlatformLimits::telegram(1).scaled(x),
+            concurrency: 16,
+            lease_ms: 120_000,
+            max_attempts: 6,
+            daytime: None,
+        },
+        Arc::new(SystemClock),
+    );
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(worker.run(stop.clone()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut latencies = Vec::new();
+    for k in 0..10i64 {
+        let chat = 9_000_000 + k;
+        let mut reply = item(chat, format!("reply {k}"));
+        reply.priority = Priority::Reply;
+        let mark = fake.mark();
+        let t = Instant::now();
+        store.enqueue(&[reply]).await?;
+        ready.notify_one();
+        fake.wait_for_since(mark, 1, Duration::from_secs(30), |c| {
+            c.ok() && c.chat_id == Some(chat)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("reply {k}: {e}"))?;
+        latencies.push(t.elapsed());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let sent = fake
+        .calls_matching(|c| c.ok() && c.method == "sendMessage")
+        .len();
+    stop.cancel();
+    task.await.context("worker")?;
+    store.close().await;
+    anyhow::ensure!(
+        (sent as i64) < backlog,
+        "the broadcast was no longer running"
+    );
+    Ok(latencies)
 }
 
 /// Delivers instantly and counts: the queue's own cost, without a network.
@@ -267,6 +337,7 @@ async fn million(n: i64) -> Result<()> {
             concurrency: 64,
             lease_ms: 120_000,
             max_attempts: 6,
+            daytime: None,
         },
         Arc::new(SystemClock),
     );
@@ -349,6 +420,22 @@ async fn main() -> Result<()> {
                 r.rss
             );
         }
+    }
+    let backlog = (env_f64("BENCH_REPLY", 1.0) * 100_000.0) as i64;
+    if backlog > 0 {
+        eprintln!("running replies during a {backlog}-recipient broadcast (limits ×{x}) …");
+        let mut l = reply_latency(backlog, x).await?;
+        l.sort();
+        let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+        println!();
+        println!("| reply queued during a {backlog}-recipient broadcast | value |");
+        println!("|---|---|");
+        println!("| probes | {} |", l.len());
+        println!(
+            "| median time to the Bot API | {:.0} ms |",
+            ms(&l[l.len() / 2])
+        );
+        println!("| slowest | {:.0} ms |", l.last().map_or(f64::NAN, ms));
     }
     let m = env_f64("BENCH_MILLION", 0.0);
     if m > 0.0 {

@@ -102,7 +102,7 @@ fn worker(
         store.clone(),
         deliver,
         ready.clone(),
-        WorkerConfig::from_settings(&settings.delivery, limits),
+        WorkerConfig::from_settings(settings, limits),
         Arc::new(SystemClock),
     )
 }

@@ -162,7 +162,7 @@ impl App {
             self.store.clone(),
             Arc::new(telegram.clone()),
             self.outbox_ready.clone(),
-            WorkerConfig::from_settings(&self.settings.delivery, self.settings.delivery.telegram),
+            WorkerConfig::from_settings(&self.settings, self.settings.delivery.telegram),
             Arc::new(SystemClock),
         );
         tracker.spawn(worker.run(shutdown.clone()));

@@ -22,12 +22,14 @@ bc-already = This message was already sent or cancelled.
 bc-discarded = Message cancelled.
 bc-progress = 📤 Message #{ $id }: sent { $sent }/{ $total } ({ $percent }%), failed { $failed }, about { $eta } left.
 bc-summary = ✅ Message #{ $id } finished: { $sent }/{ $total } delivered, { $failed } failed, { $unreachable } unreachable, { $cancelled } cancelled.
+bc-summary-stopped = ⛔ Message #{ $id } stopped: { $sent }/{ $total } delivered, { $failed } failed, { $unreachable } unreachable, { $cancelled } not sent.
 bc-failure-reason = • { $reason }: { $count }
 bc-list-header = Recent messages:
 bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
         [running] sending
         [done] finished
         [cancelled] cancelled
+        [cancelling] stopping
        *[other] { $status }
     }, sent { $sent }/{ $total }, failed { $failed }
 bc-list-none = You have not sent any message yet.

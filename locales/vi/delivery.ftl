@@ -22,12 +22,14 @@ bc-already = Tin nhắn này đã được gửi hoặc đã huỷ.
 bc-discarded = Đã huỷ tin nhắn.
 bc-progress = 📤 Tin nhắn #{ $id }: đã gửi { $sent }/{ $total } ({ $percent }%), lỗi { $failed }, còn khoảng { $eta }.
 bc-summary = ✅ Tin nhắn #{ $id } đã gửi xong: { $sent }/{ $total } người nhận được, { $failed } lỗi, { $unreachable } người không liên lạc được, { $cancelled } huỷ.
+bc-summary-stopped = ⛔ Tin nhắn #{ $id } đã dừng: { $sent }/{ $total } đã gửi, { $failed } lỗi, { $unreachable } không liên lạc được, { $cancelled } không gửi.
 bc-failure-reason = • { $reason }: { $count }
 bc-list-header = Các tin nhắn gần đây:
 bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
         [running] đang gửi
         [done] đã xong
         [cancelled] đã huỷ
+        [cancelling] đang dừng
        *[other] { $status }
     }, đã gửi { $sent }/{ $total }, lỗi { $failed }
 bc-list-none = Bạn chưa gửi tin nhắn nào.

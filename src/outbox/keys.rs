@@ -19,6 +19,7 @@ crate::define_keys! {
     BC_DISCARDED = "bc-discarded" [];
     BC_PROGRESS = "bc-progress" [id, sent, total, failed, percent, eta];
     BC_SUMMARY = "bc-summary" [id, sent, total, failed, unreachable, cancelled];
+    BC_SUMMARY_STOPPED = "bc-summary-stopped" [id, sent, total, failed, unreachable, cancelled];
     BC_FAILURE_REASON = "bc-failure-reason" [reason, count];
     BC_LIST_HEADER = "bc-list-header" [];
     BC_LIST_ITEM = "bc-list-item" [id, unit, status, sent, total, failed, date];

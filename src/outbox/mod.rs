@@ -12,4 +12,4 @@ pub mod worker;
 pub use limits::{CallKind, Limiter, PlatformLimits};
 pub use scheduler::{Scheduler, Tick};
 pub use settings::DeliverySettings;
-pub use worker::{Outcome, Worker, WorkerConfig};
+pub use worker::{Daytime, Outcome, Worker, WorkerConfig};

@@ -41,7 +41,12 @@ pub fn progress_msg(b: &Broadcast, now: Millis) -> Msg {
 
 /// The summary at the end.
 pub fn summary_msg(b: &Broadcast) -> Msg {
-    Msg::new(&BC_SUMMARY)
+    let key = if b.status == "cancelling" || b.status == "cancelled" {
+        &BC_SUMMARY_STOPPED
+    } else {
+        &BC_SUMMARY
+    };
+    Msg::new(key)
         .arg("id", b.id)
         .arg("sent", b.sent)
         .arg("total", b.total)

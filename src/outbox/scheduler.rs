@@ -153,9 +153,6 @@ impl Scheduler {
                 });
             }
             if finished {
-                if !self.store.finish_broadcast(b.id).await? {
-                    continue;
-                }
                 let mut reply = Reply::to_sender(summary_msg(&b));
                 for (reason, count) in self.store.broadcast_failures(b.id).await? {
                     reply = reply.para(
@@ -179,7 +176,12 @@ impl Scheduler {
             } else {
                 tick.progress_edits += 1;
             }
+            // Queued before the broadcast is marked finished: a crash in between sends them
+            // on the next tick (their dedupe keys keep them single).
             self.store.enqueue(&items).await?;
+            if finished {
+                self.store.finish_broadcast(b.id).await?;
+            }
             self.store
                 .set_broadcast_progress(b.id, now, b.done())
                 .await?;
@@ -232,11 +234,10 @@ impl Scheduler {
         if minute < at || date.is_empty() {
             return Ok(0);
         }
-        if !self
-            .store
-            .kv_insert_new(&format!("digest.{date}"), "1")
-            .await?
-        {
+        // The day's mark is written after the digests are queued, so an error or a crash in
+        // between only means they are queued again (once: their dedupe keys) on a later tick.
+        let mark = format!("digest.{date}");
+        if self.store.kv_get(&mark).await?.is_some() {
             return Ok(0);
         }
         let mut items = Vec::new();
@@ -292,9 +293,12 @@ impl Scheduler {
                 dedupe_key: Some(format!("digest:{person_id}:{unit_code}:{date}")),
             });
         }
-        let n = items.len();
         self.store.enqueue(&items).await?;
-        Ok(n)
+        if !self.store.kv_insert_new(&mark, "1").await? {
+            // Another replica got there first; its digests and these are the same rows.
+            return Ok(0);
+        }
+        Ok(items.len())
     }
 }
 

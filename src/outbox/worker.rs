@@ -44,19 +44,56 @@ pub struct WorkerConfig {
     pub lease_ms: Millis,
     /// Attempts before a transient failure is final.
     pub max_attempts: i64,
+    /// The daytime window reminders may go out in, checked again at the moment of sending
+    /// (a reminder queued at 19:50 behind a long broadcast waits for the morning).
+    pub daytime: Option<Daytime>,
+}
+
+/// A local daytime window.
+#[derive(Debug, Clone, Copy)]
+pub struct Daytime {
+    /// The campaign's time zone.
+    pub tz: chrono_tz::Tz,
+    /// `[start, end)` in minutes after local midnight (it may wrap midnight).
+    pub window: (u32, u32),
+}
+
+impl Daytime {
+    /// How long from `now` until the window opens: 0 inside it.
+    pub fn wait_ms(&self, now: Millis) -> Millis {
+        use chrono::{TimeZone, Timelike};
+        let Some(t) = self.tz.timestamp_millis_opt(now).single() else {
+            return 0;
+        };
+        let minute = t.hour() * 60 + t.minute();
+        if super::scheduler::in_window(minute, self.window) {
+            return 0;
+        }
+        let minutes = (self.window.0 + 24 * 60 - minute) % (24 * 60);
+        let into_minute = i64::from(t.second()) * 1000 + now.rem_euclid(1000);
+        (i64::from(minutes) * 60_000 - into_minute).max(1)
+    }
 }
 
 impl WorkerConfig {
-    /// The configuration for a platform with `limits`, from the delivery settings.
+    /// The configuration for a platform with `limits`, from the settings.
     pub fn from_settings(
-        settings: &super::DeliverySettings,
+        settings: &crate::config::Settings,
         limits: PlatformLimits,
     ) -> WorkerConfig {
+        let d = &settings.delivery;
         WorkerConfig {
             limits,
-            concurrency: settings.concurrency,
-            lease_ms: settings.lease_ms,
-            max_attempts: settings.max_attempts,
+            concurrency: d.concurrency,
+            lease_ms: d.lease_ms,
+            max_attempts: d.max_attempts,
+            daytime: Some(Daytime {
+                tz: settings
+                    .campaign
+                    .tz()
+                    .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh),
+                window: d.reminder_window,
+            }),
         }
     }
 
@@ -110,6 +147,9 @@ struct Job {
     message: Arc<Outgoing>,
 }
 
+/// How long a broadcast's status is trusted before it is read again.
+const STATUS_TTL_MS: Millis = 2_000;
+
 impl Job {
     fn kind(&self) -> CallKind {
         match *self.message {
@@ -126,6 +166,8 @@ struct Shared {
     limiter: Mutex<Limiter>,
     /// Broadcast messages by broadcast id: recipients' rows carry no payload of their own.
     payloads: Mutex<HashMap<i64, Arc<Outgoing>>>,
+    /// Whether a broadcast was stopped, by id, with when that was read (limiter time).
+    stopped: Mutex<HashMap<i64, (Millis, bool)>>,
 }
 
 /// Sends one platform's outbox.
@@ -148,6 +190,7 @@ impl Worker {
             concurrency: 16,
             lease_ms: crate::store::outbox::LEASE_MS,
             max_attempts: MAX_ATTEMPTS,
+            daytime: None,
         };
         Worker::with_config(
             store,
@@ -175,6 +218,7 @@ impl Worker {
                 config,
                 limiter,
                 payloads: Mutex::new(HashMap::new()),
+                stopped: Mutex::new(HashMap::new()),
             }),
             ready,
         }
@@ -236,6 +280,11 @@ impl Worker {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
         // Claimed rows waiting (briefly) for their slot, with the time it comes.
         let mut pending: Vec<(Millis, Job)> = Vec::new();
+        // Every row this worker holds (pending or in flight) with its latest claim and when
+        // it was claimed: a row claimed again (its lease ran out while it waited here) is
+        // not taken twice, and its outcome is recorded against the newest claim.
+        let mut held: HashMap<i64, (i64, Millis)> = HashMap::new();
+        let lease = s.config.lease_ms;
         let mut done: Vec<Completion> = Vec::new();
         let mut last_flush = s.store.now();
         let mut claim_now = true;
@@ -245,6 +294,26 @@ impl Worker {
                 done.push(c);
             }
             let now = lock(&s.limiter).now();
+            for c in &mut done {
+                if let Some((claim, _)) = held.remove(&c.id) {
+                    c.claim = claim;
+                }
+            }
+            // Rows that waited here for half their lease go back to the queue before another
+            // worker (or this one) could take them again.
+            let mut k = 0;
+            while k < pending.len() {
+                let id = pending[k].1.row.id;
+                if held.get(&id).is_some_and(|(_, at)| now - at > lease / 2) {
+                    let (at, mut job) = pending.swap_remove(k);
+                    if let Some((claim, _)) = held.remove(&id) {
+                        job.row.attempts = claim;
+                    }
+                    done.push(s.defer(&job.row, at.max(now)));
+                } else {
+                    k += 1;
+                }
+            }
             if !done.is_empty()
                 && (done.len() >= 64 || now - last_flush >= 50 || pending.is_empty())
             {
@@ -270,8 +339,16 @@ impl Worker {
                     Ok(rows) => {
                         queue_empty = rows.is_empty();
                         for row in rows {
+                            if let Some(h) = held.get_mut(&row.id) {
+                                // Ours already: adopt the newer claim, send it once.
+                                *h = (row.attempts, now);
+                                continue;
+                            }
                             match s.prepare(row).await {
-                                Ok(Ok(job)) => pending.push((now, job)),
+                                Ok(Ok(job)) => {
+                                    held.insert(job.row.id, (job.row.attempts, now));
+                                    pending.push((now, job));
+                                }
                                 Ok(Err(c)) => done.push(c),
                                 Err(e) => tracing::error!(error = ?e, "reading a row failed"),
                             }
@@ -321,7 +398,7 @@ impl Worker {
                 lock(&s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
             match acquired {
                 Ok(()) => {
-                    let (_, job) = pending.swap_remove(i);
+                    let (_, mut job) = pending.swap_remove(i);
                     let permit = tokio::select! {
                         _ = shutdown.cancelled() => {
                             pending.push((now, job));
@@ -329,6 +406,9 @@ impl Worker {
                         }
                         p = semaphore.clone().acquire_owned() => p,
                     };
+                    if let Some((claim, _)) = held.get(&job.row.id) {
+                        job.row.attempts = *claim;
+                    }
                     let Ok(permit) = permit else { break };
                     let shared = s.clone();
                     let tx = done_tx.clone();
@@ -342,12 +422,16 @@ impl Worker {
                     if at - now <= short {
                         pending[i].0 = at;
                     } else {
-                        let (_, job) = pending.swap_remove(i);
+                        let (_, mut job) = pending.swap_remove(i);
+                        if let Some((claim, _)) = held.remove(&job.row.id) {
+                            job.row.attempts = claim;
+                        }
                         done.push(s.defer(&job.row, at));
                     }
                 }
                 Err(Wait::Global(at)) => {
-                    let wait = (at - now).clamp(1, 60_000) as u64;
+                    // Never longer than a quarter lease: rows held here go back in time.
+                    let wait = (at - now).clamp(1, (lease / 4).max(1)) as u64;
                     tokio::select! {
                         _ = shutdown.cancelled() => {}
                         _ = self.ready.notified() => { claim_now = true; }
@@ -357,7 +441,13 @@ impl Worker {
             }
         }
         // Graceful stop: the rows not started go back; the requests in flight finish.
-        let unsent: Vec<i64> = pending.iter().map(|(_, j)| j.row.id).collect();
+        let unsent: Vec<(i64, i64)> = pending
+            .iter()
+            .map(|(_, j)| {
+                let claim = held.get(&j.row.id).map_or(j.row.attempts, |(c, _)| *c);
+                (j.row.id, claim)
+            })
+            .collect();
         if let Err(e) = s.store.release_many(&unsent).await {
             tracing::error!(error = ?e, "putting rows back failed (their lease will expire)");
         }
@@ -383,8 +473,16 @@ impl Shared {
             id: row.id,
             broadcast_id: row.broadcast_id,
             queued_at: row.created_at,
+            claim: row.attempts,
             mark,
         };
+        // A row of a stopped broadcast that was in flight, or back in the queue after a
+        // 429, a full group or a restart, when the broadcast was stopped.
+        if let Some(b) = row.broadcast_id
+            && self.broadcast_stopped(b).await?
+        {
+            return Ok(Err(end(&row, Mark::Cancelled)));
+        }
         let message = match (&row.payload, row.broadcast_id) {
             (Some(p), _) => serde_json::from_str::<Outgoing>(p).ok().map(Arc::new),
             (None, Some(b)) => self.broadcast_message(b).await?,
@@ -396,10 +494,7 @@ impl Shared {
             };
             return Ok(Err(end(&row, mark)));
         };
-        if row
-            .dedupe_key
-            .as_deref()
-            .is_some_and(|k| k.starts_with("rem:"))
+        if is_reminder(&row)
             && let Some(person) = row.person_id
             && !self.store.reminder_still_wanted(person).await?
         {
@@ -408,7 +503,36 @@ impl Shared {
             };
             return Ok(Err(end(&row, mark)));
         }
+        if is_reminder(&row)
+            && let Some(daytime) = &self.config.daytime
+        {
+            let wait = daytime.wait_ms(self.store.now());
+            if wait > 0 {
+                let mark = Mark::Defer {
+                    at: self.store.now() + wait,
+                };
+                return Ok(Err(end(&row, mark)));
+            }
+        }
         Ok(Ok(Job { row, to, message }))
+    }
+
+    /// Whether broadcast `id` was stopped (read at most every [`STATUS_TTL_MS`]).
+    async fn broadcast_stopped(&self, id: i64) -> Result<bool> {
+        let now = lock(&self.limiter).now();
+        if let Some((at, stopped)) = lock(&self.stopped).get(&id)
+            && now - at < STATUS_TTL_MS
+        {
+            return Ok(*stopped);
+        }
+        let status = self.store.broadcast_status(id).await?;
+        let stopped = matches!(status.as_deref(), Some("cancelled" | "cancelling"));
+        let mut cache = lock(&self.stopped);
+        if cache.len() > 256 {
+            cache.clear();
+        }
+        cache.insert(id, (now, stopped));
+        Ok(stopped)
     }
 
     async fn broadcast_message(&self, id: i64) -> Result<Option<Arc<Outgoing>>> {
@@ -437,6 +561,7 @@ impl Shared {
             id: row.id,
             broadcast_id: row.broadcast_id,
             queued_at: row.created_at,
+            claim: row.attempts,
             mark: Mark::Defer {
                 at: self.store.now() + delay.max(0),
             },
@@ -485,9 +610,16 @@ impl Shared {
             id: row.id,
             broadcast_id: row.broadcast_id,
             queued_at: row.created_at,
+            claim: row.attempts,
             mark,
         }
     }
+}
+
+fn is_reminder(row: &OutboxRow) -> bool {
+    row.dedupe_key
+        .as_deref()
+        .is_some_and(|k| k.starts_with("rem:"))
 }
 
 /// Exponential backoff with jitter: between half and all of 1 s, 2 s, 4 s … capped at 5

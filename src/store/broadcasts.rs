@@ -371,9 +371,10 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
+        // It stays `cancelling` until the rows in flight are settled; then the progress task
+        // sends the last figures and marks it `cancelled`.
         sqlx::query(
-            "UPDATE broadcasts SET status = 'cancelled', cancelled = cancelled + $1, finished_at = $2 \
-             WHERE id = $3",
+            "UPDATE broadcasts SET cancelled = cancelled + $1, finished_at = $2 WHERE id = $3",
         )
         .bind(dropped)
         .bind(now)
@@ -387,7 +388,8 @@ impl Store {
     /// Broadcasts still sending (or cancelled with rows in flight), for the progress task.
     pub async fn running_broadcasts(&self) -> Result<Vec<Broadcast>> {
         let sql = format!(
-            "SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE status = 'running' ORDER BY id"
+            "SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE status IN ('running', 'cancelling') \
+             ORDER BY id"
         );
         Ok(sqlx::query_as::<_, Broadcast>(AssertSqlSafe(sql))
             .fetch_all(self.pool())
@@ -429,10 +431,12 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a running broadcast finished. False when another task did it first.
+    /// Marks a running broadcast done (a stopped one cancelled). False when another task did
+    /// it first.
     pub async fn finish_broadcast(&self, id: i64) -> Result<bool> {
         let r = sqlx::query(
-            "UPDATE broadcasts SET status = 'done', finished_at = $1 WHERE id = $2 AND status = 'running'",
+            "UPDATE broadcasts SET status = CASE WHEN status = 'cancelling' THEN 'cancelled' ELSE 'done' END, \
+             finished_at = $1 WHERE id = $2 AND status IN ('running', 'cancelling')",
         )
         .bind(self.now())
         .bind(id)
@@ -460,6 +464,15 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?;
         Ok(row.and_then(|(m,)| m))
+    }
+
+    /// A broadcast's status (draft, running, cancelled, done, ...).
+    pub async fn broadcast_status(&self, id: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT status FROM broadcasts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(s,)| s))
     }
 
     /// The message every recipient of a broadcast gets (outbox JSON).

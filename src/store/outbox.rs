@@ -108,6 +108,8 @@ pub enum Mark {
         /// Why.
         reason: String,
     },
+    /// Not sent because its broadcast was stopped.
+    Cancelled,
 }
 
 impl Mark {
@@ -132,6 +134,9 @@ pub struct Completion {
     /// When it was queued: an unreachable mark never overrides a message the person sent
     /// after that.
     pub queued_at: Millis,
+    /// The row's attempt count when it was claimed: it names the claim, so an outcome whose
+    /// lease ran out and was taken over by a newer claim is not recorded over that claim.
+    pub claim: i64,
     /// What became of it.
     pub mark: Mark,
 }
@@ -242,44 +247,48 @@ impl Store {
         }
         let now = self.now();
         let mut tx = self.begin().await?;
-        let mut figures: std::collections::BTreeMap<i64, [i64; 3]> = Default::default();
+        let mut figures: std::collections::BTreeMap<i64, [i64; 4]> = Default::default();
         for c in done {
             let q = match &c.mark {
                 Mark::Sent { message_id } => sqlx::query(
                     "UPDATE outbox SET status = 'sent', sent_at = $1, message_id = $2, last_error = NULL \
-                     WHERE id = $3 AND status = 'sending'",
+                     WHERE id = $3 AND status = 'sending' AND attempts = $4",
                 )
                 .bind(now)
-                .bind(message_id.clone())
-                .bind(c.id),
+                .bind(message_id.clone()),
                 Mark::Retry { at, reason } => sqlx::query(
                     "UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $2 \
-                     WHERE id = $3 AND status = 'sending'",
+                     WHERE id = $3 AND status = 'sending' AND attempts = $4",
                 )
                 .bind(*at)
-                .bind(reason.clone())
-                .bind(c.id),
+                .bind(reason.clone()),
                 Mark::Defer { at } => sqlx::query(
-                    "UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1 \
-                     WHERE id = $2 AND status = 'sending'",
+                    "UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1, \
+                     last_error = COALESCE($2, last_error) WHERE id = $3 AND status = 'sending' \
+                     AND attempts = $4",
                 )
                 .bind(*at)
-                .bind(c.id),
+                .bind(None::<String>),
                 Mark::Failed { reason } | Mark::Unreachable { reason, .. } => sqlx::query(
                     "UPDATE outbox SET status = 'failed', sent_at = $1, last_error = $2 \
-                     WHERE id = $3 AND status = 'sending'",
+                     WHERE id = $3 AND status = 'sending' AND attempts = $4",
                 )
                 .bind(now)
-                .bind(reason.clone())
-                .bind(c.id),
+                .bind(reason.clone()),
                 Mark::Skipped { reason } => sqlx::query(
                     "UPDATE outbox SET status = 'skipped', sent_at = $1, last_error = $2 \
-                     WHERE id = $3 AND status = 'sending'",
+                     WHERE id = $3 AND status = 'sending' AND attempts = $4",
                 )
                 .bind(now)
-                .bind(reason.clone())
-                .bind(c.id),
+                .bind(reason.clone()),
+                Mark::Cancelled => sqlx::query(
+                    "UPDATE outbox SET status = 'cancelled', sent_at = $1, last_error = $2 \
+                     WHERE id = $3 AND status = 'sending' AND attempts = $4",
+                )
+                .bind(now)
+                .bind("cancelled"),
             };
+            let q = q.bind(c.id).bind(c.claim);
             let r = q.execute(&mut *tx).await?;
             if r.rows_affected() == 0 {
                 // Cancelled meanwhile, or taken over by another worker after a lease ran out.
@@ -299,6 +308,12 @@ impl Store {
                 .bind(c.queued_at)
                 .execute(&mut *tx)
                 .await?;
+                // A linked group the bot was removed from leaves later audiences too.
+                sqlx::query("DELETE FROM member_groups WHERE platform = $1 AND chat_id = $2")
+                    .bind(platform.clone())
+                    .bind(chat_id.clone())
+                    .execute(&mut *tx)
+                    .await?;
             }
             if let Some(b) = c.broadcast_id {
                 let f = figures.entry(b).or_default();
@@ -306,18 +321,20 @@ impl Store {
                     Mark::Sent { .. } => f[0] += 1,
                     Mark::Failed { .. } | Mark::Skipped { .. } => f[1] += 1,
                     Mark::Unreachable { .. } => f[2] += 1,
+                    Mark::Cancelled => f[3] += 1,
                     Mark::Retry { .. } | Mark::Defer { .. } => {}
                 }
             }
         }
-        for (id, [sent, failed, unreachable]) in figures {
+        for (id, [sent, failed, unreachable, cancelled]) in figures {
             sqlx::query(
                 "UPDATE broadcasts SET sent = sent + $1, failed = failed + $2, \
-                 unreachable = unreachable + $3 WHERE id = $4",
+                 unreachable = unreachable + $3, cancelled = cancelled + $4 WHERE id = $5",
             )
             .bind(sent)
             .bind(failed)
             .bind(unreachable)
+            .bind(cancelled)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -350,20 +367,22 @@ impl Store {
         Ok(())
     }
 
-    /// Puts claimed rows back untouched (a graceful stop before they were sent).
-    pub async fn release_many(&self, ids: &[i64]) -> Result<()> {
+    /// Puts claimed rows back untouched (a graceful stop before they were sent): `(id, claim)`
+    /// pairs, the claim being the attempt count the claim returned.
+    pub async fn release_many(&self, ids: &[(i64, i64)]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
         let now = self.now();
         let mut tx = self.begin().await?;
-        for id in ids {
+        for (id, claim) in ids {
             sqlx::query(
                 "UPDATE outbox SET status = 'queued', attempts = attempts - 1, next_attempt_at = $1 \
-                 WHERE id = $2 AND status = 'sending'",
+                 WHERE id = $2 AND status = 'sending' AND attempts = $3",
             )
             .bind(now)
             .bind(*id)
+            .bind(*claim)
             .execute(&mut *tx)
             .await?;
         }

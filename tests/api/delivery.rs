@@ -289,6 +289,7 @@ impl Bench {
                 concurrency: 8,
                 lease_ms: 30_000,
                 max_attempts,
+                daytime: None,
             },
             Arc::new(self.clock.clone()),
         )
@@ -350,6 +351,11 @@ async fn each_error_class_gets_its_treatment() {
     b.fake.fail_chat_times(limited, Failure::retry_after(5), 1);
     b.fake.fail_chat(flaky, Failure::DropConnection);
     b.fake.fail_chat(kicked, Failure::kicked_from_group());
+    b.store
+        .link_group(Platform::Telegram, &kicked.to_string(), "27694", "Tổ 2", 1)
+        .await
+        .expect("a linked group");
+    assert_eq!(b.store.audience_groups("794").await.expect("groups"), 1);
     let mut rows = Vec::new();
     for chat in [ok, blocked, gone, limited, flaky, kicked] {
         rows.push(b.queue(chat, &format!("hello {chat}")).await);
@@ -383,6 +389,8 @@ async fn each_error_class_gets_its_treatment() {
             .expect("count"),
         3
     );
+    // So is a linked group the bot was removed from.
+    assert_eq!(b.store.audience_groups("794").await.expect("groups"), 0);
     // The 429 waits exactly retry_after, and does not use up an attempt.
     b.clock.advance_ms(4_900);
     let o = worker.try_execute_batch().await.expect("batch");
@@ -866,6 +874,8 @@ async fn a_running_broadcast_can_be_stopped_from_the_list() {
     app.fake
         .press_button(&leader, q.message_id().unwrap_or(1), &data);
     wait_text(&app, &leader, mark, "Đã dừng tin nhắn").await;
+    // Once the rows in flight are settled, the leader gets the final figures.
+    wait_text(&app, &leader, mark, "⛔ Tin nhắn #").await;
     app.drained().await;
     let b = app.store.broadcast(id).await.expect("read").expect("row");
     assert_eq!(b.status, "cancelled");
@@ -958,4 +968,142 @@ async fn a_leader_broadcasts_a_photo_with_a_caption() {
     assert_eq!(b.text, caption, "the audit trail keeps the caption");
     assert!(b.payload.contains(&file_id), "and the photo: {}", b.payload);
     app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_of_a_lapsed_claim_is_not_recorded_over_a_newer_one() {
+    use bluezone_bot::store::{Completion, Mark};
+    let b = Bench::new().await;
+    let id = b.queue(4242, "once").await;
+    let first = b
+        .store
+        .claim_due(Platform::Telegram, 10, 1_000)
+        .await
+        .expect("claim");
+    assert_eq!(first.len(), 1);
+    // The lease runs out while the first claimant is still at it; another worker takes it.
+    b.clock.advance_ms(2_000);
+    let second = b
+        .store
+        .claim_due(Platform::Telegram, 10, 1_000)
+        .await
+        .expect("claim again");
+    assert_eq!(second.len(), 1);
+    assert_ne!(first[0].attempts, second[0].attempts);
+    let done = |claim: i64, mark: Mark| Completion {
+        id,
+        broadcast_id: None,
+        queued_at: first[0].created_at,
+        claim,
+        mark,
+    };
+    // The first claimant puts it back: that must not free the row under the second one.
+    b.store
+        .record_outcomes(&[done(first[0].attempts, Mark::Defer { at: 0 })])
+        .await
+        .expect("record");
+    assert_eq!(b.status(id).await.0, "sending");
+    b.store
+        .record_outcomes(&[done(
+            second[0].attempts,
+            Mark::Sent {
+                message_id: Some("7".into()),
+            },
+        )])
+        .await
+        .expect("record");
+    assert_eq!(b.status(id).await.0, "sent");
+    // Nothing is left to claim.
+    b.clock.advance_ms(60_000);
+    let left = b
+        .store
+        .claim_due(Platform::Telegram, 10, 1_000)
+        .await
+        .expect("claim");
+    assert!(left.is_empty());
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_in_flight_when_a_broadcast_stops_are_not_sent_later() {
+    let b = Bench::new().await;
+    let leader = TgUser::vi(7701);
+    let id = queue_big(&b.store, &leader, 6, 77_100, "Sẽ dừng giữa chừng").await;
+    // Another worker held every row when it died (or they were waiting for their slot)…
+    let held = b
+        .store
+        .claim_due(Platform::Telegram, 100, 1_000)
+        .await
+        .expect("claim");
+    assert_eq!(held.len(), 7, "six members and the progress message");
+    // …and the leader stops the broadcast meanwhile: nothing was queued to drop.
+    assert_eq!(b.store.cancel_broadcast(id).await.expect("stop"), Some(0));
+    b.clock.advance_ms(2_000);
+    let worker = b.worker(PlatformLimits::unlimited(), 6);
+    while worker.try_execute_batch().await.expect("batch").claimed > 0 {}
+    for chat in 77_100..77_106 {
+        assert!(
+            b.fake.messages_to(chat).is_empty(),
+            "{chat} got a stopped broadcast"
+        );
+    }
+    let bc = b.store.broadcast(id).await.expect("read").expect("row");
+    assert_eq!((bc.sent, bc.cancelled), (0, 6), "{bc:?}");
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_that_reaches_the_sender_at_night_waits_for_the_morning() {
+    use bluezone_bot::outbox::Daytime;
+    let b = Bench::new().await;
+    let person = member(&b.store, 7801, "27694").await;
+    // Queued at 19:59 (inside the window), but the sender only gets to it at 20:30.
+    b.clock.set_ms(local_ms(0, 19, 59));
+    let ids = b
+        .store
+        .enqueue(&[NewOutboxItem {
+            to: ChatAddress {
+                platform: Platform::Telegram,
+                chat_id: "7801".into(),
+                is_group: false,
+            },
+            person_id: Some(person),
+            broadcast_id: None,
+            priority: Priority::Background,
+            message: Outgoing::text("Nhắc cài Bluezone"),
+            dedupe_key: Some(format!("rem:{person}:0")),
+        }])
+        .await
+        .expect("queued");
+    b.clock.set_ms(local_ms(0, 20, 30));
+    let bot =
+        Bot::new(FakeTelegram::TOKEN).set_api_url(url::Url::parse(&b.fake.api_url()).expect("url"));
+    let worker = Worker::with_config(
+        b.store.clone(),
+        Arc::new(Telegram::new(bot)),
+        Arc::new(Notify::new()),
+        WorkerConfig {
+            limits: PlatformLimits::unlimited(),
+            concurrency: 4,
+            lease_ms: 30_000,
+            max_attempts: 6,
+            daytime: Some(Daytime {
+                tz: chrono_tz::Asia::Ho_Chi_Minh,
+                window: (8 * 60, 20 * 60),
+            }),
+        },
+        Arc::new(b.clock.clone()),
+    );
+    let o = worker.try_execute_batch().await.expect("batch");
+    assert_eq!((o.claimed, o.deferred, o.sent), (1, 1, 0), "{o:?}");
+    assert_eq!(b.status(ids[0]).await.0, "queued");
+    // Not before 08:00 the next morning…
+    b.clock.set_ms(local_ms(1, 7, 59));
+    assert_eq!(worker.try_execute_batch().await.expect("batch").claimed, 0);
+    // …and then it goes.
+    b.clock.set_ms(local_ms(1, 8, 0));
+    let o = worker.try_execute_batch().await.expect("batch");
+    assert_eq!(o.sent, 1, "{o:?}");
+    assert_eq!(b.fake.messages_to(7801).len(), 1);
+    b.finish().await;
 }

@@ -88,7 +88,12 @@ pub fn classify(error: &RequestError) -> DeliveryError {
             | ApiError::CantTalkWithBots
             | ApiError::GroupDeactivated
             | ApiError::UserNotFound => DeliveryError::Unreachable(api.to_string()),
-            ApiError::Unknown(s) if s.starts_with("Forbidden:") || s.contains("chat not found") => {
+            ApiError::Unknown(s)
+                if s.starts_with("Forbidden:")
+                    || s.contains("chat not found")
+                    || s.contains("PEER_ID_INVALID")
+                    || s.contains("user not found") =>
+            {
                 DeliveryError::Unreachable(s.clone())
             }
             // Normally teloxide reads `parameters.retry_after`; without it, the seconds are
@@ -104,9 +109,10 @@ pub fn classify(error: &RequestError) -> DeliveryError {
                     global: false,
                 }
             }
-            ApiError::Unknown(s)
-                if s.starts_with("Internal Server Error") || s.starts_with("Bad Gateway") =>
-            {
+            // A request Telegram refuses is refused again; anything else it does not name
+            // (Internal Server Error, Bad Gateway, Service Unavailable, Gateway Timeout …) is
+            // its own trouble and passes.
+            ApiError::Unknown(s) if !s.starts_with("Bad Request") => {
                 DeliveryError::Transient(s.clone())
             }
             other => DeliveryError::Rejected(other.to_string()),
@@ -279,6 +285,17 @@ mod tests {
             classify(&unknown("Bad Gateway")),
             DeliveryError::Transient(_)
         ));
+        for e in [
+            "Gateway Timeout",
+            "Service Unavailable",
+            "Internal Server Error",
+        ] {
+            assert!(
+                matches!(classify(&unknown(e)), DeliveryError::Transient(_)),
+                "{e}"
+            );
+        }
+        assert!(unreachable(&unknown("Bad Request: PEER_ID_INVALID")));
         assert!(matches!(
             classify(&unknown("Bad Request: message is too long")),
             DeliveryError::Rejected(_)
