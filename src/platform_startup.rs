@@ -32,6 +32,7 @@ pub async fn start_others(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
     routes: &mut Routes,
+    delivery: &mut crate::outbox::Delivery,
 ) -> Result<()> {
     // Webhook event claims are kept three days, then forgotten (hourly).
     let (store2, stop) = (store.clone(), shutdown.clone());
@@ -61,7 +62,7 @@ pub async fn start_others(
             settings,
             cfg.sends_per_second,
         );
-        tracker.spawn(worker.run(shutdown.clone()));
+        delivery.add_worker(worker);
         routes.messenger = Some(cfg);
         tracing::info!("Messenger enabled: webhook at /webhooks/messenger");
     }
@@ -77,7 +78,7 @@ pub async fn start_others(
             .profiles
             .push((Platform::Zalo, zalo.clone() as Arc<dyn Profiles>));
         let worker = worker(store, zalo, outbox_ready, settings, cfg.sends_per_second);
-        tracker.spawn(worker.run(shutdown.clone()));
+        delivery.add_worker(worker);
         routes.zalo = Some(cfg);
         tracing::info!("Zalo OA enabled: webhook at /webhooks/zalo");
     }

@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::conversation::Engine;
-use crate::outbox::{Scheduler, Worker, WorkerConfig};
+use crate::outbox::{Delivery, Scheduler, Worker, WorkerConfig};
 use crate::platform::telegram::{self, Telegram};
 use crate::store::Store;
 
@@ -81,8 +81,10 @@ impl App {
             );
         }
         let mut routes = crate::http::Routes::default();
+        // The senders and the scheduler run in one replica at a time (see `outbox::lead`).
+        let mut delivery = Delivery::new();
         if let Some(tg) = settings.telegram.clone() {
-            self.start_telegram(tg, &tracker, &shutdown, &mut routes)
+            self.start_telegram(tg, &tracker, &shutdown, &mut routes, &mut delivery)
                 .await?;
         }
         crate::platform_startup::start_others(
@@ -92,15 +94,16 @@ impl App {
             &tracker,
             &shutdown,
             &mut routes,
+            &mut delivery,
         )
         .await?;
         // Broadcast progress, reminders and digests.
-        let scheduler = Scheduler::new(
+        delivery.set_scheduler(Scheduler::new(
             self.store.clone(),
             settings.clone(),
             self.outbox_ready.clone(),
-        );
-        tracker.spawn(scheduler.run(shutdown.clone()));
+        ));
+        tracker.spawn(delivery.run(self.store.clone(), shutdown.clone()));
         if let Ok(tz) = settings.campaign.tz() {
             tracker.spawn(crate::coverage::snapshot::run(
                 self.store.clone(),
@@ -135,6 +138,7 @@ impl App {
         tracker: &TaskTracker,
         shutdown: &CancellationToken,
         routes: &mut crate::http::Routes,
+        delivery: &mut Delivery,
     ) -> Result<()> {
         let mut bot = Bot::new(tg.token.expose());
         if let Some(url) = &tg.api_url {
@@ -165,7 +169,7 @@ impl App {
             WorkerConfig::from_settings(&self.settings, self.settings.delivery.telegram),
             Arc::new(SystemClock),
         );
-        tracker.spawn(worker.run(shutdown.clone()));
+        delivery.add_worker(worker);
         match &self.settings.webhook_url {
             Some(public) => {
                 // `https://host/prefix` must keep its prefix: join below it, not beside it.

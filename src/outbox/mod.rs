@@ -3,12 +3,14 @@
 //! progress messages, reminders and daily digests going.
 
 pub mod keys;
+pub mod lead;
 pub mod limits;
 pub mod progress;
 pub mod scheduler;
 pub mod settings;
 pub mod worker;
 
+pub use lead::Delivery;
 pub use limits::{CallKind, Limiter, PlatformLimits};
 pub use scheduler::{Scheduler, Tick};
 pub use settings::DeliverySettings;

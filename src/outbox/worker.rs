@@ -170,7 +170,8 @@ struct Shared {
     stopped: Mutex<HashMap<i64, (Millis, bool)>>,
 }
 
-/// Sends one platform's outbox.
+/// Sends one platform's outbox. Clones share the limiter and caches.
+#[derive(Clone)]
 pub struct Worker {
     shared: Arc<Shared>,
     ready: Arc<Notify>,

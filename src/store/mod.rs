@@ -9,6 +9,7 @@ mod db;
 pub mod groups;
 pub mod kv;
 pub mod leaders;
+pub mod lease;
 pub mod links;
 pub mod messaging;
 pub mod outbox;

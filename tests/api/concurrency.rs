@@ -207,3 +207,47 @@ async fn simultaneous_presses_count_once() {
     app.store.close().await;
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_at_a_time_leads_delivery() {
+    use bluezone_bot::store::{Backend, Store};
+    init_tracing();
+    let db = TestDb::new().await.expect("a database");
+    let a = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("replica a");
+    a.migrate().await.expect("migrate");
+    let b = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("replica b");
+    let mut first = a
+        .try_lead()
+        .await
+        .expect("ask")
+        .expect("the first replica leads");
+    assert!(first.holds().await);
+    match a.backend() {
+        Backend::Postgres => {
+            assert!(
+                b.try_lead().await.expect("ask").is_none(),
+                "a second replica waits while the first leads"
+            );
+            first.release().await;
+            let second = b
+                .try_lead()
+                .await
+                .expect("ask")
+                .expect("the second takes over once the first lets go");
+            assert!(a.try_lead().await.expect("ask").is_none());
+            second.release().await;
+        }
+        // SQLite is one process on one machine: it always leads.
+        Backend::Sqlite => {
+            assert!(b.try_lead().await.expect("ask").is_some());
+            first.release().await;
+        }
+    }
+    a.close().await;
+    b.close().await;
+    db.drop_db().await;
+}
