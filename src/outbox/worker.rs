@@ -286,6 +286,7 @@ impl Worker {
         // not taken twice, and its outcome is recorded against the newest claim.
         let mut held: HashMap<i64, (i64, Millis)> = HashMap::new();
         let lease = s.config.lease_ms;
+        let mut last_stale_check = lock(&s.limiter).now();
         let mut done: Vec<Completion> = Vec::new();
         let mut last_flush = s.store.now();
         let mut claim_now = true;
@@ -301,8 +302,13 @@ impl Worker {
                 }
             }
             // Rows that waited here for half their lease go back to the queue before another
-            // worker (or this one) could take them again.
-            let mut k = 0;
+            // worker (or this one) could take them again (looked at about once a second).
+            let mut k = if now - last_stale_check >= 1_000 {
+                last_stale_check = now;
+                0
+            } else {
+                pending.len()
+            };
             while k < pending.len() {
                 let id = pending[k].1.row.id;
                 if held.get(&id).is_some_and(|(_, at)| now - at > lease / 2) {
@@ -458,6 +464,11 @@ impl Worker {
         drop(done_tx);
         while let Some(c) = done_rx.recv().await {
             done.push(c);
+        }
+        for c in &mut done {
+            if let Some((claim, _)) = held.remove(&c.id) {
+                c.claim = claim;
+            }
         }
         if let Err(e) = s.store.record_outcomes(&done).await {
             tracing::error!(error = ?e, "recording the last sends failed");
