@@ -53,6 +53,8 @@ struct Shared {
     telegram: Option<TelegramHook>,
     messenger: Option<Arc<MessengerConfig>>,
     zalo: Option<Arc<ZaloConfig>>,
+    /// One inbound event per chat at a time.
+    chats: crate::platform::chat_lock::ChatLocks,
 }
 
 /// The router for `routes`. Routes of platforms that are not configured answer 404.
@@ -63,6 +65,7 @@ pub fn router(engine: Engine, routes: Routes) -> Router {
         telegram: routes.telegram,
         messenger: routes.messenger,
         zalo: routes.zalo,
+        chats: Default::default(),
     });
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -224,9 +227,56 @@ pub async fn purge_claims(store: &crate::store::Store) {
     }
 }
 
-/// Handles webhook events once each: claims `prefix.key` first (a retry finds it taken),
-/// turns typed choices into presses, and lets the engine do the rest. A failure releases
-/// the claim and answers 500, so the platform retries.
+/// How long a claimed event may be in hand before a retry of it takes over (the first
+/// attempt crashed): longer than any handling takes.
+const CLAIM_LEASE_MS: i64 = 30_000;
+
+/// What a webhook event's claim says.
+enum Claim {
+    /// Ours to handle.
+    Mine,
+    /// Handled before: answer 200 and do nothing.
+    Done,
+    /// Another attempt is handling it right now: ask the platform to retry later.
+    Busy,
+}
+
+/// Claims `claim` (`prefix.key`) for this attempt. The claim holds the time it was taken; a
+/// `.done` key beside it says the event was handled. A claim left by an attempt that died
+/// before finishing is taken over once [`CLAIM_LEASE_MS`] has passed, so a crash between
+/// claiming and handling loses nothing.
+async fn claim_event(store: &crate::store::Store, claim: &str) -> anyhow::Result<Claim> {
+    let now = store.now();
+    if store.kv_insert_new(claim, &now.to_string()).await? {
+        return Ok(Claim::Mine);
+    }
+    if store.kv_get(&format!("{claim}.done")).await?.is_some() {
+        return Ok(Claim::Done);
+    }
+    let Some(held) = store.kv_get(claim).await? else {
+        // Released by a failed attempt just now: the platform's next retry takes it.
+        return Ok(Claim::Busy);
+    };
+    let since = held.parse::<i64>().unwrap_or(0);
+    if now - since < CLAIM_LEASE_MS {
+        return Ok(Claim::Busy);
+    }
+    if store.kv_replace(claim, &held, &now.to_string()).await? {
+        tracing::warn!(
+            claim,
+            "taking over a webhook event an earlier attempt did not finish"
+        );
+        Ok(Claim::Mine)
+    } else {
+        Ok(Claim::Busy)
+    }
+}
+
+/// Handles webhook events once each: claims `prefix.key` first (a retry finds it taken, or
+/// takes it over when the attempt holding it died), turns typed choices into presses, and
+/// lets the engine do the rest. A failure releases the claim and answers 500, so the
+/// platform retries; an event still in hand answers 503 for the same reason. The other
+/// events of a batch are handled either way.
 async fn handle_events(
     s: &Shared,
     platform: Platform,
@@ -234,12 +284,16 @@ async fn handle_events(
     events: Vec<(String, Inbound)>,
 ) -> StatusCode {
     let engine = &s.engine;
+    let mut status = StatusCode::OK;
     for (key, mut inbound) in events {
         let claim = format!("{prefix}.{key}");
-        let claimed_at = engine.store().now().to_string();
-        match engine.store().kv_insert_new(&claim, &claimed_at).await {
-            Ok(true) => {}
-            Ok(false) => continue,
+        match claim_event(engine.store(), &claim).await {
+            Ok(Claim::Mine) => {}
+            Ok(Claim::Done) => continue,
+            Ok(Claim::Busy) => {
+                status = StatusCode::SERVICE_UNAVAILABLE;
+                continue;
+            }
             Err(e) => {
                 tracing::error!(error = ?e, "claiming a webhook event failed");
                 return StatusCode::SERVICE_UNAVAILABLE;
@@ -256,13 +310,36 @@ async fn handle_events(
             }
         }
         name_sender(s, platform, &mut inbound).await;
-        if let Err(e) = engine.handle(&inbound).await {
-            tracing::error!(error = ?e, %platform, "webhook event failed");
-            let _ = engine.store().kv_delete(&claim).await;
-            return StatusCode::INTERNAL_SERVER_ERROR;
+        // One event per chat at a time on this replica: two quick messages do not both work
+        // from the same saved state.
+        let handled = {
+            let _turn = s
+                .chats
+                .lock(&format!("{platform}:{}", inbound.chat.id))
+                .await;
+            engine.handle(&inbound).await
+        };
+        match handled {
+            Ok(()) => {
+                let done = format!("{claim}.done");
+                if let Err(e) = engine
+                    .store()
+                    .kv_insert_new(&done, &engine.store().now().to_string())
+                    .await
+                {
+                    // The claim stays: a retry after the lease handles it again rather than
+                    // never.
+                    tracing::warn!(error = ?e, "marking a webhook event handled failed");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, %platform, "webhook event failed");
+                let _ = engine.store().kv_delete(&claim).await;
+                status = StatusCode::INTERNAL_SERVER_ERROR;
+            }
         }
     }
-    StatusCode::OK
+    status
 }
 
 /// Fills in the sender's name where the webhook gave none: the stored one, or (for a new

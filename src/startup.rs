@@ -185,16 +185,16 @@ impl App {
                     AllowedUpdate::CallbackQuery,
                     AllowedUpdate::MyChatMember,
                 ]);
-                if let Some(secret) = &self.settings.webhook_secret {
-                    req = req.secret_token(secret.expose().to_string());
-                }
+                // Never an open webhook: without a configured secret, one is derived from the
+                // bot token (the same on every replica, unknown to whoever lacks the token).
+                let secret = match &self.settings.webhook_secret {
+                    Some(s) => s.expose().to_string(),
+                    None => derived_webhook_secret(tg.token.expose()),
+                };
+                req = req.secret_token(secret.clone());
                 req.await.context("Telegram setWebhook failed")?;
                 routes.telegram = Some(crate::http::TelegramHook {
-                    secret: self
-                        .settings
-                        .webhook_secret
-                        .as_ref()
-                        .map(|s| s.expose().to_string()),
+                    secret: Some(secret),
                     username: username.clone(),
                 });
             }
@@ -236,4 +236,19 @@ pub async fn stop_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The webhook secret used when none is configured: HMAC-SHA256 of a fixed label under the
+/// bot token, in hex (Telegram allows `A-Z a-z 0-9 _ -`, up to 256 characters).
+pub fn derived_webhook_secret(token: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(b"bluezone-bot telegram webhook secret");
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -25,6 +25,18 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Replaces `key`'s value only while it is still `old`; whether it was (takes over a
+    /// claim atomically).
+    pub async fn kv_replace(&self, key: &str, old: &str, new: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE kv SET value = $1 WHERE key = $2 AND value = $3")
+            .bind(new)
+            .bind(key)
+            .bind(old)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Forgets a key.
     pub async fn kv_delete(&self, key: &str) -> Result<()> {
         sqlx::query("DELETE FROM kv WHERE key = $1")
