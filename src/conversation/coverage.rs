@@ -431,7 +431,7 @@ impl Engine {
         if amount == 0 {
             return Ok(Turn::reply(Reply::to_sender(&REPORT_ZERO)));
         }
-        if amount.abs() > MAX_REPORT {
+        if amount.unsigned_abs() > MAX_REPORT.unsigned_abs() {
             return usage();
         }
         let name = self.unit_name(&unit).await?;

@@ -116,6 +116,18 @@ impl Cell<'_> {
         }
     }
 
+    /// Rendering for a CSV cell: text that a spreadsheet would read as a formula (`=`, `+`,
+    /// `-`, `@`, tab, carriage return first) is prefixed with `'` so it stays text.
+    fn csv(&self) -> String {
+        let plain = self.plain();
+        match self {
+            Cell::Text(_) if plain.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+                format!("'{plain}")
+            }
+            _ => plain,
+        }
+    }
+
     fn is_numeric(&self) -> bool {
         !matches!(self, Cell::Text(_))
     }
@@ -273,7 +285,7 @@ pub fn to_csv(rows: &[ExportRow], headers: &ExportHeaders) -> Result<Vec<u8>> {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(&headers.figures)?;
         for r in rows {
-            w.write_record(figure_cells(r).iter().map(Cell::plain))?;
+            w.write_record(figure_cells(r).iter().map(Cell::csv))?;
         }
         w.flush().context("writing CSV")?;
     }
@@ -553,6 +565,22 @@ mod tests {
             ]
         );
         assert_eq!(&recs[2][8], "42.0");
+    }
+
+    #[test]
+    fn csv_text_never_becomes_a_formula() {
+        let mut evil = rows();
+        evil[0].unit = "=HYPERLINK(\"http://x\",\"y\")".into();
+        evil[0].code = "-80".into();
+        evil[1].unit = "@SUM(A1)".into();
+        let bytes = to_csv(&evil, &headers()).unwrap();
+        let mut rdr = csv::Reader::from_reader(&bytes[3..]);
+        let recs: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+        assert_eq!(&recs[0][0], "'-80");
+        assert_eq!(&recs[0][1], "'=HYPERLINK(\"http://x\",\"y\")");
+        assert_eq!(&recs[1][1], "'@SUM(A1)");
+        // Numbers are untouched.
+        assert_eq!(&recs[0][4], "200000");
     }
 
     #[test]

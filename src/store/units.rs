@@ -290,7 +290,8 @@ impl Store {
             }
             sql.push_str(
                 " ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_folded = excluded.name_folded, \
-                 parent_code = excluded.parent_code, kind = excluded.kind, population = excluded.population, \
+                 parent_code = excluded.parent_code, kind = excluded.kind, \
+                 population = COALESCE(excluded.population, units.population), \
                  depth = excluded.depth, path = excluded.path, updated_at = excluded.updated_at",
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));

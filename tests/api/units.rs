@@ -58,6 +58,23 @@ async fn the_national_file_imports_and_reimports_without_duplicates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_without_populations_keeps_the_known_ones() {
+    let (db, store) = fresh_store().await;
+    units_csv::import_text(&store, "long_an_2020.csv", SAMPLE_UNITS)
+        .await
+        .expect("the sample");
+    let before = store.unit("80").await.expect("read").expect("Long An");
+    assert!(before.population.is_some());
+    // The national file has no population column and contains Long An too.
+    units_csv::import_file(&store, std::path::Path::new(NATIONAL))
+        .await
+        .expect("the national file");
+    let after = store.unit("80").await.expect("read").expect("Long An");
+    assert_eq!(after.population, before.population);
+    done(db, store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_long_an_sample_has_populations_and_updates_in_place() {
     let (db, store) = fresh_store().await;
     let s = units_csv::import_text(&store, "long_an_2020.csv", SAMPLE_UNITS)
