@@ -98,10 +98,15 @@ impl Store {
         if owner == person {
             return Ok(LinkOutcome::SameAccount);
         }
-        sqlx::query("DELETE FROM link_codes WHERE code = $1")
+        // Spending the code is the claim: of two redeems at once, only one deletes it.
+        let spent = sqlx::query("DELETE FROM link_codes WHERE code = $1 AND person_id = $2")
             .bind(code)
+            .bind(owner)
             .execute(&mut *tx)
             .await?;
+        if spent.rows_affected() != 1 {
+            return Ok(LinkOutcome::Invalid);
+        }
         // The primary is the code owner's own primary when it is linked itself.
         let Some(owner_row) = read(&mut tx, owner).await? else {
             return Ok(LinkOutcome::Invalid);

@@ -309,8 +309,22 @@ impl Store {
 /// unit_code, confirmed_at, verified_at, linked_to.
 type PlaceRow = (Option<String>, Option<i64>, Option<i64>, Option<i64>);
 
-/// Moves a person between units inside a transaction, keeping every counter right.
+/// Moves a person between units inside a transaction, keeping every counter right. For an
+/// account linked to another (the person's primary account, which is the one counted), the
+/// primary moves too: the unit a person picks on any of their accounts is where they count.
 pub(crate) async fn set_unit_in(tx: &mut Tx, id: PersonId, unit_code: Option<&str>) -> Result<()> {
+    if let Some(primary) = set_unit_one(tx, id, unit_code).await? {
+        set_unit_one(tx, primary, unit_code).await?;
+    }
+    Ok(())
+}
+
+/// [`set_unit_in`] for one account; the primary it is linked to, if any (and if it moved).
+async fn set_unit_one(
+    tx: &mut Tx,
+    id: PersonId,
+    unit_code: Option<&str>,
+) -> Result<Option<PersonId>> {
     // Lock the row before reading it (a no-op write works on both databases): on PostgreSQL
     // two moves of the same person at once would otherwise both read the old unit and count
     // the person twice. The read below then sees the other move's result.
@@ -328,7 +342,7 @@ pub(crate) async fn set_unit_in(tx: &mut Tx, id: PersonId, unit_code: Option<&st
         bail!("unknown person {id}");
     };
     if old.as_deref() == unit_code {
-        return Ok(());
+        return Ok(linked);
     }
     sqlx::query("UPDATE people SET unit_code = $1 WHERE id = $2")
         .bind(unit_code.map(str::to_string))
@@ -336,7 +350,7 @@ pub(crate) async fn set_unit_in(tx: &mut Tx, id: PersonId, unit_code: Option<&st
         .execute(&mut **tx)
         .await?;
     if linked.is_some() {
-        return Ok(());
+        return Ok(linked);
     }
     let one = Counters {
         members: 1,
@@ -358,7 +372,8 @@ pub(crate) async fn set_unit_in(tx: &mut Tx, id: PersonId, unit_code: Option<&st
         changes.push((new, one));
     }
     // Both units at once, so the rows are locked in one order (no deadlock on PostgreSQL).
-    Store::adjust_counters_many(tx, &changes).await
+    Store::adjust_counters_many(tx, &changes).await?;
+    Ok(None)
 }
 
 impl Store {

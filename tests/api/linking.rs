@@ -118,3 +118,43 @@ async fn a_linked_account_confirming_counts_on_the_primary_once() {
     );
     p.app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_picked_on_a_linked_account_counts_the_person_there() {
+    use bluezone_bot::domain::Locale;
+    let p = spawn_platforms(Options::default()).await;
+    let store = &p.app.store;
+    let account = |platform: Platform, id: &'static str| async move {
+        let (person, _) = store
+            .touch_person(platform, id, id, "Linked", Locale::Vi)
+            .await
+            .expect("an account");
+        person.id
+    };
+    // Linked before either account chose a unit.
+    let primary = account(Platform::Zalo, "ZU-L5").await;
+    let other = account(Platform::Messenger, "PSID-L5").await;
+    let code = store
+        .link_code_create(primary, 600_000)
+        .await
+        .expect("a code");
+    store.link_redeem(other, &code).await.expect("linked");
+    let before = p.app.unit("794").await.members;
+    // The unit is picked, and the install confirmed, on the linked account.
+    store
+        .set_person_unit(other, Some("794"))
+        .await
+        .expect("unit");
+    store.confirm_install(other).await.expect("confirmed");
+    let unit = p.app.unit("794").await;
+    assert_eq!(unit.members, before + 1, "counted once, where they said");
+    assert_eq!(unit.confirmed, 1);
+    // Moving on the linked account moves the person.
+    store
+        .set_person_unit(other, Some("80"))
+        .await
+        .expect("moved");
+    assert_eq!(p.app.unit("794").await.members, before);
+    assert_eq!(p.app.unit("794").await.confirmed, 0);
+    p.app.finish().await;
+}
