@@ -116,13 +116,24 @@ impl Store {
             tx.commit().await?;
             return Ok(LinkOutcome::AlreadyLinked);
         }
-        let Some((b_unit, b_confirmed, b_verified, b_linked)) = read(&mut tx, person).await? else {
+        let Some(mut b_row) = read(&mut tx, person).await? else {
             return Ok(LinkOutcome::Invalid);
         };
-        if b_linked == Some(primary) {
+        if b_row.3 == Some(primary) {
             tx.commit().await?;
             return Ok(LinkOutcome::AlreadyLinked);
         }
+        // The typing account is linked to another primary already: that whole group joins
+        // (its primary, which is the one counted, is what moves), so nobody counts twice.
+        let mut person = person;
+        if let Some(other) = b_row.3 {
+            let Some(row) = read(&mut tx, other).await? else {
+                return Ok(LinkOutcome::Invalid);
+            };
+            person = other;
+            b_row = row;
+        }
+        let (b_unit, b_confirmed, b_verified, b_linked) = b_row;
         let Some((a_unit, a_confirmed, a_verified, _)) = read(&mut tx, primary).await? else {
             return Ok(LinkOutcome::Invalid);
         };

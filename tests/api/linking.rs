@@ -158,3 +158,57 @@ async fn a_unit_picked_on_a_linked_account_counts_the_person_there() {
     assert_eq!(p.app.unit("794").await.confirmed, 0);
     p.app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_an_account_already_linked_elsewhere_brings_its_group() {
+    use bluezone_bot::domain::Locale;
+    let p = spawn_platforms(Options::default()).await;
+    let store = &p.app.store;
+    let account = |platform: Platform, id: &'static str| async move {
+        let (person, _) = store
+            .touch_person(platform, id, id, "Linked", Locale::Vi)
+            .await
+            .expect("an account");
+        store
+            .set_person_unit(person.id, Some("794"))
+            .await
+            .expect("unit");
+        person.id
+    };
+    let before = p.app.unit("794").await;
+    // Telegram T confirmed; Zalo Z is linked to T.
+    let t = account(Platform::Telegram, "T-L6").await;
+    store.confirm_install(t).await.expect("confirmed");
+    let z = account(Platform::Zalo, "ZU-L6").await;
+    let code = store.link_code_create(t, 600_000).await.expect("code");
+    store.link_redeem(z, &code).await.expect("linked");
+    // Messenger M, on its own, makes a code; Z types it.
+    let m = account(Platform::Messenger, "PSID-L6").await;
+    let unit = p.app.unit("794").await;
+    assert_eq!(unit.members - before.members, 2, "T (with Z) and M");
+    let code = store.link_code_create(m, 600_000).await.expect("code");
+    store.link_redeem(z, &code).await.expect("linked");
+    let unit = p.app.unit("794").await;
+    assert_eq!(
+        (
+            unit.members - before.members,
+            unit.confirmed - before.confirmed
+        ),
+        (1, 1),
+        "one person, confirmed once"
+    );
+    for id in ["T-L6", "ZU-L6"] {
+        let platform = if id.starts_with('T') {
+            Platform::Telegram
+        } else {
+            Platform::Zalo
+        };
+        let a = store
+            .person_by_platform_id(platform, id)
+            .await
+            .expect("read")
+            .expect("account");
+        assert_eq!(a.linked_to, Some(m), "{id} follows the group to M");
+    }
+    p.app.finish().await;
+}
