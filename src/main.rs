@@ -77,6 +77,36 @@ enum UnitsCommand {
     },
     /// Recount every unit's counters from the people table (a repair tool).
     Recount,
+    /// Set a unit's own target, overriding the campaign's: a percentage (`70`, `70%`) or a
+    /// fraction (`0.7`); `default` goes back to the campaign's target.
+    Target {
+        /// The unit's code.
+        code: String,
+        /// The target.
+        target: String,
+    },
+}
+
+/// Reads a target: `default`, a percentage (`70`, `70%`) or a fraction (`0.7`), above 0 and
+/// at most 100%.
+fn parse_target(text: &str) -> anyhow::Result<Option<f64>> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("default") {
+        return Ok(None);
+    }
+    let number = t.trim_end_matches('%').trim().replace(',', ".");
+    let value: f64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("target {t:?}: give a percentage such as 70% or `default`"))?;
+    let fraction = if t.ends_with('%') || value > 1.0 {
+        value / 100.0
+    } else {
+        value
+    };
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        anyhow::bail!("target {t:?}: must be above 0% and at most 100%");
+    }
+    Ok(Some(fraction))
 }
 
 #[tokio::main]
@@ -157,6 +187,16 @@ async fn run(cli: Cli) -> Result<()> {
                 UnitsCommand::Recount => {
                     app.store.recount_units().await?;
                     println!("counters rebuilt");
+                }
+                UnitsCommand::Target { code, target } => {
+                    let target = parse_target(&target)?;
+                    if !app.store.set_unit_target(code.trim(), target).await? {
+                        anyhow::bail!("unknown unit {code:?}");
+                    }
+                    match target {
+                        Some(t) => println!("target of {code} set to {:.1}%", t * 100.0),
+                        None => println!("{code} follows the campaign's target again"),
+                    }
                 }
             }
             app.store.close().await;

@@ -204,6 +204,40 @@ async fn the_binary_refuses_a_bad_file_with_line_numbers() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("units added"), "{stdout}");
+
+    // A unit's own target: set, refused when out of range or unknown, reset.
+    let target = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["units", "target"])
+            .args(args)
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .expect("run the binary")
+    };
+    let out = target(&["794", "70%"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for bad in [
+        &["794", "150%"][..],
+        &["794", "0"],
+        &["794", "lots"],
+        &["99999", "70"],
+    ] {
+        let out = target(bad);
+        assert!(!out.status.success(), "{bad:?} was accepted");
+    }
+    let store = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("connect");
+    let unit = store.unit("794").await.expect("read").expect("794");
+    assert_eq!(unit.target, Some(0.7));
+    assert!(target(&["794", "default"]).status.success());
+    let unit = store.unit("794").await.expect("read").expect("794");
+    assert_eq!(unit.target, None);
+    store.close().await;
     db.drop_db().await;
 }
 
