@@ -195,6 +195,18 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// On PostgreSQL, holds off counter updates (confirmations, moves) until an import or a
+    /// recount that rewrites subtree totals commits, so none is overwritten. SQLite's write
+    /// transactions are exclusive already.
+    async fn lock_units(&self, tx: &mut Tx) -> Result<()> {
+        if self.backend() == super::Backend::Postgres {
+            sqlx::query("LOCK TABLE units IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Imports parsed rows in one transaction: new units are inserted, known ones updated,
     /// never duplicated. Rows are checked first (duplicate codes, unknown parents, cycles);
     /// any error is reported as `line: reason` and nothing is written.
@@ -262,6 +274,7 @@ impl Store {
     ) -> Result<ImportSummary> {
         let now = self.now();
         let mut tx = self.begin().await?;
+        self.lock_units(&mut tx).await?;
         // Parents first, so foreign keys hold row by row.
         let mut ordered: Vec<&UnitRow> = rows.iter().collect();
         ordered.sort_by_key(|r| paths.get(&r.code).map_or(0, |p| path_codes(p).len()));
@@ -403,6 +416,7 @@ impl Store {
     /// (`bluezone-bot units recount`) and the check the tests use.
     pub async fn recount_units(&self) -> Result<()> {
         let mut tx = self.begin().await?;
+        self.lock_units(&mut tx).await?;
         sqlx::query(
             "UPDATE units SET \
              members = (SELECT COUNT(*) FROM people p WHERE p.unit_code = units.code AND p.linked_to IS NULL), \
