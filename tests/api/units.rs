@@ -71,6 +71,22 @@ async fn a_file_without_populations_keeps_the_known_ones() {
         .expect("the national file");
     let after = store.unit("80").await.expect("read").expect("Long An");
     assert_eq!(after.population, before.population);
+    // The bundled province populations complete the national tree, adding no unit.
+    let count = store.unit_count().await.expect("count");
+    let pops = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/units/provinces_population_2019.csv"
+    );
+    let s = units_csv::import_file(&store, std::path::Path::new(pops))
+        .await
+        .expect("the populations");
+    assert_eq!((s.inserted, s.updated), (0, 63));
+    assert_eq!(store.unit_count().await.expect("count"), count);
+    let hanoi = store.unit("01").await.expect("read").expect("Hà Nội");
+    assert_eq!(hanoi.population, Some(8_053_663));
+    let provinces = store.children(None).await.expect("provinces");
+    let total: i64 = provinces.iter().filter_map(|u| u.population).sum();
+    assert_eq!(total, 96_208_984);
     done(db, store).await;
 }
 
