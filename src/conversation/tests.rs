@@ -386,3 +386,27 @@ async fn leader_invitations_work_once() {
     );
     has(&late.say("/invite_leader 794").await, "not allowed");
 }
+
+#[tokio::test]
+async fn wrong_link_codes_are_limited_per_hour() {
+    let b = bench().await;
+    let p = b.person("linker", Some("en"));
+    p.say("/start u_794").await;
+    for _ in 0..crate::conversation::link::MAX_LINK_FAILS_PER_HOUR {
+        has(&p.say("/link ZZZZZZ").await, "wrong or has expired");
+    }
+    // Even a right code waits now.
+    let other = b.person("owner", Some("en"));
+    other.say("/start u_794").await;
+    let shown = other.say("/link").await;
+    let code = shown
+        .split("/link ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a code")
+        .to_string();
+    has(
+        &p.say(&format!("/link {code}")).await,
+        "Too many wrong codes",
+    );
+}
