@@ -400,6 +400,23 @@ impl Worker {
                 }
                 continue;
             };
+            // A broadcast stopped while its rows waited here: they are not sent.
+            if let Some(b) = pending[i].1.row.broadcast_id
+                && matches!(s.broadcast_stopped(b).await, Ok(true))
+            {
+                let (_, mut job) = pending.swap_remove(i);
+                if let Some((claim, _)) = held.remove(&job.row.id) {
+                    job.row.attempts = claim;
+                }
+                done.push(Completion {
+                    id: job.row.id,
+                    broadcast_id: job.row.broadcast_id,
+                    queued_at: job.row.created_at,
+                    claim: job.row.attempts,
+                    mark: Mark::Cancelled,
+                });
+                continue;
+            }
             let job = &pending[i].1;
             let acquired =
                 lock(&s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());

@@ -825,7 +825,7 @@ async fn leaders_get_a_daily_digest_at_local_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_broadcast_can_be_stopped_from_the_list() {
-    let app = spawn_app_with(fast(&[("BLUEZONE_TG_GLOBAL_PER_SEC", "30")])).await;
+    let app = spawn_app_with(fast(&[("BLUEZONE_TG_GLOBAL_PER_SEC", "10")])).await;
     let leader = TgUser::vi(7501);
     let text = "Sẽ bị dừng";
     let id = queue_big(&app.store, &leader, 200, 79_000, text).await;
