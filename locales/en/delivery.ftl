@@ -17,13 +17,12 @@ btn-bc-confirm = ✅ Send now
 btn-bc-cancel = ✖️ Cancel
 bc-confirm-ask = Send this message to { $count } people?
 bc-empty = Nobody to send to (everyone opted out, cannot be reached, or there are no members yet).
-bc-queued = Queued for { $count } people. The message below shows the progress.
+bc-queued = ⏳ Queued for { $count } recipients. This message shows the progress.
 bc-already = This message was already sent or cancelled.
 bc-discarded = Message cancelled.
-bc-progress = 📤 Message #{ $id }: sent { $sent }/{ $total } ({ $percent }%), failed { $failed }, about { $eta } left.
-bc-summary = ✅ Message #{ $id } finished: { $sent }/{ $total } delivered, { $failed } failed, { $unreachable } unreachable, { $cancelled } cancelled.
-bc-summary-stopped = ⛔ Message #{ $id } stopped: { $sent }/{ $total } delivered, { $failed } failed, { $unreachable } unreachable, { $cancelled } not sent.
-bc-failure-reason = • { $reason }: { $count }
+bc-progress = 📤 Message #{ $id }: { $sent }/{ $total } delivered ({ $percent }% handled{ $classes }), about { $eta } left.
+bc-summary = ✅ Message #{ $id } finished: { $sent }/{ $total } delivered.
+bc-summary-stopped = ⛔ Message #{ $id } stopped: { $sent }/{ $total } delivered.
 bc-list-header = Recent messages:
 bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
         [running] sending
@@ -31,14 +30,14 @@ bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
         [cancelled] cancelled
         [cancelling] stopping
        *[other] { $status }
-    }, sent { $sent }/{ $total }, failed { $failed }
+    }, { $sent }/{ $total } delivered{ $classes }
 bc-list-none = You have not sent any message yet.
 btn-bc-stop = ⛔ Stop #{ $id }
 bc-stop-ask = Stop message #{ $id }? About { $left } recipients have not got it yet; they will not get it.
 btn-bc-stop-now = ⛔ Stop now
 btn-bc-keep = ▶️ Keep sending
 bc-kept = Message #{ $id } keeps sending.
-bc-stopped = Message #{ $id } stopped; { $dropped } recipients will not get it.
+bc-stopped = ⛔ Message #{ $id } stopped: { $sent } had got it; the other { $left } will not (a message already on its way may still arrive). The final figures follow when the last ones are settled.
 bc-not-running = This message is no longer being sent.
 reminder = 👋 Have you installed { $app } yet? It takes 2 minutes to protect you and your community. If you have, press the button below to confirm.
 digest = 📊 Daily report – { $unit }
@@ -47,3 +46,15 @@ digest = 📊 Daily report – { $unit }
     • Coverage: { $coverage } (target { $target })
     • Rank: { $rank }/{ $siblings } among sibling units
 digest-no-population = population unknown
+
+# Broadcast status in one message, and outcome classes (issue 9, §4 and §9).
+bc-head = ✉️ Message #{ $id } to { $unit }:
+
+    { $text }
+bc-head-photo = ✉️ Message #{ $id } to { $unit }: the photo above.
+bc-queued-separate = ⏳ Message #{ $id } is queued for { $count } recipients. You will get a summary when it is done.
+bc-progress-stopping = ⛔ Stopping message #{ $id }: { $sent }/{ $total } delivered; the other { $left } have not got it and will not (a message already on its way may still arrive).
+bc-n-skipped = { $count } skipped: outside their platform's messaging window (not an error)
+bc-n-unreachable = { $count } unreachable: blocked the bot or left
+bc-n-failed = { $count } failed after retries
+bc-n-cancelled = { $count } not sent: stopped

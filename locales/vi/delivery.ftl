@@ -17,13 +17,12 @@ btn-bc-confirm = ✅ Gửi ngay
 btn-bc-cancel = ✖️ Huỷ
 bc-confirm-ask = Gửi tin nhắn này cho { $count } người?
 bc-empty = Không có người nhận nào (mọi người đã tắt nhắc nhở, không liên lạc được, hoặc chưa có thành viên).
-bc-queued = Đã xếp hàng gửi cho { $count } người. Tiến độ sẽ được cập nhật trong tin nhắn bên dưới.
+bc-queued = ⏳ Đã xếp hàng gửi cho { $count } người nhận. Tiến độ được cập nhật ngay trong tin nhắn này.
 bc-already = Tin nhắn này đã được gửi hoặc đã huỷ.
 bc-discarded = Đã huỷ tin nhắn.
-bc-progress = 📤 Tin nhắn #{ $id }: đã gửi { $sent }/{ $total } ({ $percent }%), lỗi { $failed }, còn khoảng { $eta }.
-bc-summary = ✅ Tin nhắn #{ $id } đã gửi xong: { $sent }/{ $total } người nhận được, { $failed } lỗi, { $unreachable } người không liên lạc được, { $cancelled } huỷ.
-bc-summary-stopped = ⛔ Tin nhắn #{ $id } đã dừng: { $sent }/{ $total } đã gửi, { $failed } lỗi, { $unreachable } không liên lạc được, { $cancelled } không gửi.
-bc-failure-reason = • { $reason }: { $count }
+bc-progress = 📤 Tin nhắn #{ $id }: { $sent }/{ $total } người đã nhận (xử lý { $percent }%{ $classes }), còn khoảng { $eta }.
+bc-summary = ✅ Tin nhắn #{ $id } đã gửi xong: { $sent }/{ $total } người đã nhận.
+bc-summary-stopped = ⛔ Tin nhắn #{ $id } đã dừng: { $sent }/{ $total } người đã nhận.
 bc-list-header = Các tin nhắn gần đây:
 bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
         [running] đang gửi
@@ -31,14 +30,14 @@ bc-list-item = #{ $id } { $unit } ({ $date }): { $status ->
         [cancelled] đã huỷ
         [cancelling] đang dừng
        *[other] { $status }
-    }, đã gửi { $sent }/{ $total }, lỗi { $failed }
+    }, { $sent }/{ $total } người đã nhận{ $classes }
 bc-list-none = Bạn chưa gửi tin nhắn nào.
 btn-bc-stop = ⛔ Dừng #{ $id }
 bc-stop-ask = Dừng tin nhắn #{ $id }? Khoảng { $left } người chưa nhận được; họ sẽ không nhận được nữa.
 btn-bc-stop-now = ⛔ Dừng ngay
 btn-bc-keep = ▶️ Tiếp tục gửi
 bc-kept = Tin nhắn #{ $id } vẫn tiếp tục được gửi.
-bc-stopped = Đã dừng tin nhắn #{ $id }; { $dropped } người chưa nhận sẽ không được gửi.
+bc-stopped = ⛔ Đã dừng tin nhắn #{ $id }: { $sent } người đã nhận; { $left } người còn lại sẽ không nhận được (tin đang trên đường gửi vẫn có thể đến). Số liệu cuối cùng sẽ có khi các tin cuối được xử lý xong.
 bc-not-running = Tin nhắn này không còn đang gửi.
 reminder = 👋 Bạn đã cài { $app } chưa? Chỉ mất 2 phút để bảo vệ bạn và cộng đồng. Nếu đã cài, hãy bấm nút bên dưới để xác nhận.
 digest = 📊 Báo cáo hằng ngày – { $unit }
@@ -47,3 +46,15 @@ digest = 📊 Báo cáo hằng ngày – { $unit }
     • Độ phủ: { $coverage } (mục tiêu { $target })
     • Xếp hạng: { $rank }/{ $siblings } trong các đơn vị cùng cấp
 digest-no-population = chưa có số dân
+
+# Trạng thái tin nhắn gửi hàng loạt trong một tin nhắn, và các nhóm kết quả (issue 9, §4 và §9).
+bc-head = ✉️ Tin nhắn #{ $id } gửi { $unit }:
+
+    { $text }
+bc-head-photo = ✉️ Tin nhắn #{ $id } gửi { $unit }: ảnh ở trên.
+bc-queued-separate = ⏳ Tin nhắn #{ $id } đã được xếp hàng gửi cho { $count } người nhận. Bạn sẽ nhận được bản tổng kết khi gửi xong.
+bc-progress-stopping = ⛔ Đang dừng tin nhắn #{ $id }: { $sent }/{ $total } người đã nhận; { $left } người còn lại chưa nhận và sẽ không nhận được (tin đang trên đường gửi vẫn có thể đến).
+bc-n-skipped = { $count } bị bỏ qua: ngoài khung thời gian nhắn tin của nền tảng (không phải lỗi)
+bc-n-unreachable = { $count } không liên lạc được: đã chặn bot hoặc rời đi
+bc-n-failed = { $count } gửi lỗi sau nhiều lần thử
+bc-n-cancelled = { $count } không gửi: đã dừng

@@ -4,23 +4,54 @@
 //! it on confirmation (once, however often Confirm is pressed). `/broadcasts` lists recent
 //! ones, with a Stop button for those still sending.
 //!
+//! Where the platform edits messages (Telegram), the preview becomes the confirmation, then the
+//! queued note, the progress and the summary: one message carries the broadcast through its
+//! life. Elsewhere each step is a message of its own, in order.
+//!
 //! A citizen cannot broadcast; a leader reaches only the subtree of a unit they lead; an
 //! administrator may broadcast to any unit.
 
 use anyhow::Result;
 
-use super::engine::{Ctx, Engine, MAX_TEXT_CHARS, render_reply};
+use super::engine::{Ctx, Engine, MAX_TEXT_CHARS};
 use super::keys::{NOT_ALLOWED, TOO_LONG, UNIT_UNKNOWN};
 use super::reply::Attachment;
 use super::{Action, Button, Reply, State, Turn};
 use crate::domain::{ChatAddress, Platform, UnitCode};
 use crate::i18n::Msg;
 use crate::outbox::keys::*;
-use crate::outbox::progress::progress_msg;
-use crate::platform::{Outgoing, PhotoRef};
+use crate::outbox::progress::{Stage, class_phrases, head_msg, status_text};
+use crate::platform::{Event, Outgoing, PhotoRef};
 use crate::store::{Audience, Queued};
 
+/// The message whose button was pressed, when the platform can edit it in place.
+fn pressed_message(ctx: &Ctx<'_>) -> Option<String> {
+    if !ctx.platform().edits_messages() {
+        return None;
+    }
+    match &ctx.inbound.event {
+        Event::Button { message_id, .. } => message_id.clone(),
+        _ => None,
+    }
+}
+
+/// `reply`, replacing the pressed message where the platform can edit it.
+fn in_place(ctx: &Ctx<'_>, reply: Reply) -> Reply {
+    match pressed_message(ctx) {
+        Some(id) => reply.editing(id),
+        None => reply,
+    }
+}
+
 impl Engine {
+    /// A unit's name for the broadcast's head (its code when it is gone).
+    async fn broadcast_unit_name(&self, code: &str) -> Result<String> {
+        Ok(match self.store.unit(code).await? {
+            Some(u) => u.name,
+            None => code.to_string(),
+        })
+    }
+
     /// `/broadcast [CODE]`: checks who may broadcast where, then asks for the text.
     pub(super) async fn broadcast_start(&self, ctx: &Ctx<'_>, args: &str) -> Result<(State, Turn)> {
         let led = self.store.led_units(ctx.person.id).await?;
@@ -206,15 +237,27 @@ impl Engine {
         if count == 0 {
             return Ok(Turn::reply(Reply::to_sender(&BC_EMPTY)));
         }
-        Ok(Turn::reply(
-            Reply::to_sender(Msg::new(&BC_CONFIRM_ASK).arg("count", count)).row(vec![
+        let ask = Msg::new(&BC_CONFIRM_ASK).arg("count", count);
+        // Replacing the preview, the question keeps the message it is about in view.
+        let reply = if pressed_message(ctx).is_some() {
+            let unit = self.broadcast_unit_name(&b.unit_code).await?;
+            Reply::to_sender(head_msg(&b, &unit)).para(ask)
+        } else {
+            Reply::to_sender(ask)
+        };
+        Ok(Turn::reply(in_place(
+            ctx,
+            reply.row(vec![
                 Button::action(Msg::new(&BTN_BC_CONFIRM), Action::BroadcastConfirm(id)),
                 Button::action(Msg::new(&BTN_BC_CANCEL), Action::BroadcastDiscard(id)),
             ]),
-        ))
+        )))
     }
 
-    /// Confirm: queues the broadcast, exactly once.
+    /// Confirm: queues the broadcast, exactly once. The queued note is the message that will
+    /// carry the progress and the summary: it replaces the confirmation where the platform
+    /// edits messages, and is queued with the recipients (so nothing about this broadcast can
+    /// reach the leader before it).
     pub(super) async fn broadcast_confirm(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_ALREADY)));
@@ -240,20 +283,32 @@ impl Engine {
         };
         let mut shown = b.clone();
         shown.total = count;
-        let progress = render_reply(
+        let edit = pressed_message(ctx);
+        let unit = self.broadcast_unit_name(&b.unit_code).await?;
+        let text = status_text(
             ctx.locale(),
-            Reply::to_sender(progress_msg(&shown, self.store.now())),
+            &shown,
+            &unit,
+            self.store.now(),
+            Stage::Queued,
+            edit.is_some(),
         );
+        let progress = match edit {
+            Some(message_id) => Outgoing::Edit {
+                message_id,
+                text,
+                buttons: Vec::new(),
+            },
+            None => Outgoing::text(text),
+        };
         match self
             .store
             .queue_broadcast(id, ctx.person.id, &to, progress)
             .await?
         {
-            Queued::Now(n) => {
+            Queued::Now(_) => {
                 self.wake_outbox();
-                Ok(Turn::reply(Reply::to_sender(
-                    Msg::new(&BC_QUEUED).arg("count", n),
-                )))
+                Ok(Turn::default())
             }
             Queued::Already => Ok(Turn::reply(Reply::to_sender(&BC_ALREADY))),
         }
@@ -261,12 +316,11 @@ impl Engine {
 
     /// Cancel on a draft.
     pub(super) async fn broadcast_discard(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
-        let key = if self.store.discard_broadcast(id, ctx.person.id).await? {
-            &BC_DISCARDED
+        if self.store.discard_broadcast(id, ctx.person.id).await? {
+            Ok(Turn::reply(in_place(ctx, Reply::to_sender(&BC_DISCARDED))))
         } else {
-            &BC_ALREADY
-        };
-        Ok(Turn::reply(Reply::to_sender(key)))
+            Ok(Turn::reply(Reply::to_sender(&BC_ALREADY)))
+        }
     }
 
     /// `/broadcasts`: the latest broadcasts (an administrator sees everyone's), with a Stop
@@ -298,7 +352,13 @@ impl Engine {
                     .arg("status", b.status.clone())
                     .arg("sent", b.sent)
                     .arg("total", b.total)
-                    .arg("failed", b.failed + b.unreachable)
+                    .arg(
+                        "classes",
+                        class_phrases(ctx.locale(), b)
+                            .into_iter()
+                            .map(|c| format!("; {c}"))
+                            .collect::<String>(),
+                    )
                     .arg("date", date),
             );
             if b.status == "running" {
@@ -335,7 +395,8 @@ impl Engine {
         ))
     }
 
-    /// Stop: what is still queued is dropped.
+    /// Stop: what is still queued is dropped, and what a sender holds is cancelled there. The
+    /// reply counts both; the final figures follow in the broadcast's summary.
     pub(super) async fn broadcast_stop(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
@@ -344,8 +405,14 @@ impl Engine {
             return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
         }
         match self.store.cancel_broadcast(id).await? {
-            Some(dropped) => Ok(Turn::reply(Reply::to_sender(
-                Msg::new(&BC_STOPPED).arg("id", id).arg("dropped", dropped),
+            Some(stopped) => Ok(Turn::reply(in_place(
+                ctx,
+                Reply::to_sender(
+                    Msg::new(&BC_STOPPED)
+                        .arg("id", id)
+                        .arg("sent", stopped.sent)
+                        .arg("left", stopped.not_sent()),
+                ),
             ))),
             None => Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING))),
         }

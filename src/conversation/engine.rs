@@ -433,7 +433,14 @@ pub fn render_reply(locale: Locale, reply: Reply) -> Outgoing {
         })
         .collect();
     match reply.attachment {
-        None => Outgoing::Text { text, buttons },
+        None => match reply.edit {
+            Some(message_id) => Outgoing::Edit {
+                message_id,
+                text,
+                buttons,
+            },
+            None => Outgoing::Text { text, buttons },
+        },
         Some(Attachment::Photo(png)) => Outgoing::Photo {
             png,
             caption: text,

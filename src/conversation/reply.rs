@@ -80,6 +80,9 @@ pub struct Reply {
     pub buttons: Vec<Vec<Button>>,
     /// A picture or file.
     pub attachment: Option<Attachment>,
+    /// The platform's id of an earlier message (in the same chat) this one replaces, where the
+    /// platform can edit messages; a text reply only.
+    pub edit: Option<String>,
 }
 
 impl Reply {
@@ -90,6 +93,7 @@ impl Reply {
             text: vec![text.into()],
             buttons: Vec::new(),
             attachment: None,
+            edit: None,
         }
     }
 
@@ -110,6 +114,13 @@ impl Reply {
     /// Sends it to someone else.
     pub fn to(mut self, target: Target) -> Reply {
         self.to = target;
+        self
+    }
+
+    /// Replaces the message `message_id` instead of adding one (the caller checks that the
+    /// platform edits messages).
+    pub fn editing(mut self, message_id: impl Into<String>) -> Reply {
+        self.edit = Some(message_id.into());
         self
     }
 

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::keys::*;
-use super::progress::{progress_msg, summary_msg};
+use super::progress::{Stage, status_text};
 use crate::clock::Millis;
 use crate::config::Settings;
 use crate::conversation::keys::{BTN_GUIDE, BTN_INSTALLED};
@@ -121,6 +121,9 @@ impl Scheduler {
         )))
     }
 
+    /// Moves each running broadcast's status along. Where the author's platform edits
+    /// messages, the one message that carries the broadcast is edited to the latest figures
+    /// and finally to the summary; elsewhere only the summary goes, as a message of its own.
     async fn progress(&self, tick: &mut Tick) -> Result<()> {
         let now = self.store.now();
         for b in self.store.running_broadcasts().await? {
@@ -133,52 +136,60 @@ impl Scheduler {
             let Some((to, locale)) = self.author_address(&b).await? else {
                 continue;
             };
-            let mut items = Vec::new();
-            let message_id = match b.progress_outbox_id {
-                Some(id) => self.store.outbox_message_id(id).await?,
+            let in_place = to.platform.edits_messages();
+            let carrier = match b.progress_outbox_id {
+                Some(id) => self.store.outbox_row_state(id).await?,
                 None => None,
             };
-            if let Some(message_id) = message_id {
-                items.push(NewOutboxItem {
-                    to: to.clone(),
-                    person_id: Some(b.author_id),
-                    broadcast_id: None,
-                    priority: Priority::Reply,
-                    message: Outgoing::Edit {
-                        message_id,
-                        text: crate::i18n::render(locale, &progress_msg(&b, now)),
-                        buttons: Vec::new(),
-                    },
-                    dedupe_key: finished.then(|| format!("bc:{}:last-edit", b.id)),
-                });
-            }
-            if finished {
-                let mut reply = Reply::to_sender(summary_msg(&b));
-                for (reason, count) in self.store.broadcast_failures(b.id).await? {
-                    reply = reply.para(
-                        Msg::new(&BC_FAILURE_REASON)
-                            .arg("reason", reason)
-                            .arg("count", count),
-                    );
-                }
-                items.push(NewOutboxItem {
-                    to,
-                    person_id: Some(b.author_id),
-                    broadcast_id: None,
-                    priority: Priority::Reply,
-                    message: render_reply(locale, reply),
-                    dedupe_key: Some(format!("bc:{}:summary", b.id)),
-                });
-                tick.finished += 1;
-            } else if items.is_empty() {
-                // The progress message itself has not gone out yet.
+            // The carrying message's id, once it went out; whether it is still on its way.
+            let message_id = carrier
+                .as_ref()
+                .filter(|(status, _)| status == "sent")
+                .and_then(|(_, m)| m.clone());
+            let on_its_way = carrier
+                .as_ref()
+                .is_some_and(|(status, _)| status == "queued" || status == "sending");
+            if in_place && on_its_way {
+                // The next figures (or the summary) replace it: it must be out first.
                 continue;
+            }
+            let unit = match self.store.unit(&b.unit_code).await? {
+                Some(u) => u.name,
+                None => b.unit_code.clone(),
+            };
+            let edit = message_id.filter(|_| in_place);
+            let stage = if finished {
+                Stage::Finished
+            } else {
+                Stage::Running
+            };
+            let text = status_text(locale, &b, &unit, now, stage, edit.is_some());
+            let message = match edit {
+                Some(message_id) => Outgoing::Edit {
+                    message_id,
+                    text,
+                    buttons: Vec::new(),
+                },
+                // Progress is only shown where it can replace itself.
+                None if !finished => continue,
+                None => Outgoing::text(text),
+            };
+            let item = NewOutboxItem {
+                to,
+                person_id: Some(b.author_id),
+                broadcast_id: None,
+                priority: Priority::Reply,
+                message,
+                dedupe_key: finished.then(|| format!("bc:{}:summary", b.id)),
+            };
+            if finished {
+                tick.finished += 1;
             } else {
                 tick.progress_edits += 1;
             }
-            // Queued before the broadcast is marked finished: a crash in between sends them
-            // on the next tick (their dedupe keys keep them single).
-            self.store.enqueue(&items).await?;
+            // Queued before the broadcast is marked finished: a crash in between sends it on
+            // the next tick (its dedupe key keeps it single).
+            self.store.enqueue(&[item]).await?;
             if finished {
                 self.store.finish_broadcast(b.id).await?;
             }

@@ -62,12 +62,15 @@ pub struct Broadcast {
     pub total: i64,
     /// Delivered.
     pub sent: i64,
-    /// Failed for good (not counting unreachable recipients).
+    /// Failed for good after retries (not counting unreachable or skipped recipients).
     pub failed: i64,
     /// Recipients found unreachable.
     pub unreachable: i64,
     /// Recipients not sent to because the broadcast was cancelled.
     pub cancelled: i64,
+    /// Recipients the platform did not let us reach now (outside its messaging window, or a
+    /// picture it cannot show): not an error of ours, so not counted as failed.
+    pub skipped: i64,
     /// The outbox row of the author's progress message.
     pub progress_outbox_id: Option<i64>,
     /// When the progress message was last edited.
@@ -85,7 +88,7 @@ pub struct Broadcast {
 impl Broadcast {
     /// Recipients handled so far, whatever the outcome.
     pub fn done(&self) -> i64 {
-        self.sent + self.failed + self.unreachable + self.cancelled
+        self.sent + self.failed + self.unreachable + self.cancelled + self.skipped
     }
 
     /// The audience.
@@ -95,7 +98,7 @@ impl Broadcast {
 }
 
 const BROADCAST_COLUMNS: &str = "id, author_id, author, unit_code, audience, text, payload, status, total, sent, \
-     failed, unreachable, cancelled, progress_outbox_id, last_progress_at, last_progress_done, created_at, \
+     failed, unreachable, cancelled, skipped, progress_outbox_id, last_progress_at, last_progress_done, created_at, \
      queued_at, finished_at";
 
 /// The people a broadcast to the subtree whose path is `$1` reaches.
@@ -115,6 +118,26 @@ fn audience_where(audience: Audience) -> &'static str {
 /// The linked groups in the subtree whose path is `$1`.
 const GROUPS_WHERE: &str =
     "g.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1)";
+
+/// What stopping a running broadcast did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Recipients still waiting in the queue: dropped now.
+    pub dropped: i64,
+    /// Recipients a sender had already taken (waiting for their slot, or in flight). Those
+    /// not yet on their way are cancelled by the sender; a few in flight may still arrive.
+    pub held: i64,
+    /// Recipients who had got it when it was stopped.
+    pub sent: i64,
+}
+
+impl Stopped {
+    /// Recipients who had not got it when it was stopped (and, but for those already on
+    /// their way, will not).
+    pub fn not_sent(&self) -> i64 {
+        self.dropped + self.held
+    }
+}
 
 /// Outcome of confirming a draft.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -348,9 +371,9 @@ impl Store {
         Ok(Queued::Now(inserted))
     }
 
-    /// Cancels a running broadcast: what is still queued is not sent. The number of
-    /// recipients dropped, or `None` when it was not running.
-    pub async fn cancel_broadcast(&self, id: i64) -> Result<Option<i64>> {
+    /// Cancels a running broadcast: what is still queued is not sent, and what a sender holds
+    /// is cancelled by that sender. What it did, or `None` when it was not running.
+    pub async fn cancel_broadcast(&self, id: i64) -> Result<Option<Stopped>> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let r = sqlx::query(
@@ -381,8 +404,24 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        // Rows a sender claimed and has not settled yet: it cancels them when it gets to them
+        // (it reads the broadcast's status before each send).
+        let (held,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM outbox WHERE broadcast_id = $1 AND status = 'sending'",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (sent,): (i64,) = sqlx::query_as("SELECT sent FROM broadcasts WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(Some(dropped))
+        Ok(Some(Stopped {
+            dropped,
+            held,
+            sent,
+        }))
     }
 
     /// Broadcasts still sending (or cancelled with rows in flight), for the progress task.
@@ -454,6 +493,17 @@ impl Store {
         .bind(id)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// The status of an outbox row and the platform message id it got when it went out
+    /// (`None` when the row is gone).
+    pub async fn outbox_row_state(&self, id: i64) -> Result<Option<(String, Option<String>)>> {
+        Ok(
+            sqlx::query_as("SELECT status, message_id FROM outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
     }
 
     /// The platform message id of a sent outbox row (to edit it later).

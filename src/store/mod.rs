@@ -17,7 +17,7 @@ pub mod people;
 pub mod reminders;
 pub mod units;
 
-pub use broadcasts::{Audience, Broadcast, Queued};
+pub use broadcasts::{Audience, Broadcast, Queued, Stopped};
 pub use db::{Backend, Store, Tx};
 pub use leaders::InviteError;
 pub use outbox::{Completion, Mark, NewOutboxItem, OutboxRow, Priority};

@@ -247,7 +247,7 @@ impl Store {
         }
         let now = self.now();
         let mut tx = self.begin().await?;
-        let mut figures: std::collections::BTreeMap<i64, [i64; 4]> = Default::default();
+        let mut figures: std::collections::BTreeMap<i64, [i64; 5]> = Default::default();
         for c in done {
             let q = match &c.mark {
                 Mark::Sent { message_id } => sqlx::query(
@@ -319,22 +319,25 @@ impl Store {
                 let f = figures.entry(b).or_default();
                 match c.mark {
                     Mark::Sent { .. } => f[0] += 1,
-                    Mark::Failed { .. } | Mark::Skipped { .. } => f[1] += 1,
+                    Mark::Failed { .. } => f[1] += 1,
                     Mark::Unreachable { .. } => f[2] += 1,
                     Mark::Cancelled => f[3] += 1,
+                    Mark::Skipped { .. } => f[4] += 1,
                     Mark::Retry { .. } | Mark::Defer { .. } => {}
                 }
             }
         }
-        for (id, [sent, failed, unreachable, cancelled]) in figures {
+        for (id, [sent, failed, unreachable, cancelled, skipped]) in figures {
             sqlx::query(
                 "UPDATE broadcasts SET sent = sent + $1, failed = failed + $2, \
-                 unreachable = unreachable + $3, cancelled = cancelled + $4 WHERE id = $5",
+                 unreachable = unreachable + $3, cancelled = cancelled + $4, \
+                 skipped = skipped + $5 WHERE id = $6",
             )
             .bind(sent)
             .bind(failed)
             .bind(unreachable)
             .bind(cancelled)
+            .bind(skipped)
             .bind(id)
             .execute(&mut *tx)
             .await?;

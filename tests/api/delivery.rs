@@ -182,7 +182,7 @@ async fn a_leader_broadcasts_to_their_subtree_exactly_once() {
         c.method == "editMessageText" && c.chat_id == Some(leader.id) && c.ok()
     });
     assert!(
-        edits.iter().any(|e| e.text().contains("16/16 (100%)")),
+        edits.iter().any(|e| e.text().contains("16/16 người đã nhận")),
         "{:?}",
         edits
             .iter()
@@ -1036,8 +1036,11 @@ async fn rows_in_flight_when_a_broadcast_stops_are_not_sent_later() {
         .await
         .expect("claim");
     assert_eq!(held.len(), 7, "six members and the progress message");
-    // …and the leader stops the broadcast meanwhile: nothing was queued to drop.
-    assert_eq!(b.store.cancel_broadcast(id).await.expect("stop"), Some(0));
+    // …and the leader stops the broadcast meanwhile: nothing was queued to drop, but none of
+    // the six held got it, and the stop says so.
+    let stopped = b.store.cancel_broadcast(id).await.expect("stop").expect("running");
+    assert_eq!((stopped.dropped, stopped.held, stopped.sent), (0, 6, 0));
+    assert_eq!(stopped.not_sent(), 6);
     b.clock.advance_ms(2_000);
     let worker = b.worker(PlatformLimits::unlimited(), 6);
     while worker.try_execute_batch().await.expect("batch").claimed > 0 {}
