@@ -874,6 +874,26 @@ async fn a_running_broadcast_can_be_stopped_from_the_list() {
     app.fake
         .press_button(&leader, q.message_id().unwrap_or(1), &data);
     wait_text(&app, &leader, mark, "Đã dừng tin nhắn").await;
+    // The reply counts every recipient who had not got it, also those a sender held.
+    let reply = app
+        .fake
+        .calls_since(mark)
+        .into_iter()
+        .find(|c| c.is_message_to(leader.id) && c.text().contains("Đã dừng tin nhắn"))
+        .expect("the reply");
+    let after = reply
+        .text()
+        .split_once(&format!("#{id}:"))
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or_default();
+    let figures: Vec<i64> = after
+        .split(|ch: char| !ch.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(figures.len() >= 2, "{}", reply.text());
+    let (had, left) = (figures[0], figures[1]);
+    assert_eq!(had + left, 200, "{}", reply.text());
+    assert!(left > 0, "{}", reply.text());
     // Once the rows in flight are settled, the leader gets the final figures.
     wait_text(&app, &leader, mark, "⛔ Tin nhắn #").await;
     app.drained().await;
@@ -886,6 +906,22 @@ async fn a_running_broadcast_can_be_stopped_from_the_list() {
         .len() as i64;
     assert_eq!(b.sent, delivered);
     assert_eq!(b.sent + b.cancelled, 200, "{b:?}");
+    // The last figures tell the truth: delivered and not sent, never "100%".
+    let edits = app.fake.calls_matching(|c| {
+        c.method == "editMessageText" && c.chat_id == Some(leader.id) && c.ok()
+    });
+    let last = edits.last().expect("the progress message was edited").text();
+    assert!(
+        last.contains(&format!("{}/200 người đã nhận", b.sent)),
+        "{last}"
+    );
+    assert!(
+        last.contains(&format!("{} không gửi: đã dừng", b.cancelled)),
+        "{last}"
+    );
+    for e in &edits {
+        assert!(!e.text().contains("100%"), "{}", e.text());
+    }
     app.finish().await;
 }
 
