@@ -118,7 +118,11 @@ pub fn summary_text(locale: Locale, b: &Broadcast) -> String {
         .arg("sent", b.sent)
         .arg("total", b.total);
     let mut lines = vec![render(locale, &head)];
-    lines.extend(class_phrases(locale, b).into_iter().map(|c| format!("• {c}")));
+    lines.extend(
+        class_phrases(locale, b)
+            .into_iter()
+            .map(|c| format!("• {c}")),
+    );
     lines.join("\n")
 }
 
@@ -143,10 +147,7 @@ pub fn status_text(
             } else {
                 &BC_QUEUED_SEPARATE
             };
-            render(
-                locale,
-                &Msg::new(key).arg("id", b.id).arg("count", b.total),
-            )
+            render(locale, &Msg::new(key).arg("id", b.id).arg("count", b.total))
         }
         Stage::Running => progress_text(locale, b, now),
         Stage::Finished => summary_text(locale, b),
@@ -208,7 +209,10 @@ mod tests {
         let vi = summary_text(Locale::Vi, &b);
         assert!(vi.contains("2/5"), "{vi}");
         assert!(vi.contains("1 gửi lỗi"), "{vi}");
-        assert!(!vi.contains("2 lỗi"), "skipped is not counted as failed: {vi}");
+        assert!(
+            !vi.contains("2 lỗi"),
+            "skipped is not counted as failed: {vi}"
+        );
         assert!(vi.contains("1 bị bỏ qua"), "{vi}");
     }
 

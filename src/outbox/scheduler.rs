@@ -183,6 +183,20 @@ impl Scheduler {
                 dedupe_key: finished.then(|| format!("bc:{}:summary", b.id)),
             };
             if finished {
+                // The platforms' own reasons go to the log (and stay on the outbox rows); the
+                // leader reads them in classes.
+                let reasons = self.store.broadcast_failures(b.id).await?;
+                tracing::info!(
+                    broadcast = b.id,
+                    total = b.total,
+                    sent = b.sent,
+                    skipped = b.skipped,
+                    unreachable = b.unreachable,
+                    failed = b.failed,
+                    cancelled = b.cancelled,
+                    ?reasons,
+                    "broadcast finished"
+                );
                 tick.finished += 1;
             } else {
                 tick.progress_edits += 1;

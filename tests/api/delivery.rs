@@ -182,7 +182,9 @@ async fn a_leader_broadcasts_to_their_subtree_exactly_once() {
         c.method == "editMessageText" && c.chat_id == Some(leader.id) && c.ok()
     });
     assert!(
-        edits.iter().any(|e| e.text().contains("16/16 người đã nhận")),
+        edits
+            .iter()
+            .any(|e| e.text().contains("16/16 người đã nhận")),
         "{:?}",
         edits
             .iter()
@@ -910,7 +912,10 @@ async fn a_running_broadcast_can_be_stopped_from_the_list() {
     let edits = app.fake.calls_matching(|c| {
         c.method == "editMessageText" && c.chat_id == Some(leader.id) && c.ok()
     });
-    let last = edits.last().expect("the progress message was edited").text();
+    let last = edits
+        .last()
+        .expect("the progress message was edited")
+        .text();
     assert!(
         last.contains(&format!("{}/200 người đã nhận", b.sent)),
         "{last}"
@@ -1074,7 +1079,12 @@ async fn rows_in_flight_when_a_broadcast_stops_are_not_sent_later() {
     assert_eq!(held.len(), 7, "six members and the progress message");
     // …and the leader stops the broadcast meanwhile: nothing was queued to drop, but none of
     // the six held got it, and the stop says so.
-    let stopped = b.store.cancel_broadcast(id).await.expect("stop").expect("running");
+    let stopped = b
+        .store
+        .cancel_broadcast(id)
+        .await
+        .expect("stop")
+        .expect("running");
     assert_eq!((stopped.dropped, stopped.held, stopped.sent), (0, 6, 0));
     assert_eq!(stopped.not_sent(), 6);
     b.clock.advance_ms(2_000);

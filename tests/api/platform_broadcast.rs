@@ -230,7 +230,11 @@ async fn a_telegram_leader_follows_a_broadcast_in_one_message_told_in_classes() 
         .filter(|c| c.method != "editMessageText")
         .map(|c| c.text().to_string())
         .collect();
-    assert_eq!(sends.len(), 2, "the question and the preview only: {sends:#?}");
+    assert_eq!(
+        sends.len(),
+        2,
+        "the question and the preview only: {sends:#?}"
+    );
     let edits: Vec<_> = to_leader
         .iter()
         .filter(|c| c.method == "editMessageText")
@@ -290,7 +294,9 @@ async fn a_telegram_leader_follows_a_broadcast_in_one_message_told_in_classes() 
         .map(|(r, _)| r)
         .collect();
     assert!(
-        reasons.iter().any(|r| r.contains("messenger error 551/1545041")),
+        reasons
+            .iter()
+            .any(|r| r.contains("messenger error 551/1545041")),
         "{reasons:?}"
     );
     assert!(
@@ -344,7 +350,10 @@ async fn a_messenger_leader_gets_each_step_as_its_own_message_in_order_in_englis
     assert!(summary.contains("1 skipped"), "{summary}");
     assert!(summary.contains("1 unreachable"), "{summary}");
     assert!(summary.contains("1 failed after retries"), "{summary}");
-    assert!(!summary.contains("2 failed"), "skipped is not an error: {summary}");
+    assert!(
+        !summary.contains("2 failed"),
+        "skipped is not an error: {summary}"
+    );
     for raw in RAW {
         assert!(!summary.contains(raw), "{raw:?} in {summary}");
     }
