@@ -12,6 +12,7 @@ mod linking;
 mod messenger;
 mod platform_broadcast;
 mod platform_fakes;
+mod rates;
 mod restart;
 mod roles;
 mod serve;
