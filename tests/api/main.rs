@@ -10,6 +10,7 @@ mod helpers;
 mod journey;
 mod linking;
 mod messenger;
+mod metrics;
 mod platform_broadcast;
 mod platform_fakes;
 mod rates;
