@@ -16,6 +16,7 @@ mod platform_fakes;
 mod rates;
 mod restart;
 mod roles;
+mod schema;
 mod serve;
 mod telegram_errors;
 mod units;
