@@ -17,6 +17,9 @@ use crate::helpers::{PG_ENV, TestDb};
 /// One fact of a schema, as a line that reads well in a failure message.
 type Facts = BTreeSet<String>;
 
+/// A row of SQLite's `PRAGMA index_xinfo`: seqno, cid, name, desc, collation, key.
+type IndexXinfo = (i64, i64, Option<String>, i64, Option<String>, i64);
+
 /// A SQLite column's declared type, named as [`pg_type`] names PostgreSQL's. Every SQLite
 /// integer is 64-bit, whatever its declared name.
 fn sqlite_type(declared: &str) -> String {
@@ -165,9 +168,9 @@ async fn sqlite_schema(url: &str) -> Facts {
             if origin == "pk" {
                 continue; // the primary key is a column fact
             }
-            let keys: Vec<(i64, i64, Option<String>, i64, Option<String>, i64)> = sqlx::query_as(
-                sqlx::AssertSqlSafe(format!("PRAGMA index_xinfo(\"{index}\")")),
-            )
+            let keys: Vec<IndexXinfo> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "PRAGMA index_xinfo(\"{index}\")"
+            )))
             .fetch_all(&mut conn)
             .await
             .expect("index_xinfo");
