@@ -130,6 +130,11 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The secret Telegram sends back in `X-Telegram-Bot-Api-Secret-Token`.
     pub webhook_secret: Option<Secret>,
+    /// Where `/metrics` is served, apart from the public webhooks (loopback by default);
+    /// `None` when turned off.
+    pub metrics_listen: Option<SocketAddr>,
+    /// A bearer token `/metrics` asks for, when set.
+    pub metrics_token: Option<Secret>,
     /// The bot's username for deep links, when it cannot be asked from the platform.
     pub bot_username: String,
     /// How long a leader invitation stays valid, in days.
@@ -184,6 +189,8 @@ impl Settings {
                 .parse()
                 .context("BLUEZONE_LISTEN must be an address such as 0.0.0.0:8080")?,
             webhook_secret: non_empty("BLUEZONE_WEBHOOK_SECRET").map(Secret::new),
+            metrics_listen: parse_metrics_listen(non_empty("BLUEZONE_METRICS_LISTEN"))?,
+            metrics_token: non_empty("BLUEZONE_METRICS_TOKEN").map(|t| Secret::new(t.trim())),
             bot_username: non_empty("BLUEZONE_BOT_USERNAME")
                 .unwrap_or_else(|| "BluezoneCampaignBot".into())
                 .trim()
@@ -219,10 +226,29 @@ fn unreachable_defaults() -> Settings {
         webhook_url: None,
         listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
         webhook_secret: None,
+        metrics_listen: Some(DEFAULT_METRICS_LISTEN),
+        metrics_token: None,
         bot_username: "BluezoneCampaignBot".into(),
         invite_ttl_days: 7,
         campaign: Campaign::default(),
         delivery: crate::outbox::DeliverySettings::default(),
+    }
+}
+
+/// Where `/metrics` listens unless `BLUEZONE_METRICS_LISTEN` says otherwise: loopback only
+/// (9464, as Prometheus exporters commonly use, not Prometheus's own 9090 on the same host).
+pub const DEFAULT_METRICS_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
+
+/// `BLUEZONE_METRICS_LISTEN`: an address, or `off`; the default when unset.
+fn parse_metrics_listen(value: Option<String>) -> Result<Option<SocketAddr>> {
+    match value.as_deref().map(str::trim) {
+        None => Ok(Some(DEFAULT_METRICS_LISTEN)),
+        Some(v) if v.eq_ignore_ascii_case("off") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .context("BLUEZONE_METRICS_LISTEN must be an address such as 127.0.0.1:9464, or off"),
     }
 }
 
@@ -294,6 +320,26 @@ mod tests {
         assert!(settings(&[("BLUEZONE_ADMINS", "1234")]).is_err());
         assert!(settings(&[("BLUEZONE_ADMINS", "icq:1")]).is_err());
         assert!(settings(&[("BLUEZONE_LISTEN", "nowhere")]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn metrics_listen_on_loopback_unless_told_otherwise() -> Result<()> {
+        let s = settings(&[])?;
+        assert_eq!(s.metrics_listen, Some(DEFAULT_METRICS_LISTEN));
+        assert!(s.metrics_listen.is_some_and(|a| a.ip().is_loopback()));
+        assert!(s.metrics_token.is_none());
+        let s = settings(&[
+            ("BLUEZONE_METRICS_LISTEN", "0.0.0.0:9100"),
+            ("BLUEZONE_METRICS_TOKEN", "scrape-secret"),
+        ])?;
+        assert_eq!(s.metrics_listen, Some("0.0.0.0:9100".parse()?));
+        assert!(!format!("{s:?}").contains("scrape-secret"));
+        assert_eq!(
+            settings(&[("BLUEZONE_METRICS_LISTEN", "off")])?.metrics_listen,
+            None
+        );
+        assert!(settings(&[("BLUEZONE_METRICS_LISTEN", "nowhere")]).is_err());
         Ok(())
     }
 

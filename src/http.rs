@@ -1,4 +1,6 @@
-//! The one HTTP server: platform webhooks, `/healthz` and Prometheus `/metrics`.
+//! The public HTTP server (platform webhooks and `/healthz`) and, on its own listener, the
+//! Prometheus `/metrics` ([`metrics_router`]): counters and queue depths are no business of
+//! whoever can reach the webhooks.
 //!
 //! Every webhook route checks its platform's proof of origin before reading the body as
 //! anything (Telegram: the secret token header; Messenger: the HMAC of the raw body; Zalo:
@@ -67,9 +69,7 @@ pub fn router(engine: Engine, routes: Routes) -> Router {
         zalo: routes.zalo,
         chats: Default::default(),
     });
-    let mut router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics_route));
+    let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
     if shared.telegram.is_some() {
         router = router.route("/webhooks/telegram", post(telegram_webhook));
     }
@@ -85,13 +85,43 @@ pub fn router(engine: Engine, routes: Routes) -> Router {
     router.with_state(shared)
 }
 
-async fn metrics_route(AxState(s): AxState<Arc<Shared>>) -> Response {
-    let depth = s.engine.store().outbox_depth().await.unwrap_or_else(|e| {
+/// What the metrics listener needs.
+struct MetricsState {
+    store: crate::store::Store,
+    /// The bearer token a scrape must show, when one is configured.
+    token: Option<crate::config::Secret>,
+}
+
+/// The router of the metrics listener: `GET /metrics` (behind `Authorization: Bearer <token>`
+/// when `token` is set) and `/healthz`; nothing else.
+pub fn metrics_router(store: crate::store::Store, token: Option<crate::config::Secret>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_route))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(Arc::new(MetricsState { store, token }))
+}
+
+async fn metrics_route(AxState(s): AxState<Arc<MetricsState>>, headers: HeaderMap) -> Response {
+    if let Some(token) = &s.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+            )
+                .into_response();
+        }
+    }
+    let depth = s.store.outbox_depth().await.unwrap_or_else(|e| {
         tracing::warn!(error = ?e, "reading the outbox depth failed");
         Vec::new()
     });
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
         metrics::render(&depth),
     )
         .into_response()

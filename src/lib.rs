@@ -32,11 +32,12 @@
 //! - [`chat`]: the console chat, the embedded default a new user tries first.
 //! - [`startup`]: wires the pool, the engine, the platforms and the workers, and runs them
 //!   until a stop signal.
-//! - [`http`]: the one HTTP server: the Telegram, Messenger and Zalo webhooks (each checks
-//!   its platform's signature before anything else and handles a retried event once),
-//!   `/healthz` and `/metrics`. [`platform_startup`] starts Messenger and Zalo next to Telegram.
-//! - [`metrics`]: in-memory Prometheus counters written out by hand; the outbox depth is read
-//!   from the database at scrape time.
+//! - [`http`]: the public HTTP server: the Telegram, Messenger and Zalo webhooks (each checks
+//!   its platform's signature before anything else and handles a retried event once) and
+//!   `/healthz`; `/metrics` on a listener of its own (loopback by default).
+//!   [`platform_startup`] starts Messenger and Zalo next to Telegram.
+//! - [`metrics`]: in-memory Prometheus counters kept with `prometheus-client`; the outbox depth
+//!   is read from the database at scrape time.
 
 pub mod chat;
 pub mod clock;

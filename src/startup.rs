@@ -65,10 +65,31 @@ impl App {
     }
 
     /// [`App::run_until_stopped`] with the HTTP server on an already bound listener (tests
-    /// bind 127.0.0.1:0 and read the port first).
+    /// bind 127.0.0.1:0 and read the port first); `/metrics` on `BLUEZONE_METRICS_LISTEN`.
     pub async fn run_on(
         self,
         listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<()> {
+        let metrics = match self.settings.metrics_listen {
+            // The bot serves its people without metrics rather than not at all.
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::error!(%addr, error = %e, "cannot listen for /metrics (BLUEZONE_METRICS_LISTEN); running without metrics");
+                    None
+                }
+            },
+            None => None,
+        };
+        self.run_with_metrics(listener, metrics, shutdown).await
+    }
+
+    /// [`App::run_on`] with `/metrics` on an already bound listener of its own (or none).
+    pub async fn run_with_metrics(
+        self,
+        listener: tokio::net::TcpListener,
+        metrics: Option<tokio::net::TcpListener>,
         shutdown: CancellationToken,
     ) -> Result<()> {
         let tracker = TaskTracker::new();
@@ -123,6 +144,23 @@ impl App {
                 tracing::error!(error = %e, "HTTP server failed");
             }
         });
+        if let Some(metrics) = metrics {
+            let addr = metrics
+                .local_addr()
+                .context("the metrics listener's address")?;
+            tracing::info!(%addr, "metrics listening");
+            let router =
+                crate::http::metrics_router(self.store.clone(), settings.metrics_token.clone());
+            let stop = shutdown.clone();
+            tracker.spawn(async move {
+                let served = axum::serve(metrics, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "metrics server failed");
+                }
+            });
+        }
         tracker.close();
         shutdown.cancelled().await;
         tracing::info!("stopping: finishing work in flight");

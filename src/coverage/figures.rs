@@ -205,9 +205,11 @@ pub fn sort_by_coverage(rows: &mut [Figures]) {
     });
 }
 
-/// A fraction as a percentage with one decimal ("11.7%").
+/// A fraction as a percentage with two decimals ("11.09%"), as officials report coverage:
+/// 38 installs among 181,660 people read 0.02%, not 0.0%. The decimal point is a dot in every
+/// locale, like every other number the bot writes.
 pub fn percent(fraction: f64) -> String {
-    format!("{:.1}%", fraction * 100.0)
+    format!("{:.2}%", fraction * 100.0)
 }
 
 #[cfg(test)]
@@ -312,7 +314,17 @@ mod tests {
         let mut rows = vec![c.clone(), a.clone(), b.clone()];
         sort_by_coverage(&mut rows);
         assert_eq!(rows, vec![b, a, c]);
-        assert_eq!(percent(0.1171), "11.7%");
+        assert_eq!(percent(0.1171), "11.71%");
+    }
+
+    #[test]
+    fn small_rates_keep_two_decimals() {
+        // 38 installs in a district of 181,660 people.
+        let rate = coverage_of(38, Some(181_660)).expect("a rate");
+        assert_eq!(percent(rate), "0.02%");
+        assert_eq!(percent(0.1109), "11.09%");
+        assert_eq!(percent(0.6), "60.00%");
+        assert_eq!(percent(0.0), "0.00%");
     }
 
     #[test]

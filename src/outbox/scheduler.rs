@@ -292,7 +292,7 @@ impl Scheduler {
             let mine = score(&unit);
             let rank = 1 + siblings.iter().filter(|s| score(s) > mine).count();
             let coverage = match unit.population.filter(|p| *p > 0) {
-                Some(p) => format!("{:.1}%", 100.0 * unit.sub_confirmed as f64 / p as f64),
+                Some(p) => crate::coverage::percent(unit.sub_confirmed as f64 / p as f64),
                 None => crate::i18n::render(locale, &Msg::new(&DIGEST_NO_POPULATION)),
             };
             let target = unit.target.unwrap_or(self.settings.campaign.target);

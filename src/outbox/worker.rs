@@ -599,7 +599,10 @@ impl Shared {
 
     /// Sends one job and says what became of it.
     async fn send(&self, job: &Job) -> Completion {
+        let started = std::time::Instant::now();
         let result = self.deliver.deliver(&job.to, &job.message).await;
+        let status = crate::metrics::send_status(&result);
+        crate::metrics::record_send(job.to.platform, status, started.elapsed());
         let now = self.store.now();
         let row = &job.row;
         let mark = match result {

@@ -20,7 +20,7 @@
 //! `" (shown/total)"` suffix. The label font shrinks with the row height.
 //!
 //! Every user-facing string comes from [`ChartLabels`]; only numbers
-//! (percentages with one decimal, ISO dates on the time axis) are formatted
+//! (percentages with two decimals, ISO dates on the time axis) are formatted
 //! here. This module also owns the process-wide font registration used by
 //! the other report renderers.
 
@@ -112,9 +112,10 @@ pub(crate) fn encode_png(width: u32, height: u32, rgb: Vec<u8>) -> Result<Vec<u8
     Ok(out.into_inner())
 }
 
-/// Formats a fraction as a percentage with one decimal, e.g. `0.1171` → `11.7%`.
+/// Formats a fraction as a percentage with two decimals, e.g. `0.1109` → `11.09%`, so a
+/// small rate (38 of 181,660 people) reads `0.02%` rather than `0.0%`.
 fn pct(fraction: f64) -> String {
-    format!("{:.1}%", fraction * 100.0)
+    format!("{:.2}%", fraction * 100.0)
 }
 
 /// Shortens `s` to at most `max` characters, ending with `…` when cut.
@@ -576,7 +577,14 @@ pub(crate) mod tests {
     fn truncation_counts_chars() {
         assert_eq!(truncate_chars("Đức Hòa", 10), "Đức Hòa");
         assert_eq!(truncate_chars("Thành phố Tân An", 6), "Thành…");
-        assert_eq!(pct(0.1171), "11.7%");
+        assert_eq!(pct(0.1171), "11.71%");
+    }
+
+    #[test]
+    fn bar_labels_keep_small_rates_visible() {
+        // 38 installs in a district of 181,660 people: the label a bar gets.
+        assert_eq!(pct(38.0 / 181_660.0), "0.02%");
+        assert_eq!(pct(0.1109), "11.09%");
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //!
 //! * [`to_xlsx`] – workbook with two sheets: the figures (title row, bold
 //!   header row with frozen panes and an autofilter, coverage and target as
-//!   fractions formatted `0.0%`) and the daily history.
+//!   exact fractions in numeric cells formatted `0.00%`) and the daily history.
 //! * [`to_csv`] – UTF-8 with a byte-order mark so Excel reads Vietnamese
-//!   names correctly; coverage and target as percentages with one decimal
-//!   (`11.7`), blank cells for missing values.
+//!   names correctly; coverage and target as percentages with six
+//!   significant digits (`11.0912`, `0.0209182`), never rounded to nothing;
+//!   blank cells for missing values.
 //! * [`to_text`] – aligned table for a terminal, columns sized by character
-//!   count (not bytes).
+//!   count (not bytes); percentages with two decimals (`11.09`).
 //!
 //! Every header, sheet name and title comes from [`ExportHeaders`]; only
 //! numbers and dates are formatted here.
@@ -106,30 +107,61 @@ fn figure_cells(r: &ExportRow) -> [Cell<'_>; 11] {
 }
 
 impl Cell<'_> {
-    /// Plain rendering for CSV and text: percentages with one decimal and no
-    /// sign, blanks for missing values.
+    /// Plain rendering for the text table (and column widths): percentages
+    /// with two decimals and no sign, blanks for missing values.
     fn plain(&self) -> String {
         match self {
             Cell::Text(s) => (*s).to_owned(),
             Cell::Int(v) => v.map(|v| v.to_string()).unwrap_or_default(),
-            Cell::Pct(v) => v.map(|v| format!("{:.1}", v * 100.0)).unwrap_or_default(),
+            Cell::Pct(v) => v.map(|v| format!("{:.2}", v * 100.0)).unwrap_or_default(),
         }
     }
 
-    /// Rendering for a CSV cell: text that a spreadsheet would read as a formula (`=`, `+`,
-    /// `-`, `@`, tab, carriage return first) is prefixed with `'` so it stays text.
+    /// Rendering for a CSV cell: percentages with [`CSV_SIGNIFICANT`] significant digits
+    /// (a number for whoever computes with the file, not a rounded label); text that a
+    /// spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, carriage return first)
+    /// is prefixed with `'` so it stays text.
     fn csv(&self) -> String {
-        let plain = self.plain();
         match self {
-            Cell::Text(_) if plain.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
-                format!("'{plain}")
+            Cell::Pct(v) => v
+                .map(|v| significant(v * 100.0, CSV_SIGNIFICANT))
+                .unwrap_or_default(),
+            Cell::Text(_) => {
+                let plain = self.plain();
+                if plain.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                    format!("'{plain}")
+                } else {
+                    plain
+                }
             }
-            _ => plain,
+            Cell::Int(_) => self.plain(),
         }
     }
 
     fn is_numeric(&self) -> bool {
         !matches!(self, Cell::Text(_))
+    }
+}
+
+/// Significant digits of a percentage in the CSV.
+const CSV_SIGNIFICANT: i32 = 6;
+
+/// `x` with `digits` significant digits in plain decimal notation, trailing zeros dropped
+/// (`0.0209182`, `11.09`, `60`).
+fn significant(x: f64, digits: i32) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    if x == 0.0 {
+        return "0".to_owned();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).clamp(0, 20) as usize;
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
     }
 }
 
@@ -185,7 +217,7 @@ pub fn to_xlsx(
 ) -> Result<Vec<u8>> {
     let bold = Format::new().set_bold();
     let title_fmt = Format::new().set_bold().set_font_size(14);
-    let pct_fmt = Format::new().set_num_format("0.0%");
+    let pct_fmt = Format::new().set_num_format("0.00%");
     let date_fmt = Format::new().set_num_format("yyyy-mm-dd");
 
     let mut wb = Workbook::new();
@@ -278,7 +310,7 @@ pub fn to_xlsx(
 }
 
 /// Builds a UTF-8 CSV (with BOM) of the figures: header row, then one row per
-/// unit; coverage and target in percent with one decimal.
+/// unit; coverage and target in percent with six significant digits.
 pub fn to_csv(rows: &[ExportRow], headers: &ExportHeaders) -> Result<Vec<u8>> {
     let mut out = "\u{feff}".as_bytes().to_vec();
     {
@@ -543,8 +575,8 @@ mod tests {
                 "197600",
                 "150000",
                 "10000",
-                "11.7",
-                "40.0",
+                "11.71",
+                "40",
                 "477819"
             ]
         );
@@ -560,11 +592,28 @@ mod tests {
                 "3",
                 "0",
                 "",
-                "40.0",
+                "40",
                 ""
             ]
         );
-        assert_eq!(&recs[2][8], "42.0");
+        assert_eq!(&recs[2][8], "42");
+    }
+
+    #[test]
+    fn csv_rates_keep_their_significant_digits() {
+        let mut small = rows();
+        // 38 installs in a district of 181,660 people.
+        small[0].coverage = Some(38.0 / 181_660.0);
+        small[0].target = 0.6;
+        let bytes = to_csv(&small, &headers()).unwrap();
+        let mut rdr = csv::Reader::from_reader(&bytes[3..]);
+        let recs: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+        assert_eq!(&recs[0][8], "0.0209182");
+        assert_eq!(&recs[0][9], "60");
+        assert_eq!(significant(11.090_000_000_000_002, 6), "11.09");
+        assert_eq!(significant(100.0, 6), "100");
+        assert_eq!(significant(0.0, 6), "0");
+        assert_eq!(significant(123_456.7, 6), "123457");
     }
 
     #[test]
@@ -589,7 +638,7 @@ mod tests {
         for r in rows() {
             assert!(t.contains(&r.unit), "missing {}", r.unit);
         }
-        assert!(t.contains("11.7"));
+        assert!(t.contains("11.71"));
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 2 + 3);
         // The unit column starts at the same character offset on every line,

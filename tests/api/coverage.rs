@@ -110,7 +110,7 @@ async fn coverage_rolls_up_and_leaders_stay_in_their_branch() {
     assert!(text.contains("population 145120"), "{text}");
     // 60% of 145,120 is 87,072; two are installed.
     assert!(text.contains("87070 more installs"), "{text}");
-    assert!(text.contains("Members who confirmed: 66.7%"), "{text}");
+    assert!(text.contains("Members who confirmed: 66.67%"), "{text}");
     // Communes have no population: sorted by installs, fewest first, so Phường 1 is last.
     let next = app.press(&leader, &r[0], "Next", 1).await;
     assert!(
@@ -331,7 +331,7 @@ async fn exports_match_the_database_and_trends_compare_with_yesterday() {
 
     let leader = TgUser::en(TAN_AN_LEADER);
     let r = app.say(&leader, "/coverage", 1).await;
-    assert!(r[0].text().contains("(target 80.0%) ▲"), "{}", r[0].text());
+    assert!(r[0].text().contains("(target 80.00%) ▲"), "{}", r[0].text());
     let next = app.press(&leader, &r[0], "Next", 1).await;
     assert!(
         next[0].text().contains("Phường 1: 3 installs ▲"),

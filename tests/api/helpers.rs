@@ -194,6 +194,8 @@ pub fn settings(
     // by days would otherwise get them between its own messages.
     vars.insert("BLUEZONE_REMINDER_MAX".into(), "0".into());
     vars.insert("BLUEZONE_DIGEST_AT".into(), "off".into());
+    // Tests run many apps at once: no shared metrics port (the metrics tests bind their own).
+    vars.insert("BLUEZONE_METRICS_LISTEN".into(), "off".into());
     for (k, v) in &options.env {
         vars.insert(k.clone(), v.clone());
     }
