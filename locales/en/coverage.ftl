@@ -119,3 +119,6 @@ btn-group-installed = ✅ I have installed { $app }
 btn-group-android = ⬇️ Android
 btn-group-iphone = ⬇️ iPhone
 btn-group-open-bot = 💬 Step-by-step guide (private chat)
+cov-no-unit-people = Not in any unit yet: { $members } people, { $confirmed } of them confirmed (they count for a unit once they choose it).
+members-empty = { $unit } has no members yet. Invite people with /invite { $code } (a poster with a QR code) or share this link:
+    { $link }
