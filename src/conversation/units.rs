@@ -191,7 +191,7 @@ pub(super) enum Chatter {
 
 /// Greetings, by word (folded: no diacritics, lower case).
 const HELLO_WORDS: &[&str] = &[
-    "xin", "chao", "alo", "a", "lo", "hi", "hello", "helo", "hallo", "hey", "yo", "good",
+    "xin", "chao", "alo", "lo", "hi", "hello", "helo", "hallo", "hey", "yo", "good",
     "morning", "afternoon", "evening", "buoi", "sang", "chieu", "toi",
 ];
 /// Thanks, by word.
@@ -205,7 +205,7 @@ const OK_WORDS: &[&str] = &[
 ];
 /// Words that go with any of the above ("chào bạn", "cảm ơn ad ạ", "thank you").
 const FILLER_WORDS: &[&str] = &[
-    "ban", "ad", "admin", "bot", "oi", "em", "anh", "chi", "nhe", "nha", "minh", "you", "so",
+    "a", "ban", "ad", "admin", "bot", "oi", "em", "anh", "chi", "nhe", "nha", "minh", "you", "so",
     "there", "ca", "the", "ha",
 ];
 /// Phrases that say "I don't know my unit" or "skip it", as folded word sequences.
