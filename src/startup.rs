@@ -256,7 +256,7 @@ pub fn derived_webhook_secret(token: &str) -> String {
 
 /// Logs a clear warning when no units are imported: citizens could not choose theirs (they
 /// are taken straight to the guide) and coverage would be empty.
-async fn warn_if_no_units(store: &Store) {
+pub(crate) async fn warn_if_no_units(store: &Store) {
     match store.unit_count().await {
         Ok(0) => tracing::warn!(
             "no units are imported: citizens cannot choose their unit and coverage is empty. \

@@ -9,11 +9,11 @@ use anyhow::Result;
 use chrono::Days;
 
 use super::engine::{Ctx, Engine};
+use super::keys::{COV_NO_UNIT_PEOPLE, MEMBERS_EMPTY, NO_UNITS_HINT};
 use super::reply::Attachment;
 use super::{Action, Button, Reply, Turn};
 use crate::coverage::export::{Format, build, render_export};
 use crate::coverage::keys::*;
-use super::keys::{COV_NO_UNIT_PEOPLE, MEMBERS_EMPTY, NO_UNITS_HINT};
 use crate::coverage::snapshot::{day_key, parse_day, today};
 use crate::coverage::{Figures, Row, coverage_of, percent, view};
 use crate::domain::{StartPayload, UnitCode};

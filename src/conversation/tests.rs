@@ -474,7 +474,10 @@ async fn the_guide_is_never_blocked_by_the_unit_question() {
     has(&out, "Thank you for installing Bluezone");
     has(&out, "To be counted for your unit, please choose it");
     let row = p.row().await;
-    assert!(row.confirmed_at.is_some() && row.unit_code.is_none(), "{row:?}");
+    assert!(
+        row.confirmed_at.is_some() && row.unit_code.is_none(),
+        "{row:?}"
+    );
     // The confirmation counts under "no unit" until a unit is chosen.
     let out = admin.say("/coverage").await;
     has(&out, "Without a unit yet: 1 person (1 confirmed;");
@@ -603,4 +606,55 @@ async fn members_of_a_unit_without_members_are_not_all_confirmed() {
     has(&admin.say("/members 794").await, "have not confirmed yet");
     p.press(Action::Installed).await;
     has(&admin.say("/members 794").await, "Every member");
+}
+
+/// A log buffer for the start-up warning.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuf {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn serve_warns_with_the_command_to_run_when_no_units_are_imported() {
+    for units in [false, true] {
+        let b = bench_with(units).await;
+        let logs = LogBuf::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        crate::startup::warn_if_no_units(b.store()).await;
+        let text = logs.text();
+        if units {
+            assert!(!text.contains("no units"), "{text}");
+        } else {
+            assert!(text.contains("WARN"), "{text}");
+            assert!(
+                text.contains("bluezone-bot units import --sample"),
+                "{text}"
+            );
+        }
+    }
 }

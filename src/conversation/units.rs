@@ -191,8 +191,24 @@ pub(super) enum Chatter {
 
 /// Greetings, by word (folded: no diacritics, lower case).
 const HELLO_WORDS: &[&str] = &[
-    "xin", "chao", "alo", "lo", "hi", "hello", "helo", "hallo", "hey", "yo", "good",
-    "morning", "afternoon", "evening", "buoi", "sang", "chieu", "toi",
+    "xin",
+    "chao",
+    "alo",
+    "lo",
+    "hi",
+    "hello",
+    "helo",
+    "hallo",
+    "hey",
+    "yo",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "buoi",
+    "sang",
+    "chieu",
+    "toi",
 ];
 /// Thanks, by word.
 const THANKS_WORDS: &[&str] = &[

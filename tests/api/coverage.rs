@@ -607,7 +607,11 @@ async fn without_units_admins_are_told_what_to_run_and_citizens_get_the_guide() 
     );
     let citizen = TgUser::en(7050);
     let r = app.say(&citizen, "/start", 2).await;
-    assert!(r[1].text().contains("Which kind of phone"), "{}", r[1].text());
+    assert!(
+        r[1].text().contains("Which kind of phone"),
+        "{}",
+        r[1].text()
+    );
     assert!(r.iter().all(|c| !c.text().contains("Which unit")));
     let r = app.say(&citizen, "Tan An", 1).await;
     assert!(!r[0].text().contains("No unit found"), "{}", r[0].text());

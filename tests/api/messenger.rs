@@ -557,7 +557,10 @@ async fn messenger_first_hello_starts_the_journey() {
     find(&r, "Xin chào! Mình là trợ lý");
     find(&r, "đơn vị nào");
     let person = p.person(Platform::Messenger, psid).await.expect("person");
-    assert_eq!(person.started, 1, "counted as started: broadcasts reach them");
+    assert_eq!(
+        person.started, 1,
+        "counted as started: broadcasts reach them"
+    );
     assert_eq!(person.state, r#"{"step":"awaiting_unit_search"}"#);
     // The next words are read as the unit's name.
     let r = p.m_say(psid, "Kiến Tường", 1).await;

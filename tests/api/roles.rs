@@ -116,7 +116,11 @@ async fn an_administrator_gets_the_admin_menu_and_picks_a_unit_to_broadcast() {
     let r = app.press(&admin, menu, "Coverage", 1).await;
     assert!(r[0].text().contains("Whole country"), "{}", r[0].text());
     let r = app.press(&admin, menu, "Invite leaders", 1).await;
-    assert!(r[0].text().contains("/invite_leader 794"), "{}", r[0].text());
+    assert!(
+        r[0].text().contains("/invite_leader 794"),
+        "{}",
+        r[0].text()
+    );
     let r = app.press(&admin, menu, "Broadcast", 1).await;
     assert!(
         r[0].text().contains("Which unit should get the broadcast"),
