@@ -101,6 +101,7 @@ impl App {
                 "no platform is configured: set TELOXIDE_TOKEN, MESSENGER_PAGE_ACCESS_TOKEN or ZALO_APP_ID (or use `bluezone-bot chat` to try the bot in the terminal)"
             );
         }
+        warn_if_no_units(&self.store).await;
         let mut routes = crate::http::Routes::default();
         // The senders and the scheduler run in one replica at a time (see `outbox::lead`).
         let mut delivery = Delivery::new();
@@ -289,4 +290,17 @@ pub fn derived_webhook_secret(token: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Logs a clear warning when no units are imported: citizens could not choose theirs (they
+/// are taken straight to the guide) and coverage would be empty.
+pub(crate) async fn warn_if_no_units(store: &Store) {
+    match store.unit_count().await {
+        Ok(0) => tracing::warn!(
+            "no units are imported: citizens cannot choose their unit and coverage is empty. \
+             Run `bluezone-bot units import UNITS.csv` (or `bluezone-bot units import --sample` for a trial)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = ?e, "counting the units failed"),
+    }
 }

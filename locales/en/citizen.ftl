@@ -110,3 +110,23 @@ cmd-status = My status
 cmd-language = Change language
 cmd-help = Help
 cmd-stop = Stop reminders
+small-talk-hello = Hello! 👋
+small-talk-thanks = You're welcome! 😊
+small-talk-ok = 👍
+unit-dont-know = No problem: you can install the app first and choose your unit later. Tap "Skip for now", or pick your unit from the list.
+btn-skip-unit = ⏭ Skip for now
+unit-skipped = OK, let's install first. I will ask for your unit again later (you can choose it at any time with /start or in /status).
+admin-menu = You are an administrator of the { $app } campaign. What would you like to do?
+    /coverage – coverage of the whole tree or a unit
+    /export – the coverage table as a spreadsheet
+    /invite_leader UNIT_CODE – invite a unit leader
+    /broadcast – send a message to a unit and the units below it
+    /help – all commands
+btn-admin-coverage = 📊 Coverage
+btn-admin-export = 📥 Export
+btn-admin-broadcast = 📣 Broadcast
+btn-admin-invite = 👤 Invite leaders
+admin-invite-help = To invite a unit's leader, send /invite_leader with the unit's code, for example /invite_leader 794. You get a one-time link to pass on to the leader. The codes are in /coverage and /export.
+bc-pick-unit = Which unit should get the broadcast? It reaches everyone in the unit and in the units below it. Choose one below, or send /broadcast UNIT_CODE.
+btn-bc-unit = { $unit } ({ $code })
+no-units-hint = ⚠️ No units have been imported, so citizens cannot choose their unit. The operator should run: bluezone-bot units import UNITS.csv (or bluezone-bot units import --sample for a trial).

@@ -119,3 +119,9 @@ btn-group-installed = ✅ I have installed { $app }
 btn-group-android = ⬇️ Android
 btn-group-iphone = ⬇️ iPhone
 btn-group-open-bot = 💬 Step-by-step guide (private chat)
+cov-no-unit-people = Without a unit yet: { $members } { $members ->
+        [one] person
+       *[other] people
+    } ({ $confirmed } confirmed; they count for a unit once they choose it).
+members-empty = { $unit } has no members yet. Invite people with /invite { $code } (a poster with a QR code) or share this link:
+    { $link }

@@ -109,3 +109,23 @@ cmd-status = Tình trạng của tôi
 cmd-language = Đổi ngôn ngữ
 cmd-help = Trợ giúp
 cmd-stop = Tắt nhắc nhở
+small-talk-hello = Xin chào bạn! 👋
+small-talk-thanks = Không có gì ạ! 😊
+small-talk-ok = 👍
+unit-dont-know = Không sao: bạn có thể cài ứng dụng trước và chọn đơn vị sau. Hãy bấm «Để sau», hoặc chọn đơn vị từ danh sách.
+btn-skip-unit = ⏭ Để sau
+unit-skipped = Được, mình cùng cài ứng dụng trước nhé. Mình sẽ hỏi lại đơn vị của bạn sau (bạn có thể chọn bất cứ lúc nào bằng /start hoặc trong /status).
+admin-menu = Bạn là quản trị viên của chiến dịch { $app }. Bạn muốn làm gì?
+    /coverage – độ phủ của toàn bộ cây đơn vị hoặc một đơn vị
+    /export – xuất bảng độ phủ ra tệp bảng tính
+    /invite_leader MÃ_ĐƠN_VỊ – mời cán bộ phụ trách đơn vị
+    /broadcast – gửi tin nhắn tới một đơn vị và các đơn vị trực thuộc
+    /help – tất cả các lệnh
+btn-admin-coverage = 📊 Độ phủ
+btn-admin-export = 📥 Xuất bảng
+btn-admin-broadcast = 📣 Gửi thông báo
+btn-admin-invite = 👤 Mời cán bộ
+admin-invite-help = Để mời cán bộ phụ trách một đơn vị, hãy gửi /invite_leader kèm mã đơn vị, ví dụ /invite_leader 794. Bạn sẽ nhận một đường dẫn dùng một lần để gửi cho cán bộ đó. Mã đơn vị có trong /coverage và /export.
+bc-pick-unit = Gửi thông báo tới đơn vị nào? Thông báo sẽ tới mọi người trong đơn vị và các đơn vị trực thuộc. Hãy chọn bên dưới, hoặc gửi /broadcast MÃ_ĐƠN_VỊ.
+btn-bc-unit = { $unit } ({ $code })
+no-units-hint = ⚠️ Chưa nhập danh sách đơn vị nào nên người dân không chọn được đơn vị. Người vận hành cần chạy: bluezone-bot units import DON_VI.csv (hoặc bluezone-bot units import --sample để dùng thử).

@@ -110,3 +110,6 @@ btn-group-installed = ✅ Tôi đã cài { $app }
 btn-group-android = ⬇️ Android
 btn-group-iphone = ⬇️ iPhone
 btn-group-open-bot = 💬 Hướng dẫn từng bước (nhắn riêng)
+cov-no-unit-people = Chưa thuộc đơn vị nào: { $members } người, trong đó { $confirmed } người đã xác nhận (được tính cho đơn vị khi họ chọn đơn vị).
+members-empty = { $unit } chưa có thành viên nào. Hãy mời mọi người bằng /invite { $code } (kèm áp phích có mã QR) hoặc chia sẻ đường dẫn này:
+    { $link }

@@ -49,6 +49,14 @@ pub enum Action {
     Verify(i64),
     /// "I have installed" pressed in a linked member group.
     GroupInstalled,
+    /// Go on to the guide without choosing a unit (asked again later).
+    SkipUnit,
+    /// Administrator's menu: start a broadcast (choose the unit).
+    BroadcastPick,
+    /// Start a broadcast to this unit's subtree.
+    BroadcastTo(UnitCode),
+    /// Administrator's menu: how to invite a leader.
+    InviteLeaderHelp,
 }
 
 /// The kind of phone, which decides the guide and the store link.
@@ -110,6 +118,10 @@ impl Action {
             Action::Members(c, page) => format!("mem:{c}:{page}"),
             Action::Verify(id) => format!("ver:{id}"),
             Action::GroupInstalled => "ginst".into(),
+            Action::SkipUnit => "uskip".into(),
+            Action::BroadcastPick => "bcpick".into(),
+            Action::BroadcastTo(c) => format!("bcto:{c}"),
+            Action::InviteLeaderHelp => "invhelp".into(),
         }
     }
 
@@ -149,6 +161,10 @@ impl Action {
             }
             ("ver", [id]) => Action::Verify(id.parse().ok().filter(|i: &i64| *i > 0)?),
             ("ginst", []) => Action::GroupInstalled,
+            ("uskip", []) => Action::SkipUnit,
+            ("bcpick", []) => Action::BroadcastPick,
+            ("bcto", [code]) => Action::BroadcastTo(UnitCode::parse(code).ok()?),
+            ("invhelp", []) => Action::InviteLeaderHelp,
             _ => return None,
         };
         Some(action)
@@ -206,6 +222,10 @@ mod tests {
             Action::BroadcastStopAsk(i64::MAX),
             Action::BroadcastStop(i64::MAX),
             Action::BroadcastKeep(i64::MAX),
+            Action::SkipUnit,
+            Action::BroadcastPick,
+            Action::BroadcastTo(code(&long)),
+            Action::InviteLeaderHelp,
         ] {
             let data = a.encode();
             assert!(data.len() <= MAX_DATA_LEN, "{data}");
@@ -231,6 +251,8 @@ mod tests {
             "ver:-1",
             "ver:abc",
             "exp:8 0",
+            "bcto:",
+            "uskip:1",
             "drop table",
             &"x".repeat(65),
         ] {

@@ -1,10 +1,11 @@
-//! Administrator commands of the core: leader invitations.
+//! Administrator commands of the core: the administrator's menu, leader invitations and the
+//! choice of a unit to broadcast to.
 
 use anyhow::Result;
 
 use super::engine::{Ctx, Engine};
 use super::keys::*;
-use super::{Reply, Turn};
+use super::{Action, Button, Reply, Turn};
 use crate::domain::{StartPayload, UnitCode};
 use crate::i18n::Msg;
 
@@ -35,4 +36,61 @@ impl Engine {
                 .arg("days", days),
         )))
     }
+
+    /// The administrator's own menu (what `/start` shows an administrator).
+    pub(super) fn admin_menu(&self) -> Reply {
+        Reply::to_sender(Msg::new(&ADMIN_MENU).arg("app", self.app()))
+            .row(vec![
+                Button::action(Msg::new(&BTN_ADMIN_COVERAGE), Action::Coverage(None, 0)),
+                Button::action(Msg::new(&BTN_ADMIN_EXPORT), Action::Export(None)),
+            ])
+            .row(vec![
+                Button::action(Msg::new(&BTN_ADMIN_BROADCAST), Action::BroadcastPick),
+                Button::action(Msg::new(&BTN_ADMIN_INVITE), Action::InviteLeaderHelp),
+            ])
+    }
+
+    /// How to invite a leader (the menu's button), with the hint when no units exist.
+    pub(super) async fn invite_leader_help(&self, ctx: &Ctx<'_>) -> Result<Turn> {
+        if !ctx.is_admin {
+            return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
+        }
+        let mut reply = Reply::to_sender(&ADMIN_INVITE_HELP);
+        if self.store.unit_count().await? == 0 {
+            reply = reply.para(&NO_UNITS_HINT);
+        }
+        Ok(Turn::reply(reply))
+    }
+
+    /// `/broadcast` without a unit, for an administrator: the top units (each reaches its
+    /// whole subtree) and the units the administrator also leads, as buttons.
+    pub(super) async fn broadcast_pick(&self, led: &[String]) -> Result<Turn> {
+        let mut units = self.store.children(None).await?;
+        for code in led {
+            if !units.iter().any(|u| &u.code == code)
+                && let Some(unit) = self.store.unit(code).await?
+            {
+                units.push(unit);
+            }
+        }
+        if units.is_empty() {
+            return Ok(Turn::reply(Reply::to_sender(&NO_UNITS_HINT)));
+        }
+        let mut reply = Reply::to_sender(&BC_PICK_UNIT);
+        for unit in units.into_iter().take(MAX_PICK) {
+            let Ok(code) = UnitCode::parse(&unit.code) else {
+                continue;
+            };
+            reply = reply.row(vec![Button::action(
+                Msg::new(&BTN_BC_UNIT)
+                    .arg("unit", unit.name)
+                    .arg("code", unit.code),
+                Action::BroadcastTo(code),
+            )]);
+        }
+        Ok(Turn::reply(reply))
+    }
 }
+
+/// Units offered as broadcast buttons (more are reached with `/broadcast CODE`).
+const MAX_PICK: usize = 10;

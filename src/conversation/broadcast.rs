@@ -72,6 +72,7 @@ impl Engine {
                 Err(_) => return Ok((State::Idle, usage())),
             },
             None if led.len() == 1 && !ctx.is_admin => led[0].clone(),
+            None if ctx.is_admin => return Ok((State::Idle, self.broadcast_pick(&led).await?)),
             None => return Ok((State::Idle, usage())),
         };
         let Some(unit) = self.store.unit(&code).await? else {

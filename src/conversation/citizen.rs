@@ -10,6 +10,9 @@ use crate::domain::{Locale, StartPayload};
 use crate::i18n::Msg;
 use crate::store::InviteError;
 
+/// How long a person must have been away for "welcome back" (a day).
+const ABSENCE_MS: i64 = 24 * 3600 * 1000;
+
 impl Engine {
     /// `/start [payload]`.
     pub(super) async fn start(&self, ctx: &Ctx<'_>, args: &str) -> Result<(State, Turn)> {
@@ -19,7 +22,10 @@ impl Engine {
             self.store.set_opted_out(person.id, false).await?;
             replies.push(Reply::to_sender(&RESUMED));
         }
-        let greeting = if ctx.is_new || person.started == 0 {
+        // "Welcome back" only after a real absence: a follow and a /start seconds apart, or
+        // a second /start the same day, are one visit.
+        let away = self.store.now() - person.last_activity_at >= ABSENCE_MS;
+        let greeting = if ctx.is_new || person.started == 0 || !away {
             Msg::new(&WELCOME).arg("app", self.app())
         } else {
             Msg::new(&WELCOME_BACK).arg("app", self.app())
@@ -31,11 +37,16 @@ impl Engine {
             Some(StartPayload::parse(args))
         };
         match payload {
+            None if ctx.is_admin => {
+                replies.push(self.admin_menu());
+                return Ok((State::Idle, Turn::replies(replies)));
+            }
             None => {}
             Some(Err(_)) => {
                 replies.push(Reply::to_sender(greeting).para(&LINK_UNKNOWN));
-                replies.push(self.unit_prompt());
-                return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+                let (state, mut next) = self.ask_unit_or_guide(ctx).await?;
+                replies.append(&mut next);
+                return Ok((state, Turn::replies(replies)));
             }
             Some(Ok(StartPayload::Unit(code))) => {
                 replies.push(Reply::to_sender(greeting));
@@ -45,8 +56,9 @@ impl Engine {
                     return Ok((State::Idle, Turn::replies(replies)));
                 }
                 replies.push(Reply::to_sender(&LINK_UNKNOWN));
-                replies.push(self.unit_prompt());
-                return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+                let (state, mut next) = self.ask_unit_or_guide(ctx).await?;
+                replies.append(&mut next);
+                return Ok((state, Turn::replies(replies)));
             }
             Some(Ok(StartPayload::Referral(code))) => {
                 if let Some(referrer) = self.store.person_by_ref_code(&code).await? {
@@ -69,8 +81,9 @@ impl Engine {
                     }
                 } else {
                     replies.push(Reply::to_sender(greeting.clone()).para(&LINK_UNKNOWN));
-                    replies.push(self.unit_prompt());
-                    return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+                    let (state, mut next) = self.ask_unit_or_guide(ctx).await?;
+                    replies.append(&mut next);
+                    return Ok((state, Turn::replies(replies)));
                 }
             }
             Some(Ok(StartPayload::LeaderInvite(token))) => {
@@ -90,8 +103,10 @@ impl Engine {
         // No payload (or a referral with nothing to suggest): carry on from where they are.
         replies.push(Reply::to_sender(greeting));
         if person.unit_code.is_none() {
-            replies.push(self.unit_prompt());
-            return Ok((State::AwaitingUnitSearch, Turn::replies(replies)));
+            // Asked again on every /start, also after "skip for now".
+            let (state, mut next) = self.ask_unit_or_guide(ctx).await?;
+            replies.append(&mut next);
+            return Ok((state, Turn::replies(replies)));
         }
         if person.confirmed_at.is_some() {
             replies.push(self.status(ctx).await?);
@@ -101,12 +116,46 @@ impl Engine {
         Ok((State::Idle, Turn::replies(replies)))
     }
 
-    /// The question "which unit?" with the browse button.
+    /// The question "which unit?" with the browse button and "skip for now": the guide is
+    /// never blocked by the unit question.
     pub(super) fn unit_prompt(&self) -> Reply {
-        Reply::to_sender(&ASK_UNIT).row(vec![Button::action(
-            Msg::new(&BTN_BROWSE_UNITS),
-            Action::Browse(None, 0),
-        )])
+        Reply::to_sender(&ASK_UNIT)
+            .row(vec![Button::action(
+                Msg::new(&BTN_BROWSE_UNITS),
+                Action::Browse(None, 0),
+            )])
+            .row(vec![Button::action(
+                Msg::new(&BTN_SKIP_UNIT),
+                Action::SkipUnit,
+            )])
+    }
+
+    /// The unit question when there are units to choose from; otherwise (an operator who has
+    /// not imported any yet) straight on to the guide.
+    pub(super) async fn ask_unit_or_guide(&self, ctx: &Ctx<'_>) -> Result<(State, Vec<Reply>)> {
+        if self.store.unit_count().await? > 0 {
+            return Ok((State::AwaitingUnitSearch, vec![self.unit_prompt()]));
+        }
+        if ctx.person.confirmed_at.is_some() {
+            return Ok((State::Idle, vec![self.status(ctx).await?]));
+        }
+        Ok((State::Idle, self.guide(ctx).await?.replies))
+    }
+
+    /// "Skip for now": the guide without a unit; the unit is asked again later (on /start,
+    /// in /status and after the confirmation).
+    pub(super) async fn skip_unit(&self, ctx: &Ctx<'_>) -> Result<Turn> {
+        if ctx.person.unit_code.is_some() {
+            return self.guide(ctx).await;
+        }
+        self.store.set_unit_skipped(ctx.person.id, true).await?;
+        let mut replies = vec![Reply::to_sender(&UNIT_SKIPPED)];
+        if ctx.person.confirmed_at.is_some() {
+            replies.push(self.status(ctx).await?);
+        } else {
+            replies.append(&mut self.guide(ctx).await?.replies);
+        }
+        Ok(Turn::replies(replies))
     }
 
     /// The unit prompt, as the answer to the search button.
@@ -169,6 +218,7 @@ impl Engine {
         self.store
             .set_person_unit(ctx.person.id, Some(&unit.code))
             .await?;
+        self.store.set_unit_skipped(ctx.person.id, false).await?;
         let joined = Reply::to_sender(Msg::new(&UNIT_JOINED).arg("unit", unit.name));
         if ctx.person.confirmed_at.is_some() {
             let status = self.status(ctx).await?;

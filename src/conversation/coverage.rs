@@ -9,6 +9,7 @@ use anyhow::Result;
 use chrono::Days;
 
 use super::engine::{Ctx, Engine};
+use super::keys::{COV_NO_UNIT_PEOPLE, MEMBERS_EMPTY, NO_UNITS_HINT};
 use super::reply::Attachment;
 use super::{Action, Button, Reply, Turn};
 use crate::coverage::export::{Format, build, render_export};
@@ -146,7 +147,8 @@ impl Engine {
             ));
         };
         if view.is_country && view.children.is_empty() {
-            return Ok(Reply::to_sender(&COV_NO_UNITS));
+            // An operator who forgot to import units: say what to run.
+            return Ok(Reply::to_sender(&COV_NO_UNITS).para(&NO_UNITS_HINT));
         }
         let head = &view.head.figures;
         let name = if view.is_country {
@@ -163,6 +165,17 @@ impl Engine {
             Some(0) => reply = reply.para(&COV_REACHED),
             Some(gap) => reply = reply.para(Msg::new(&COV_GAP).arg("gap", gap)),
             None => {}
+        }
+        if view.is_country {
+            // People who skipped the unit question count nowhere yet: show them apart.
+            let (members, confirmed) = self.store.people_without_unit().await?;
+            if members > 0 {
+                reply = reply.para(
+                    Msg::new(&COV_NO_UNIT_PEOPLE)
+                        .arg("members", members)
+                        .arg("confirmed", confirmed),
+                );
+            }
         }
         let here = scope.action_code();
         if view.children.is_empty() {
@@ -499,6 +512,15 @@ impl Engine {
         };
         // Maintained counters give the number; only the page is read from people.
         let count = (unit.sub_members - unit.sub_confirmed).max(0) as usize;
+        if unit.sub_members <= 0 {
+            let link = self.deep_link(ctx.platform(), &StartPayload::Unit(unit.code.clone()));
+            return Ok(Reply::to_sender(
+                Msg::new(&MEMBERS_EMPTY)
+                    .arg("unit", unit.name)
+                    .arg("code", unit.code)
+                    .arg("link", link),
+            ));
+        }
         if count == 0 {
             return Ok(Reply::to_sender(
                 Msg::new(&MEMBERS_NONE).arg("unit", unit.name),

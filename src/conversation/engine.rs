@@ -152,6 +152,16 @@ impl Engine {
     }
 
     async fn route_private(&self, ctx: &Ctx<'_>, state: State) -> Result<(State, Turn)> {
+        // The first words of someone the bot has not met ("hello" on Messenger, "xin chào"
+        // on Zalo, a sticker) start the journey exactly as /start does.
+        if (ctx.is_new || ctx.person.started == 0)
+            && matches!(
+                ctx.inbound.event,
+                Event::Text(_) | Event::Photo { .. } | Event::Unsupported
+            )
+        {
+            return self.start(ctx, "").await;
+        }
         match &ctx.inbound.event {
             Event::Command { name, args } => self.command(ctx, name, args).await,
             Event::Button { data, .. } => match Action::parse(data) {
@@ -250,6 +260,10 @@ impl Engine {
             Action::Members(code, page) => self.members_button(ctx, &code, page).await?,
             Action::Verify(id) => self.verify_button(ctx, id).await?,
             Action::GroupInstalled => self.installed(ctx).await?,
+            Action::SkipUnit => self.skip_unit(ctx).await?,
+            Action::BroadcastPick => return self.broadcast_start(ctx, "").await,
+            Action::BroadcastTo(code) => return self.broadcast_start(ctx, code.as_str()).await,
+            Action::InviteLeaderHelp => self.invite_leader_help(ctx).await?,
         };
         Ok((State::Idle, turn))
     }
@@ -259,8 +273,13 @@ impl Engine {
             State::AwaitingUnitSearch => self.search(ctx, text).await,
             State::BroadcastText { unit } => self.broadcast_message(ctx, &unit, text, None).await,
             State::Idle => {
-                // A person who has not chosen a unit yet is most likely typing its name.
-                if ctx.person.unit_code.is_none() && ctx.person.started != 0 {
+                // A person who has not chosen a unit yet is most likely typing its name,
+                // unless they chose to skip it for now (or there are no units at all).
+                if ctx.person.unit_code.is_none()
+                    && ctx.person.started != 0
+                    && !self.store.unit_skipped(ctx.person.id).await?
+                    && self.store.unit_count().await? > 0
+                {
                     return self.search(ctx, text).await;
                 }
                 Ok((State::Idle, Turn::reply(self.short_help(ctx))))

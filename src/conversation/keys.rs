@@ -74,4 +74,21 @@ crate::define_keys! {
     CMD_LANGUAGE = "cmd-language" [];
     CMD_HELP = "cmd-help" [];
     CMD_STOP = "cmd-stop" [];
+    SMALL_TALK_HELLO = "small-talk-hello" [];
+    SMALL_TALK_THANKS = "small-talk-thanks" [];
+    SMALL_TALK_OK = "small-talk-ok" [];
+    UNIT_DONT_KNOW = "unit-dont-know" [];
+    BTN_SKIP_UNIT = "btn-skip-unit" [];
+    UNIT_SKIPPED = "unit-skipped" [];
+    ADMIN_MENU = "admin-menu" [app];
+    BTN_ADMIN_COVERAGE = "btn-admin-coverage" [];
+    BTN_ADMIN_EXPORT = "btn-admin-export" [];
+    BTN_ADMIN_BROADCAST = "btn-admin-broadcast" [];
+    BTN_ADMIN_INVITE = "btn-admin-invite" [];
+    ADMIN_INVITE_HELP = "admin-invite-help" [];
+    BC_PICK_UNIT = "bc-pick-unit" [];
+    BTN_BC_UNIT = "btn-bc-unit" [unit, code];
+    NO_UNITS_HINT = "no-units-hint" [];
+    COV_NO_UNIT_PEOPLE = "cov-no-unit-people" [members, confirmed];
+    MEMBERS_EMPTY = "members-empty" [unit, code, link];
 }

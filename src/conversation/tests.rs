@@ -22,6 +22,7 @@ struct Bench {
     app: App,
     console: Console,
     worker: Worker,
+    clock: ManualClock,
     _dir: tempfile::TempDir,
 }
 
@@ -32,17 +33,24 @@ struct Person<'a> {
 }
 
 async fn bench() -> Bench {
+    bench_with(true).await
+}
+
+/// A bench with the sample units imported, or with none (an operator who forgot).
+async fn bench_with(units: bool) -> Bench {
     let dir = tempfile::tempdir().expect("a temp dir");
     let url = format!("sqlite://{}", dir.path().join("engine.db").display());
     let mut settings = Settings::for_database(&url);
     settings.admins.push((Platform::Console, "admin".into()));
     let clock = ManualClock::at(1_590_000_000_000);
-    let app = App::build_with_clock(settings, Arc::new(clock))
+    let app = App::build_with_clock(settings, Arc::new(clock.clone()))
         .await
         .expect("the app builds");
-    crate::units_csv::import_text(&app.store, "long_an_2020.csv", SAMPLE_UNITS)
-        .await
-        .expect("sample units");
+    if units {
+        crate::units_csv::import_text(&app.store, "long_an_2020.csv", SAMPLE_UNITS)
+            .await
+            .expect("sample units");
+    }
     let console = Console::captured();
     let worker = Worker::new(
         app.store.clone(),
@@ -53,6 +61,7 @@ async fn bench() -> Bench {
         app,
         console,
         worker,
+        clock,
         _dir: dir,
     }
 }
@@ -218,8 +227,15 @@ async fn journey(language: Option<&str>, vi: bool) {
     let out = p.say("/stop").await;
     has(&out, t2("Đã tắt nhắc nhở", "Reminders are off"));
     assert_eq!(p.row().await.opted_out, 1);
+    // "Welcome back" only after a real absence.
     let out = p.say("/start").await;
     has(&out, t2("Đã bật lại nhắc nhở", "Reminders are back on"));
+    assert!(
+        !out.contains(t2("Chào mừng bạn quay lại", "Welcome back")),
+        "{out}"
+    );
+    b.clock.advance_ms(25 * 3600 * 1000);
+    let out = p.say("/start").await;
     has(&out, t2("Chào mừng bạn quay lại", "Welcome back"));
     assert_eq!(p.row().await.opted_out, 0);
     let tan_an = b.store().unit("794").await.expect("read").expect("unit");
@@ -409,4 +425,236 @@ async fn wrong_link_codes_are_limited_per_hour() {
         &p.say(&format!("/link {code}")).await,
         "Too many wrong codes",
     );
+}
+
+#[tokio::test]
+async fn small_talk_while_asking_for_the_unit_is_not_a_search() {
+    let b = bench().await;
+    let p = b.person("talk", Some("vi"));
+    p.say("/start").await;
+    for (text, answer) in [
+        ("xin chào", "Xin chào bạn"),
+        ("hi", "Xin chào bạn"),
+        ("alo", "Xin chào bạn"),
+        ("Cảm ơn bạn", "Không có gì"),
+        ("ok", "👍"),
+    ] {
+        let out = p.say(text).await;
+        has(&out, answer);
+        has(&out, "đơn vị nào");
+        has(&out, "Để sau");
+        assert!(!out.contains("Không tìm thấy"), "{text}: {out}");
+        assert_eq!(p.row().await.state, r#"{"step":"awaiting_unit_search"}"#);
+    }
+    // A real name is still a search.
+    has(&p.say("tan an").await, "Thành phố Tân An");
+    // A name that is not found offers to skip too.
+    let out = p.say("zzzz qqqq").await;
+    has(&out, "Không tìm thấy");
+    has(&out, "Để sau");
+}
+
+#[tokio::test]
+async fn the_guide_is_never_blocked_by_the_unit_question() {
+    let b = bench().await;
+    let p = b.person("skip", Some("en"));
+    let admin = b.person("admin", Some("en"));
+    p.say("/start").await;
+    let out = p.say("I don't know").await;
+    has(&out, "Skip for now");
+    let out = p.press(Action::SkipUnit).await;
+    has(&out, "I will ask for your unit again later");
+    has(&out, "Which kind of phone");
+    // Free text is no longer read as a unit search.
+    let out = p.say("hello there friend").await;
+    has(&out, "/help");
+    assert!(!out.contains("No unit found"), "{out}");
+    has(&p.press(Action::Phone(PhoneKind::Android)).await, PLAY);
+    let out = p.press(Action::Installed).await;
+    has(&out, "Thank you for installing Bluezone");
+    has(&out, "To be counted for your unit, please choose it");
+    let row = p.row().await;
+    assert!(
+        row.confirmed_at.is_some() && row.unit_code.is_none(),
+        "{row:?}"
+    );
+    // The confirmation counts under "no unit" until a unit is chosen.
+    let out = admin.say("/coverage").await;
+    has(&out, "Without a unit yet: 1 person (1 confirmed;");
+    let long_an = b.store().unit("80").await.expect("read").expect("unit");
+    assert_eq!(long_an.sub_confirmed, 0);
+    // Asked for the unit again on the next /start; choosing it moves the confirmation.
+    let out = p.say("/start").await;
+    has(&out, "Which unit");
+    let out = p.press(unit("794")).await;
+    has(&out, "You are registered in");
+    let tan_an = b.store().unit("794").await.expect("read").expect("unit");
+    assert_eq!((tan_an.members, tan_an.confirmed), (1, 1));
+    assert!(!b.store().unit_skipped(row.id).await.expect("read"));
+    // (Only the administrator is left without a unit.)
+    let out = admin.say("/coverage").await;
+    has(&out, "Without a unit yet: 1 person (0 confirmed;");
+}
+
+#[tokio::test]
+async fn a_first_message_starts_the_journey_like_start() {
+    let b = bench().await;
+    let p = b.person("first", Some("en"));
+    let out = p.say("hello").await;
+    has(&out, "Hello! I am the Bluezone installation assistant");
+    has(&out, "Which unit");
+    let row = p.row().await;
+    assert_eq!(row.started, 1, "counted as started");
+    assert_eq!(row.state, r#"{"step":"awaiting_unit_search"}"#);
+    // A sticker as the first thing works the same.
+    let q = b.person("sticker", Some("en"));
+    let out = b.event(&q, q.chat(), Event::Unsupported).await;
+    has(&out, "Which unit");
+    assert_eq!(q.row().await.started, 1);
+}
+
+#[tokio::test]
+async fn welcome_back_only_after_a_real_absence() {
+    let b = bench().await;
+    let p = b.person("back", Some("en"));
+    has(&p.say("/start").await, "Hello!");
+    // A second /start seconds later (a Zalo follow then a poster's link) is the same visit.
+    let out = p.say("/start u_794").await;
+    assert!(!out.contains("Welcome back"), "{out}");
+    has(&out, "You are registered in");
+    b.clock.advance_ms(23 * 3600 * 1000);
+    assert!(!p.say("/start").await.contains("Welcome back"));
+    b.clock.advance_ms(25 * 3600 * 1000);
+    has(&p.say("/start").await, "Welcome back");
+}
+
+#[tokio::test]
+async fn administrators_get_their_own_menu_and_pick_a_unit_to_broadcast() {
+    let b = bench().await;
+    let admin = b.person("admin", Some("en"));
+    let out = admin.say("/start").await;
+    has(&out, "You are an administrator");
+    has(&out, "Coverage");
+    has(&out, "Export");
+    has(&out, "Invite leaders");
+    has(&out, "Broadcast");
+    assert!(!out.contains("Which unit do you live"), "{out}");
+    assert_eq!(admin.row().await.state, r#"{"step":"idle"}"#);
+    has(
+        &admin.press(Action::InviteLeaderHelp).await,
+        "/invite_leader 794",
+    );
+    for out in [
+        admin.say("/broadcast").await,
+        admin.press(Action::BroadcastPick).await,
+    ] {
+        has(&out, "Which unit should get the broadcast");
+        has(&out, "Tỉnh Long An (80)");
+        assert!(!out.contains("your units: —"), "{out}");
+    }
+    let out = admin
+        .press(Action::BroadcastTo(UnitCode::parse("80").expect("code")))
+        .await;
+    has(&out, "Message every member of Tỉnh Long An");
+    assert_eq!(
+        admin.row().await.state,
+        r#"{"step":"broadcast_text","unit":"80"}"#
+    );
+    // A citizen cannot use the broadcast buttons.
+    let p = b.person("citizen", Some("en"));
+    p.say("/start u_794").await;
+    has(
+        &p.press(Action::BroadcastTo(UnitCode::parse("80").expect("code")))
+            .await,
+        "not allowed",
+    );
+}
+
+#[tokio::test]
+async fn without_units_citizens_go_to_the_guide_and_admins_get_the_command() {
+    let b = bench_with(false).await;
+    let p = b.person("nounits", Some("en"));
+    let out = p.say("/start").await;
+    has(&out, "Hello!");
+    has(&out, "Which kind of phone");
+    assert!(!out.contains("Which unit"), "{out}");
+    let out = p.say("Tan An").await;
+    has(&out, "/help");
+    assert!(!out.contains("No unit found"), "{out}");
+    has(&p.press(Action::Phone(PhoneKind::Iphone)).await, APP_STORE);
+    has(
+        &p.press(Action::Installed).await,
+        "Thank you for installing",
+    );
+    let admin = b.person("admin", Some("en"));
+    let out = admin.say("/coverage").await;
+    has(&out, "bluezone-bot units import --sample");
+    has(&admin.say("/broadcast").await, "bluezone-bot units import");
+}
+
+#[tokio::test]
+async fn members_of_a_unit_without_members_are_not_all_confirmed() {
+    let b = bench().await;
+    let admin = b.person("admin", Some("en"));
+    let out = admin.say("/members 794").await;
+    has(&out, "has no members yet");
+    has(&out, "/invite 794");
+    has(&out, "u_794");
+    assert!(!out.contains("has confirmed"), "{out}");
+    let p = b.person("member", Some("en"));
+    p.say("/start u_794").await;
+    has(&admin.say("/members 794").await, "have not confirmed yet");
+    p.press(Action::Installed).await;
+    has(&admin.say("/members 794").await, "Every member");
+}
+
+/// A log buffer for the start-up warning.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuf {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn serve_warns_with_the_command_to_run_when_no_units_are_imported() {
+    for units in [false, true] {
+        let b = bench_with(units).await;
+        let logs = LogBuf::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        crate::startup::warn_if_no_units(b.store()).await;
+        let text = logs.text();
+        if units {
+            assert!(!text.contains("no units"), "{text}");
+        } else {
+            assert!(text.contains("WARN"), "{text}");
+            assert!(
+                text.contains("bluezone-bot units import --sample"),
+                "{text}"
+            );
+        }
+    }
 }

@@ -24,9 +24,33 @@ impl Engine {
             .map_or_else(|| code.to_string(), |u| u.name))
     }
 
-    /// Searches for a unit by name.
+    /// Searches for a unit by name. Greetings, thanks and small talk get a short answer and
+    /// the question again; "I don't know" gets the choice to skip the unit for now.
     pub(super) async fn search(&self, _ctx: &Ctx<'_>, query: &str) -> Result<(State, Turn)> {
         let query = query.trim();
+        if let Some(kind) = chatter(query) {
+            let answer = match kind {
+                Chatter::Hello => Msg::new(&SMALL_TALK_HELLO),
+                Chatter::Thanks => Msg::new(&SMALL_TALK_THANKS),
+                Chatter::Ok => Msg::new(&SMALL_TALK_OK),
+                Chatter::DontKnow => {
+                    let reply = Reply::to_sender(&UNIT_DONT_KNOW)
+                        .row(vec![Button::action(
+                            Msg::new(&BTN_SKIP_UNIT),
+                            Action::SkipUnit,
+                        )])
+                        .row(vec![Button::action(
+                            Msg::new(&BTN_BROWSE_UNITS),
+                            Action::Browse(None, 0),
+                        )]);
+                    return Ok((State::AwaitingUnitSearch, Turn::reply(reply)));
+                }
+            };
+            return Ok((
+                State::AwaitingUnitSearch,
+                Turn::replies(vec![Reply::to_sender(answer), self.unit_prompt()]),
+            ));
+        }
         if fold(query).chars().filter(|c| c.is_alphanumeric()).count() < 2 {
             return Ok((
                 State::AwaitingUnitSearch,
@@ -36,9 +60,15 @@ impl Engine {
         let shown: String = query.chars().take(60).collect();
         let found = self.store.search_units(query, MAX_RESULTS).await?;
         if found.is_empty() {
-            let reply = Reply::to_sender(Msg::new(&SEARCH_NONE).arg("query", shown)).row(vec![
-                Button::action(Msg::new(&BTN_BROWSE_UNITS), Action::Browse(None, 0)),
-            ]);
+            let reply = Reply::to_sender(Msg::new(&SEARCH_NONE).arg("query", shown))
+                .row(vec![Button::action(
+                    Msg::new(&BTN_BROWSE_UNITS),
+                    Action::Browse(None, 0),
+                )])
+                .row(vec![Button::action(
+                    Msg::new(&BTN_SKIP_UNIT),
+                    Action::SkipUnit,
+                )]);
             return Ok((State::AwaitingUnitSearch, Turn::reply(reply)));
         }
         let mut reply = Reply::to_sender(
@@ -146,10 +176,160 @@ impl Engine {
     }
 }
 
+/// What a text typed instead of a unit name says, when it is not a unit name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Chatter {
+    /// A greeting ("xin chào", "hi", "alo").
+    Hello,
+    /// Thanks.
+    Thanks,
+    /// An acknowledgement ("ok", "vâng", an emoji).
+    Ok,
+    /// The person does not know or cannot find their unit.
+    DontKnow,
+}
+
+/// Greetings, by word (folded: no diacritics, lower case).
+const HELLO_WORDS: &[&str] = &[
+    "xin",
+    "chao",
+    "alo",
+    "lo",
+    "hi",
+    "hello",
+    "helo",
+    "hallo",
+    "hey",
+    "yo",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "buoi",
+    "sang",
+    "chieu",
+    "toi",
+];
+/// Thanks, by word.
+const THANKS_WORDS: &[&str] = &[
+    "cam", "on", "camon", "thanks", "thank", "thx", "tks", "cm", "nhieu", "lam", "much", "very",
+];
+/// Acknowledgements, by word.
+const OK_WORDS: &[&str] = &[
+    "ok", "oke", "okay", "okie", "okela", "vang", "da", "u", "uh", "um", "uhm", "yes", "roi",
+    "duoc", "hihi", "haha", "hehe", "test", "bye", "tam", "biet",
+];
+/// Words that go with any of the above ("chào bạn", "cảm ơn ad ạ", "thank you").
+const FILLER_WORDS: &[&str] = &[
+    "a", "ban", "ad", "admin", "bot", "oi", "em", "anh", "chi", "nhe", "nha", "minh", "you", "so",
+    "there", "ca", "the", "ha",
+];
+/// Phrases that say "I don't know my unit" or "skip it", as folded word sequences.
+const DONT_KNOW: &[&str] = &[
+    "khong biet",
+    "chua biet",
+    "ko biet",
+    "k biet",
+    "hong biet",
+    "khong ro",
+    "ko ro",
+    "chua ro",
+    "khong tim thay",
+    "ko tim thay",
+    "khong tim duoc",
+    "khong thay",
+    "khong co don vi",
+    "bo qua",
+    "de sau",
+    "dont know",
+    "don t know",
+    "do not know",
+    "not sure",
+    "no idea",
+    "idk",
+    "cant find",
+    "can t find",
+    "cannot find",
+    "could not find",
+    "couldn t find",
+    "skip",
+];
+
+/// Reads a text typed while the bot waits for a unit name: `None` when it may be a name.
+pub(super) fn chatter(text: &str) -> Option<Chatter> {
+    let folded: String = fold(text)
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
+    let words: Vec<&str> = folded.split_whitespace().collect();
+    if words.is_empty() {
+        // Only emoji or punctuation.
+        return (!text.trim().is_empty()).then_some(Chatter::Ok);
+    }
+    let padded = format!(" {} ", words.join(" "));
+    if DONT_KNOW.iter().any(|p| padded.contains(&format!(" {p} "))) {
+        return Some(Chatter::DontKnow);
+    }
+    let known = |w: &&str| {
+        [HELLO_WORDS, THANKS_WORDS, OK_WORDS, FILLER_WORDS]
+            .iter()
+            .any(|list| list.contains(w))
+    };
+    if !words.iter().all(known) {
+        return None;
+    }
+    let any = |list: &[&str]| words.iter().any(|w| list.contains(w));
+    if padded.contains(" cam on ") || any(&["camon", "thanks", "thank", "thx", "tks", "cm"]) {
+        Some(Chatter::Thanks)
+    } else if any(HELLO_WORDS) {
+        Some(Chatter::Hello)
+    } else if any(OK_WORDS) {
+        Some(Chatter::Ok)
+    } else {
+        Some(Chatter::Hello)
+    }
+}
+
 fn code_of(unit: &Unit) -> Result<UnitCode> {
     UnitCode::parse(&unit.code).map_err(anyhow::Error::msg)
 }
 
 fn choose(unit: &Unit) -> Result<Action> {
     Ok(Action::ChooseUnit(code_of(unit)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Chatter, chatter};
+
+    #[test]
+    fn small_talk_is_told_apart_from_unit_names() {
+        for (text, want) in [
+            ("xin chào", Some(Chatter::Hello)),
+            ("Xin chào bạn!", Some(Chatter::Hello)),
+            ("hi", Some(Chatter::Hello)),
+            ("Alo", Some(Chatter::Hello)),
+            ("alo alo", Some(Chatter::Hello)),
+            ("chào ad ạ", Some(Chatter::Hello)),
+            ("Cảm ơn", Some(Chatter::Thanks)),
+            ("cảm ơn bạn nhiều", Some(Chatter::Thanks)),
+            ("thank you", Some(Chatter::Thanks)),
+            ("ok", Some(Chatter::Ok)),
+            ("Vâng ạ", Some(Chatter::Ok)),
+            ("👍", Some(Chatter::Ok)),
+            ("tôi không biết", Some(Chatter::DontKnow)),
+            ("Không tìm thấy đơn vị của tôi", Some(Chatter::DontKnow)),
+            ("I don't know", Some(Chatter::DontKnow)),
+            ("can't find it", Some(Chatter::DontKnow)),
+            ("Tân An", None),
+            ("tan an", None),
+            ("Kiến Tường", None),
+            ("Phường 1", None),
+            ("794", None),
+            ("Xã An Thạnh", None),
+            ("", None),
+        ] {
+            assert_eq!(chatter(text), want, "{text:?}");
+        }
+    }
 }

@@ -137,6 +137,34 @@ impl Store {
         }
     }
 
+    /// Remembers that the person chose to go on without a unit (or forgets it once they
+    /// choose one), so free text is not read as a unit search meanwhile.
+    pub async fn set_unit_skipped(&self, id: PersonId, skipped: bool) -> Result<()> {
+        let key = format!("unit_skipped.{id}");
+        if skipped {
+            self.kv_set(&key, &self.now().to_string()).await
+        } else {
+            self.kv_delete(&key).await
+        }
+    }
+
+    /// Whether the person chose to go on without a unit for now.
+    pub async fn unit_skipped(&self, id: PersonId) -> Result<bool> {
+        Ok(self.kv_get(&format!("unit_skipped.{id}")).await?.is_some())
+    }
+
+    /// People who started the bot and belong to no unit yet (primary accounts only), and how
+    /// many of them confirmed: their confirmations count for a unit once they choose one.
+    pub async fn people_without_unit(&self) -> Result<(i64, i64)> {
+        let (members, confirmed): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(confirmed_at) FROM people \
+             WHERE unit_code IS NULL AND linked_to IS NULL AND started = 1",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok((members, confirmed))
+    }
+
     /// An account by its platform id.
     pub async fn person_by_platform_id(
         &self,

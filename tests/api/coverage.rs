@@ -572,3 +572,48 @@ async fn concurrent_reports_add_up_and_stop_at_zero() {
     );
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_of_an_empty_unit_get_the_invitation_not_a_celebration() {
+    let app = spawn_app_with(Options {
+        admins: vec![ADMIN],
+        ..Options::default()
+    })
+    .await;
+    let admin = TgUser::en(ADMIN);
+    let r = app.say(&admin, "/members 794", 1).await;
+    let text = r[0].text();
+    assert!(text.contains("has no members yet"), "{text}");
+    assert!(text.contains("/invite 794"), "{text}");
+    assert!(text.contains("start=u_794"), "{text}");
+    assert!(!text.contains("🎉"), "{text}");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_units_admins_are_told_what_to_run_and_citizens_get_the_guide() {
+    let app = spawn_app_with(Options {
+        admins: vec![ADMIN],
+        no_units: true,
+        ..Options::default()
+    })
+    .await;
+    let admin = TgUser::en(ADMIN);
+    let r = app.say(&admin, "/coverage", 1).await;
+    assert!(
+        r[0].text().contains("bluezone-bot units import --sample"),
+        "{}",
+        r[0].text()
+    );
+    let citizen = TgUser::en(7050);
+    let r = app.say(&citizen, "/start", 2).await;
+    assert!(
+        r[1].text().contains("Which kind of phone"),
+        "{}",
+        r[1].text()
+    );
+    assert!(r.iter().all(|c| !c.text().contains("Which unit")));
+    let r = app.say(&citizen, "Tan An", 1).await;
+    assert!(!r[0].text().contains("No unit found"), "{}", r[0].text());
+    app.finish().await;
+}

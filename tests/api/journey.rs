@@ -1,8 +1,9 @@
 //! The citizen's journey over the fake Telegram, step by step, in both languages.
 
+use bluezone_bot::clock::ManualClock;
 use bluezone_bot::testkit::TgUser;
 
-use crate::helpers::{WAIT, find, last_with_buttons, spawn_app};
+use crate::helpers::{Options, WAIT, find, last_with_buttons, spawn_app, spawn_app_with};
 
 const PLAY: &str = "https://play.google.com/store/apps/details?id=com.mic.bluezone";
 const APP_STORE: &str = "https://apps.apple.com/vn/app/bluezone/id1508062685";
@@ -58,9 +59,11 @@ async fn a_unit_link_leads_to_a_confirmed_install_counted_once() {
     let r = app.say(&an, "/stop", 1).await;
     assert!(r[0].text().contains("Reminders are off"));
     assert_eq!(app.person(&an).await.map(|p| p.opted_out), Some(1));
+    // A /start the same day is the same visit: no "welcome back".
     let r = app.say(&an, "/start", 3).await;
     find(&r, "Reminders are back on");
-    find(&r, "Welcome back");
+    find(&r, "Hello! I am");
+    assert!(r.iter().all(|c| !c.text().contains("Welcome back")));
     assert_eq!(app.person(&an).await.map(|p| p.opted_out), Some(0));
     // Counters did not move.
     assert_eq!(app.unit("794").await.confirmed, 1);
@@ -292,5 +295,65 @@ async fn groups_get_a_hello_and_other_bots_commands_are_ignored() {
     );
     // Nothing went to the person privately.
     assert!(app.fake.messages_to(hai.id).is_empty());
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_words_small_talk_and_skip_for_now() {
+    const ADMIN: i64 = 1290;
+    let clock = ManualClock::at(chrono::Utc::now().timestamp_millis());
+    let app = spawn_app_with(Options {
+        admins: vec![ADMIN],
+        clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    let an = TgUser::vi(1201);
+    // The first words of someone new start the journey exactly like /start.
+    let r = app.say(&an, "xin chào", 2).await;
+    find(&r, "Xin chào! Mình là trợ lý");
+    find(&r, "đơn vị nào");
+    assert_eq!(app.person(&an).await.map(|p| p.started), Some(1));
+    // Small talk while the bot waits for the unit: a short answer and the question again.
+    for (text, answer) in [("alo", "Xin chào bạn"), ("cảm ơn", "Không có gì")] {
+        let r = app.say(&an, text, 2).await;
+        find(&r, answer);
+        find(&r, "đơn vị nào");
+        assert!(
+            r.iter().all(|c| !c.text().contains("Không tìm thấy")),
+            "{text}"
+        );
+    }
+    // "I don't know": skip for now, and the guide is not blocked.
+    let r = app.say(&an, "mình không biết", 1).await;
+    let r = app.press(&an, &r[0], "Để sau", 2).await;
+    find(&r, "hỏi lại đơn vị");
+    let phone = find(&r, "loại điện thoại");
+    let r = app.press(&an, phone, "Android", 1).await;
+    let r = app.press(&an, &r[0], "Tôi đã cài", 2).await;
+    find(&r, "Cảm ơn");
+    find(&r, "Để được tính cho đơn vị");
+    let p = app.person(&an).await.expect("the person");
+    assert!(p.confirmed_at.is_some() && p.unit_code.is_none());
+    // The confirmation counts under "no unit" until a unit is chosen.
+    let admin = TgUser::vi(ADMIN);
+    let r = app.say(&admin, "/coverage", 1).await;
+    assert!(
+        r[0].text()
+            .contains("Chưa thuộc đơn vị nào: 1 người, trong đó 1 người đã xác nhận"),
+        "{}",
+        r[0].text()
+    );
+    assert_eq!(app.unit("80").await.sub_confirmed, 0);
+    // A poster's link seconds later: no "welcome back"; the confirmation moves to the unit.
+    let r = app.say(&an, "/start u_803", 3).await;
+    assert!(r.iter().all(|c| !c.text().contains("quay lại")));
+    find(&r, "Huyện Bến Lức");
+    let ben_luc = app.unit("803").await;
+    assert_eq!((ben_luc.members, ben_luc.confirmed), (1, 1));
+    // After two days away, "welcome back".
+    clock.advance_ms(2 * 24 * 3600 * 1000);
+    let r = app.say(&an, "/start", 2).await;
+    find(&r, "Chào mừng bạn quay lại");
     app.finish().await;
 }

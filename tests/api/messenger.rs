@@ -546,3 +546,22 @@ async fn messenger_pictures_and_files_are_uploaded() {
     assert!(got[0].message.get("attachment").is_none());
     p.app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messenger_first_hello_starts_the_journey() {
+    let p = spawn_platforms(Options::default()).await;
+    let psid = "PSID-3001";
+    let r = p.m_say(psid, "hello", 2).await;
+    find(&r, "Xin chào! Mình là trợ lý");
+    find(&r, "đơn vị nào");
+    let person = p.person(Platform::Messenger, psid).await.expect("person");
+    assert_eq!(
+        person.started, 1,
+        "counted as started: broadcasts reach them"
+    );
+    assert_eq!(person.state, r#"{"step":"awaiting_unit_search"}"#);
+    // The next words are read as the unit's name.
+    let r = p.m_say(psid, "Kiến Tường", 1).await;
+    assert!(r[0].text().contains("Tìm thấy 1 đơn vị"), "{}", r[0].text());
+    p.app.finish().await;
+}

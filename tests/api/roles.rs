@@ -93,3 +93,49 @@ async fn an_invitation_expires() {
     );
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_gets_the_admin_menu_and_picks_a_unit_to_broadcast() {
+    let app = spawn_app_with(Options {
+        admins: vec![ADMIN],
+        ..Options::default()
+    })
+    .await;
+    let admin = TgUser::en(ADMIN);
+    let r = app.say(&admin, "/start", 1).await;
+    let menu = &r[0];
+    assert!(
+        menu.text().contains("You are an administrator"),
+        "{}",
+        menu.text()
+    );
+    assert!(!menu.text().contains("Which unit do you live"));
+    for label in ["Coverage", "Export", "Broadcast", "Invite leaders"] {
+        assert!(menu.button_data(label).is_some(), "{label}");
+    }
+    let r = app.press(&admin, menu, "Coverage", 1).await;
+    assert!(r[0].text().contains("Whole country"), "{}", r[0].text());
+    let r = app.press(&admin, menu, "Invite leaders", 1).await;
+    assert!(
+        r[0].text().contains("/invite_leader 794"),
+        "{}",
+        r[0].text()
+    );
+    let r = app.press(&admin, menu, "Broadcast", 1).await;
+    assert!(
+        r[0].text().contains("Which unit should get the broadcast"),
+        "{}",
+        r[0].text()
+    );
+    let r = app.say(&admin, "/broadcast", 1).await;
+    assert!(!r[0].text().contains("your units: —"), "{}", r[0].text());
+    let r = app.press(&admin, &r[0], "Tỉnh Long An (80)", 1).await;
+    assert!(
+        r[0].text().contains("Message every member of Tỉnh Long An"),
+        "{}",
+        r[0].text()
+    );
+    let admin_row = app.person(&admin).await.expect("the admin");
+    assert_eq!(admin_row.state, r#"{"step":"broadcast_text","unit":"80"}"#);
+    app.finish().await;
+}

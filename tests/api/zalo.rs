@@ -408,3 +408,46 @@ async fn two_replicas_never_spend_the_same_refresh_token() {
     b.close().await;
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zalo_greetings_after_a_follow_are_not_searches_and_start_is_no_return() {
+    let p = spawn_platforms(Options::default()).await;
+    let user = "ZU-2001";
+    let (body, ts) = p.zalo_body("follow", user, None);
+    assert_eq!(p.post_zalo_signed(&body, &ts).await, 200);
+    let r = p.zalo.wait_to(user, 0, 2).await;
+    find(&r, "đơn vị nào");
+    for (text, answer) in [
+        ("xin chào", "Xin chào bạn"),
+        ("hi", "Xin chào bạn"),
+        ("alo", "Xin chào bạn"),
+        ("cảm ơn", "Không có gì"),
+    ] {
+        let r = p.z_say(user, text, 2).await;
+        find(&r, answer);
+        find(&r, "đơn vị nào");
+        assert!(
+            r.iter().all(|m| !m.text().contains("Không tìm thấy")),
+            "{text}"
+        );
+    }
+    // The poster's link seconds after the follow: a first visit, not a return.
+    let r = p.z_say(user, "/start u_803", 3).await;
+    assert!(r.iter().all(|m| !m.text().contains("quay lại")));
+    find(&r, "Huyện Bến Lức");
+    // The same for someone new: follow, then the link at once.
+    let other = "ZU-2002";
+    let (body, ts) = p.zalo_body("follow", other, None);
+    assert_eq!(p.post_zalo_signed(&body, &ts).await, 200);
+    p.zalo.wait_to(other, 0, 2).await;
+    let r = p.z_say(other, "/start u_803", 3).await;
+    assert!(r.iter().all(|m| !m.text().contains("quay lại")));
+    // Someone who cannot find their unit skips it with a tap and gets the guide.
+    let third = "ZU-2003";
+    p.z_say(third, "/start", 2).await;
+    let r = p.z_say(third, "không tìm thấy", 1).await;
+    let skip = r[0].button("Để sau");
+    let r = p.z_say(third, &skip, 2).await;
+    find(&r, "loại điện thoại");
+    p.app.finish().await;
+}
