@@ -209,7 +209,12 @@ impl Limiter {
     }
 
     /// When a sliding window of `max` per `window` over `sends` has room for one more.
-    fn window_ready_at(sends: &mut VecDeque<Millis>, max: u32, window: Millis, now: Millis) -> Millis {
+    fn window_ready_at(
+        sends: &mut VecDeque<Millis>,
+        max: u32,
+        window: Millis,
+        now: Millis,
+    ) -> Millis {
         while sends.front().is_some_and(|t| now - t >= window) {
             sends.pop_front();
         }
@@ -243,7 +248,11 @@ impl Limiter {
 
     /// The longest window any chat counts against.
     fn longest_window(&self) -> Millis {
-        self.padded(self.limits.private_window_ms.max(self.limits.group_window_ms))
+        self.padded(
+            self.limits
+                .private_window_ms
+                .max(self.limits.group_window_ms),
+        )
     }
 
     /// When `chat` has a free slot (now or later), without taking it.
@@ -426,7 +435,9 @@ mod tests {
         let (mut l, clock) = limiter(PlatformLimits::telegram(1));
         let mut messages = 0;
         for i in 0..100 {
-            if l.try_acquire(&i.to_string(), false, CallKind::Message).is_ok() {
+            if l.try_acquire(&i.to_string(), false, CallKind::Message)
+                .is_ok()
+            {
                 messages += 1;
             }
             clock.advance_ms(1);

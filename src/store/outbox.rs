@@ -417,9 +417,9 @@ impl Store {
              AND (status = 'queued' OR status = 'sending') AND {CHAT_HEAD}"
         );
         let row: (Option<i64>,) = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(platform.as_str())
-        .fetch_one(self.pool())
-        .await?;
+            .bind(platform.as_str())
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.0)
     }
 

@@ -1779,9 +1779,6 @@ mod tests {
             .answer_callback_query(teloxide::types::CallbackQueryId(old))
             .await
             .expect_err("an old press is refused");
-        assert!(
-            err.to_string().contains("query is too old"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("query is too old"), "{err}");
     }
 }

@@ -1198,7 +1198,10 @@ async fn a_deferred_message_is_not_overtaken_even_after_a_restart() {
     assert_eq!(worker.try_execute_batch().await.expect("batch").claimed, 0);
     // A restarted worker (no memory of the pause) does not send the later parts first.
     let restarted = b.worker(PlatformLimits::unlimited(), 6);
-    assert_eq!(restarted.try_execute_batch().await.expect("batch").claimed, 0);
+    assert_eq!(
+        restarted.try_execute_batch().await.expect("batch").claimed,
+        0
+    );
     assert!(b.fake.messages_to(chat).iter().all(|c| !c.ok()));
     b.clock.advance_ms(5_000);
     for _ in 0..3 {
@@ -1289,7 +1292,10 @@ async fn button_presses_are_answered_at_once_during_a_big_broadcast() {
         .max()
         .expect("answers");
     assert!(answers.iter().all(|c| c.ok()));
-    assert!(slowest < Duration::from_millis(1_500), "slowest {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(1_500),
+        "slowest {slowest:?}"
+    );
     // The broadcast was still running, at its own rate, without a 429.
     let sent = b
         .fake
@@ -1379,7 +1385,11 @@ async fn an_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
     assert_eq!(worker.outages(), (false, 1));
     let text = logs.text();
     assert_eq!(text.matches("platform unreachable").count(), 1, "{text}");
-    assert_eq!(text.matches("platform reachable again").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("platform reachable again").count(),
+        1,
+        "{text}"
+    );
     let down = text
         .lines()
         .find(|l| l.contains("platform unreachable"))

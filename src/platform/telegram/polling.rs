@@ -85,8 +85,9 @@ pub async fn run_polling(
         _ => 0,
     };
     let bot = match polling_client(poll_timeout_secs) {
-        Ok(client) => Bot::with_client(telegram.bot().token(), client)
-            .set_api_url(telegram.bot().api_url()),
+        Ok(client) => {
+            Bot::with_client(telegram.bot().token(), client).set_api_url(telegram.bot().api_url())
+        }
         Err(e) => {
             tracing::error!(error = ?e, "polling with the default client");
             telegram.bot().clone()
@@ -131,6 +132,21 @@ pub async fn run_polling(
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::polling_client_timeout;
+
+    #[test]
+    fn the_polling_client_outlives_the_poll() {
+        // teloxide's default client gives up after 17 s: shorter than the 25 s poll.
+        for poll in [0, 2, 25, 50] {
+            assert!(polling_client_timeout(poll) >= Duration::from_secs(u64::from(poll) + 5));
         }
     }
 }
