@@ -245,7 +245,7 @@ impl App {
                     self.engine.clone(),
                     telegram.clone(),
                     username.clone(),
-                    25,
+                    self.settings.delivery.tg_poll_timeout_secs,
                     shutdown.clone(),
                 ));
             }

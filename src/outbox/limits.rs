@@ -4,14 +4,16 @@
 //! wait never holds back messages to other chats.
 //!
 //! - Every limit is a sliding window (at most `n` requests in any `window`), which is how
-//!   Telegram counts: 30 per second overall, 1 per second per private chat, 20 per minute per
-//!   group (a group may take 20 messages at once and then none for a minute). A GCRA bucket
-//!   cannot say that exactly: with a burst of 20 it lets a 21st through 3 s later (a 429),
-//!   without one it spaces a group's 30 messages over 87 s instead of 60, and a send that is
-//!   a little late pushes every later one back, so the rate is never quite reached.
+//!   Telegram counts: 30 per second overall, 1 per second per chat (private chats and groups
+//!   alike), and on top 20 per minute per group. A GCRA bucket cannot say that exactly: with
+//!   a burst of 20 it lets a 21st through 3 s later (a 429), without one it spaces a group's
+//!   30 messages over 87 s instead of 60, and a send that is a little late pushes every later
+//!   one back, so the rate is never quite reached.
 //! - On top, a governor GCRA limiter paces requests at twice the platform-wide rate, so the
 //!   window is filled smoothly and never by one burst (which network jitter could reorder
 //!   into the next window on the platform's side).
+//! - Answers to button presses post nothing in a chat: they have a budget of their own and
+//!   never wait behind messages.
 //! - A 429 with `retry_after` pauses one chat or, when the platform says so, everything.
 //!
 //! Time comes from an injected clock, so tests move it by hand.
@@ -31,9 +33,10 @@ use crate::domain::Platform;
 /// What a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {
-    /// A new message or an edit: the platform-wide rate and the chat's window.
+    /// A new message or an edit: the platform-wide rate and the chat's windows.
     Message,
-    /// An answer to a button press: the platform-wide rate only (it posts nothing in a chat).
+    /// An answer to a button press: its own budget only (it posts nothing in a chat, and
+    /// must not wait behind a broadcast for the platform-wide rate).
     Answer,
 }
 
@@ -42,8 +45,9 @@ pub enum CallKind {
 pub struct PlatformLimits {
     /// Requests per second over all chats (Telegram: 30).
     pub global_per_sec: Option<u32>,
-    /// Messages to one private chat per `private_window_ms` (Telegram: 1 per second; short
-    /// bursts are tolerated, hence a window of a few seconds by default).
+    /// Messages to one chat, private or group, per `private_window_ms` (Telegram: 1 per
+    /// second in any chat; short bursts are tolerated, hence a window of a few seconds by
+    /// default). Groups are held to this and to `group_max` both.
     pub private_max: Option<u32>,
     /// The window of `private_max`.
     pub private_window_ms: u64,
@@ -51,11 +55,18 @@ pub struct PlatformLimits {
     pub group_max: Option<u32>,
     /// The window of `group_max`.
     pub group_window_ms: u64,
+    /// Answers to button presses per second, apart from messages (Telegram documents no
+    /// limit for them; a press must be answered within seconds).
+    pub answers_per_sec: Option<u32>,
     /// Safety margin, as a fraction (0.02 = 2%): every window is this much longer than the
-    /// platform's, so network jitter cannot push one request too many into a window on the
-    /// platform's side.
+    /// platform's (by at most [`MAX_PAD_MS`]), so network jitter cannot push one request too
+    /// many into a window on the platform's side.
     pub margin: f64,
 }
+
+/// The most any window is padded by the margin: jitter is milliseconds, so a minute's
+/// window needs no more than a second's.
+pub const MAX_PAD_MS: u64 = 100;
 
 impl PlatformLimits {
     /// No limits (the console, benchmarks of the queue itself).
@@ -66,12 +77,14 @@ impl PlatformLimits {
             private_window_ms: 1000,
             group_max: None,
             group_window_ms: 60_000,
+            answers_per_sec: None,
             margin: 0.0,
         }
     }
 
-    /// Telegram's documented limits: 30 messages/s overall, 1 message/s per private chat
-    /// (with `private_burst` tolerated over as many seconds), 20 messages/min per group.
+    /// Telegram's documented limits: 30 messages/s overall, 1 message/s per chat, private or
+    /// group (with `private_burst` tolerated over as many seconds), 20 messages/min per group;
+    /// answers to button presses get 100/s of their own.
     pub fn telegram(private_burst: u32) -> PlatformLimits {
         let burst = private_burst.max(1);
         PlatformLimits {
@@ -80,6 +93,7 @@ impl PlatformLimits {
             private_window_ms: 1000 * u64::from(burst),
             group_max: Some(20),
             group_window_ms: 60_000,
+            answers_per_sec: Some(100),
             margin: 0.02,
         }
     }
@@ -106,6 +120,7 @@ impl PlatformLimits {
             global_per_sec: self.global_per_sec.map(|g| g * f),
             private_max: self.private_max.map(|m| m * f),
             group_max: self.group_max.map(|m| m * f),
+            answers_per_sec: self.answers_per_sec.map(|m| m * f),
             ..self
         }
     }
@@ -149,6 +164,8 @@ pub struct Limiter {
     pacer: Option<Global>,
     /// When the last platform-wide requests went (at most the window's count).
     global_sends: VecDeque<Millis>,
+    /// When the last answers to button presses went.
+    answer_sends: VecDeque<Millis>,
     paused_until: Millis,
     chats: HashMap<String, ChatState>,
     last_cleanup: Millis,
@@ -168,6 +185,7 @@ impl Limiter {
             clock,
             pacer,
             global_sends: VecDeque::new(),
+            answer_sends: VecDeque::new(),
             paused_until: 0,
             chats: HashMap::new(),
             last_cleanup: 0,
@@ -186,7 +204,25 @@ impl Limiter {
 
     /// A window padded with the safety margin.
     fn padded(&self, window: u64) -> Millis {
-        (window as f64 * (1.0 + self.limits.margin.max(0.0))).ceil() as Millis
+        let pad = (window as f64 * self.limits.margin.max(0.0)).ceil() as u64;
+        (window + pad.min(MAX_PAD_MS)) as Millis
+    }
+
+    /// When a sliding window of `max` per `window` over `sends` has room for one more.
+    fn window_ready_at(
+        sends: &mut VecDeque<Millis>,
+        max: u32,
+        window: Millis,
+        now: Millis,
+    ) -> Millis {
+        while sends.front().is_some_and(|t| now - t >= window) {
+            sends.pop_front();
+        }
+        if sends.len() >= max as usize {
+            sends[sends.len() - max as usize] + window
+        } else {
+            now
+        }
     }
 
     /// When the platform-wide window has room for one more request.
@@ -195,24 +231,28 @@ impl Limiter {
             return now;
         };
         let window = self.padded(1000);
-        while self.global_sends.front().is_some_and(|t| now - t >= window) {
-            self.global_sends.pop_front();
-        }
-        if self.global_sends.len() >= max as usize {
-            let oldest = self.global_sends[self.global_sends.len() - max as usize];
-            oldest + window
-        } else {
-            now
-        }
+        Limiter::window_ready_at(&mut self.global_sends, max, window, now)
     }
 
-    fn window(&self, is_group: bool) -> (Option<u32>, Millis) {
-        let (max, window) = if is_group {
-            (self.limits.group_max, self.limits.group_window_ms)
-        } else {
-            (self.limits.private_max, self.limits.private_window_ms)
-        };
-        (max, self.padded(window))
+    /// The windows a chat's messages count against: every chat's own, and a group's.
+    fn windows(&self, is_group: bool) -> Vec<(u32, Millis)> {
+        let mut w = Vec::with_capacity(2);
+        if let Some(max) = self.limits.private_max {
+            w.push((max, self.padded(self.limits.private_window_ms)));
+        }
+        if is_group && let Some(max) = self.limits.group_max {
+            w.push((max, self.padded(self.limits.group_window_ms)));
+        }
+        w
+    }
+
+    /// The longest window any chat counts against.
+    fn longest_window(&self) -> Millis {
+        self.padded(
+            self.limits
+                .private_window_ms
+                .max(self.limits.group_window_ms),
+        )
     }
 
     /// When `chat` has a free slot (now or later), without taking it.
@@ -222,8 +262,7 @@ impl Limiter {
             return now;
         };
         let mut at = now.max(state.paused_until);
-        let (max, window) = self.window(is_group);
-        if let Some(max) = max {
+        for (max, window) in self.windows(is_group) {
             let recent: Vec<Millis> = state
                 .sends
                 .iter()
@@ -246,11 +285,21 @@ impl Limiter {
         if self.paused_until > now {
             return Err(Wait::Global(self.paused_until));
         }
-        if kind == CallKind::Message {
-            let ready = self.chat_ready_at(chat, is_group);
-            if ready > now {
-                return Err(Wait::Chat(ready));
+        if kind == CallKind::Answer {
+            // Answers: their own budget, nothing else.
+            if let Some(max) = self.limits.answers_per_sec {
+                let window = self.padded(1000);
+                let ready = Limiter::window_ready_at(&mut self.answer_sends, max, window, now);
+                if ready > now {
+                    return Err(Wait::Chat(ready));
+                }
+                self.answer_sends.push_back(now);
             }
+            return Ok(());
+        }
+        let ready = self.chat_ready_at(chat, is_group);
+        if ready > now {
+            return Err(Wait::Chat(ready));
         }
         let global_ready = self.global_ready_at(now);
         if global_ready > now {
@@ -265,15 +314,13 @@ impl Limiter {
         if self.limits.global_per_sec.is_some() {
             self.global_sends.push_back(now);
         }
-        if kind == CallKind::Message {
-            let (max, window) = self.window(is_group);
-            if max.is_some() {
-                let state = self.chats.entry(chat.to_string()).or_default();
-                while state.sends.front().is_some_and(|t| now - t >= window) {
-                    state.sends.pop_front();
-                }
-                state.sends.push_back(now);
+        if !self.windows(is_group).is_empty() {
+            let longest = self.longest_window();
+            let state = self.chats.entry(chat.to_string()).or_default();
+            while state.sends.front().is_some_and(|t| now - t >= longest) {
+                state.sends.pop_front();
             }
+            state.sends.push_back(now);
         }
         self.cleanup(now);
         Ok(())
@@ -302,7 +349,7 @@ impl Limiter {
             return;
         }
         self.last_cleanup = now;
-        let longest = self.window(true).1.max(self.window(false).1);
+        let longest = self.longest_window();
         self.chats.retain(|_, s| {
             s.paused_until > now || s.sends.back().is_some_and(|t| now - t < longest)
         });
@@ -354,14 +401,19 @@ mod tests {
     #[test]
     fn a_full_group_waits_without_holding_back_others() {
         let (mut l, clock) = limiter(PlatformLimits::telegram(1));
-        let mut group = 0;
-        for _ in 0..25 {
+        let mut group = Vec::new();
+        // For 30 s, the group is offered a message every 40 ms.
+        for i in 0..750 {
             if l.try_acquire("-1", true, CallKind::Message).is_ok() {
-                group += 1;
+                group.push(i * 40);
             }
             clock.advance_ms(40);
         }
-        assert_eq!(group, 20);
+        // One per second (with the margin), and 20 in the minute.
+        assert_eq!(group.len(), 20, "{group:?}");
+        for w in group.windows(2) {
+            assert!(w[1] - w[0] >= 1000, "{w:?}");
+        }
         match l.try_acquire("-1", true, CallKind::Message) {
             Err(Wait::Chat(at)) => assert!(at >= 1_000_000 + 60_000, "{at}"),
             other => panic!("{other:?}"),
@@ -376,6 +428,33 @@ mod tests {
         ));
         // Answers to button presses do not count against the chat.
         assert!(l.try_acquire("7", false, CallKind::Answer).is_ok());
+    }
+
+    #[test]
+    fn answers_have_their_own_budget_beside_a_full_global_window() {
+        let (mut l, clock) = limiter(PlatformLimits::telegram(1));
+        let mut messages = 0;
+        for i in 0..100 {
+            if l.try_acquire(&i.to_string(), false, CallKind::Message)
+                .is_ok()
+            {
+                messages += 1;
+            }
+            clock.advance_ms(1);
+        }
+        assert!(messages < 30, "{messages}");
+        // The message budget is spent (or paced); answers still go, up to their own 100/s.
+        let mut answers = 0;
+        for _ in 0..150 {
+            if l.try_acquire("7", false, CallKind::Answer).is_ok() {
+                answers += 1;
+            }
+        }
+        assert_eq!(answers, 100);
+        assert!(matches!(
+            l.try_acquire("8", false, CallKind::Message),
+            Err(Wait::Global(_))
+        ));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! | Variable | Default | Meaning |
 //! |---|---|---|
 //! | `BLUEZONE_TG_GLOBAL_PER_SEC` | 30 | Telegram requests per second over all chats |
-//! | `BLUEZONE_TG_PRIVATE_PER_SEC` | 1 | messages per second to one private chat |
-//! | `BLUEZONE_TG_PRIVATE_BURST` | 3 | messages a private chat may get at once (then the rate) |
-//! | `BLUEZONE_TG_GROUP_PER_MIN` | 20 | messages per minute to one group |
+//! | `BLUEZONE_TG_PRIVATE_PER_SEC` | 1 | messages per second to one chat, private or group (the name is historical) |
+//! | `BLUEZONE_TG_PRIVATE_BURST` | 3 | messages a chat may get at once (then the rate) |
+//! | `BLUEZONE_TG_GROUP_PER_MIN` | 20 | messages per minute to one group, on top of the per-second rule |
+//! | `BLUEZONE_TG_ANSWERS_PER_SEC` | 100 | answers to button presses per second, apart from messages (0 = no limit) |
+//! | `BLUEZONE_TG_POLL_TIMEOUT_SECS` | 25 | how long Telegram holds an idle long poll (the HTTP client waits 10 s longer) |
 //! | `BLUEZONE_RATE_MARGIN` | 0.02 | safety margin on every limit (fraction) |
 //! | `BLUEZONE_SEND_CONCURRENCY` | 16 | requests in flight per platform |
 //! | `BLUEZONE_SEND_MAX_ATTEMPTS` | 6 | attempts before a network/5xx failure is final |
@@ -26,6 +28,8 @@ use crate::clock::Millis;
 pub struct DeliverySettings {
     /// Telegram's limits.
     pub telegram: PlatformLimits,
+    /// How long Telegram is asked to hold an idle `getUpdates` (long polling).
+    pub tg_poll_timeout_secs: u32,
     /// Requests in flight per platform.
     pub concurrency: usize,
     /// Attempts before a transient failure is final.
@@ -48,6 +52,7 @@ impl Default for DeliverySettings {
     fn default() -> DeliverySettings {
         DeliverySettings {
             telegram: PlatformLimits::telegram(3),
+            tg_poll_timeout_secs: 25,
             concurrency: 16,
             max_attempts: 6,
             lease_ms: 60_000,
@@ -109,6 +114,13 @@ impl DeliverySettings {
         }
         if let Some(g) = count("BLUEZONE_TG_GROUP_PER_MIN")? {
             s.telegram.group_max = (g > 0).then_some(g);
+        }
+        if let Some(a) = count("BLUEZONE_TG_ANSWERS_PER_SEC")? {
+            s.telegram.answers_per_sec = (a > 0).then_some(a);
+        }
+        if let Some(t) = count("BLUEZONE_TG_POLL_TIMEOUT_SECS")? {
+            // Telegram accepts 0 (short polling) up to any value; keep it below an hour.
+            s.tg_poll_timeout_secs = t.min(3600);
         }
         if let Some(m) = num("BLUEZONE_RATE_MARGIN")? {
             if !(0.0..=1.0).contains(&m) {

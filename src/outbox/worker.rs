@@ -10,6 +10,15 @@
 //! are marked and never retried; network errors, timeouts and 5xx back off exponentially with
 //! jitter up to a number of attempts, then fail.
 //!
+//! Order: only the first unfinished row of each chat is claimed (the store's rule), so each
+//! chat's messages go one at a time in the order they were queued, also after a 429 (the
+//! deferred row stays first), a crash or a restart. Answers to button presses are not
+//! messages: they skip that rule and the message budget, and are dropped once the platform
+//! would refuse them as too old ([`ANSWER_DEADLINE_MS`]).
+//!
+//! Outages: the first failure of a platform (network, timeout, 5xx) and its recovery are
+//! logged once each, with the number of messages waiting.
+//!
 //! Crash safety: claimed rows are leased; a row left `sending` by a killed process is claimed
 //! again when its lease runs out, so nothing is lost, and only rows that were in flight (or
 //! sent but not yet recorded) can go twice. A graceful stop finishes requests in flight,
@@ -147,6 +156,22 @@ struct Job {
     message: Arc<Outgoing>,
 }
 
+/// How long after the press an answer to a button may still go. Telegram refuses answers to
+/// queries older than about 15 s ("query is too old and response timeout expired or query ID
+/// is invalid"); an answer that could not go by then is dropped, with a margin.
+pub const ANSWER_DEADLINE_MS: Millis = 14_000;
+
+/// Whether the platform is failing, so its first failure and its recovery are logged once.
+#[derive(Debug, Default)]
+struct Outage {
+    /// When the first failure of the current outage happened (store time).
+    since: Option<Millis>,
+    /// Failed requests during the current outage.
+    failures: u64,
+    /// Outages so far (tests read it through [`Worker::outages`]).
+    count: u64,
+}
+
 /// How long a broadcast's status is trusted before it is read again.
 const STATUS_TTL_MS: Millis = 2_000;
 
@@ -168,6 +193,8 @@ struct Shared {
     payloads: Mutex<HashMap<i64, Arc<Outgoing>>>,
     /// Whether a broadcast was stopped, by id, with when that was read (limiter time).
     stopped: Mutex<HashMap<i64, (Millis, bool)>>,
+    /// The platform's current outage, if any.
+    outage: Mutex<Outage>,
 }
 
 /// Sends one platform's outbox. Clones share the limiter and caches.
@@ -220,9 +247,17 @@ impl Worker {
                 limiter,
                 payloads: Mutex::new(HashMap::new()),
                 stopped: Mutex::new(HashMap::new()),
+                outage: Mutex::new(Outage::default()),
             }),
             ready,
         }
+    }
+
+    /// Whether the platform is failing now (since its first failed request, until one
+    /// succeeds), and how many outages began so far.
+    pub fn outages(&self) -> (bool, u64) {
+        let o = lock(&self.shared.outage);
+        (o.since.is_some(), o.count)
     }
 
     /// Claims one window of due rows, sends those whose chat has a free slot now (all at
@@ -331,6 +366,8 @@ impl Worker {
                 }
                 done.clear();
                 last_flush = now;
+                // A chat's next row is claimable once its previous one is recorded.
+                queue_empty = false;
             }
             if shutdown.is_cancelled() {
                 break;
@@ -523,6 +560,14 @@ impl Shared {
             };
             return Ok(Err(end(&row, mark)));
         };
+        if matches!(*message, Outgoing::AnswerCallback { .. })
+            && self.store.now() - row.created_at > ANSWER_DEADLINE_MS
+        {
+            let mark = Mark::Skipped {
+                reason: "answer to a button press past its deadline".into(),
+            };
+            return Ok(Err(end(&row, mark)));
+        }
         if is_reminder(&row)
             && let Some(person) = row.person_id
             && !self.store.reminder_still_wanted(person).await?
@@ -605,6 +650,11 @@ impl Shared {
         crate::metrics::record_send(job.to.platform, status, started.elapsed());
         let now = self.store.now();
         let row = &job.row;
+        match &result {
+            Err(DeliveryError::Transient(reason)) => self.failed(now, reason).await,
+            Err(DeliveryError::RetryAfter { .. }) => {}
+            _ => self.recovered(now).await,
+        }
         let mark = match result {
             Ok(d) => Mark::Sent {
                 message_id: d.message_id,
@@ -644,6 +694,45 @@ impl Shared {
             queued_at: row.created_at,
             claim: row.attempts,
             mark,
+        }
+    }
+}
+
+impl Shared {
+    /// A request failed for a reason that may be the platform's (network, timeout, 5xx):
+    /// the first one of an outage is logged with the messages waiting.
+    async fn failed(&self, now: Millis, reason: &str) {
+        let first = {
+            let mut o = lock(&self.outage);
+            o.failures += 1;
+            if o.since.is_none() {
+                o.since = Some(now);
+                o.count += 1;
+                true
+            } else {
+                false
+            }
+        };
+        if first {
+            let platform = self.deliver.platform();
+            let waiting = self.store.outbox_waiting(platform).await.unwrap_or(-1);
+            tracing::error!(%platform, waiting, error = %reason, "platform unreachable: sending failed; retrying with backoff");
+        }
+    }
+
+    /// A request went through: the end of an outage, if there was one, is logged.
+    async fn recovered(&self, now: Millis) {
+        let ended = {
+            let mut o = lock(&self.outage);
+            o.since.take().map(|since| {
+                let failures = std::mem::take(&mut o.failures);
+                (now - since, failures)
+            })
+        };
+        if let Some((down_ms, failures)) = ended {
+            let platform = self.deliver.platform();
+            let waiting = self.store.outbox_waiting(platform).await.unwrap_or(-1);
+            tracing::warn!(%platform, waiting, down_secs = down_ms / 1000, failures, "platform reachable again");
         }
     }
 }

@@ -13,6 +13,11 @@ use crate::platform::Outgoing;
 /// Who goes first. Lower numbers are sent first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Priority {
+    /// An answer to a button press (`answerCallbackQuery`): not a message in the chat, so it
+    /// neither waits for the chat's earlier messages nor holds back later ones, and it is
+    /// worthless after the platform's deadline. Stored for every queued answer, whatever
+    /// priority the caller gave.
+    Answer = -1,
     /// A reply to the person's own action.
     Reply = 0,
     /// A leader's broadcast.
@@ -64,6 +69,14 @@ pub struct OutboxRow {
     /// When it was queued.
     pub created_at: i64,
 }
+
+/// The condition that makes row `o` the next to go in its chat: no earlier row to the same
+/// chat is still queued (a deferred row after a 429 included) or being sent. Answers to
+/// button presses (negative priority) post nothing in the chat: they are never held back
+/// and never hold back others.
+pub const CHAT_HEAD: &str = "(o.priority < 0 OR NOT EXISTS (SELECT 1 FROM outbox e \
+     WHERE e.platform = o.platform AND e.chat_id = o.chat_id \
+     AND e.status IN ('queued', 'sending') AND e.priority >= 0 AND e.id < o.id))";
 
 const ROW_COLUMNS: &str = "id, platform, chat_id, is_group, person_id, broadcast_id, priority, payload, attempts, dedupe_key, created_at";
 
@@ -162,6 +175,10 @@ impl Store {
         let mut ids = Vec::with_capacity(items.len());
         for item in items {
             let payload = serde_json::to_string(&item.message)?;
+            let priority = match item.message {
+                Outgoing::AnswerCallback { .. } => Priority::Answer,
+                _ => item.priority,
+            };
             let row: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
                  status, next_attempt_at, dedupe_key, created_at) \
@@ -173,7 +190,7 @@ impl Store {
             .bind(i64::from(item.to.is_group))
             .bind(item.person_id)
             .bind(item.broadcast_id)
-            .bind(item.priority as i64)
+            .bind(priority as i64)
             .bind(payload)
             .bind(now)
             .bind(item.dedupe_key.clone())
@@ -197,6 +214,8 @@ impl Store {
     /// Claims up to `limit` due rows on `platform`: highest priority first; within a priority,
     /// groups first (a group's per-minute window should start early rather than hold up the
     /// end of a broadcast); then oldest first.
+    /// Only the first unfinished row of each chat is claimed (see [`CHAT_HEAD`]): each chat's
+    /// messages go in the order they were queued, across retries, crashes and restarts.
     /// Rows still `sending` whose lease ran out (their worker died) are taken first. Each
     /// claimed row is leased for `lease_ms`: until then no other worker takes it.
     pub async fn claim_due(
@@ -219,9 +238,9 @@ impl Store {
             }
             let sql = format!(
                 "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
-                 WHERE id IN (SELECT id FROM outbox WHERE platform = $2 AND status = $3 \
-                   AND next_attempt_at <= $4 ORDER BY priority, is_group DESC, next_attempt_at, id \
-                   LIMIT $5{lock}) \
+                 WHERE id IN (SELECT id FROM outbox o WHERE platform = $2 AND status = $3 \
+                   AND next_attempt_at <= $4 AND {CHAT_HEAD} \
+                   ORDER BY priority, is_group DESC, next_attempt_at, id LIMIT $5{lock}) \
                  RETURNING {ROW_COLUMNS}"
             );
             let got: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(sql))
@@ -393,10 +412,26 @@ impl Store {
         Ok(())
     }
 
-    /// The earliest time a queued row on `platform` becomes due, if any.
+    /// The earliest time a row on `platform` may be claimed, if any (a row waiting behind an
+    /// earlier one to its chat is not counted: it is due only once that one is done).
     pub async fn next_due_at(&self, platform: Platform) -> Result<Option<Millis>> {
-        let row: (Option<i64>,) = sqlx::query_as(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE platform = $1 AND (status = 'queued' OR status = 'sending')",
+        let sql = format!(
+            "SELECT MIN(next_attempt_at) FROM outbox o WHERE platform = $1 \
+             AND (status = 'queued' OR status = 'sending') AND {CHAT_HEAD}"
+        );
+        let row: (Option<i64>,) = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(platform.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.0)
+    }
+
+    /// Rows on `platform` waiting to be sent or being sent (logged when the platform fails
+    /// and recovers).
+    pub async fn outbox_waiting(&self, platform: Platform) -> Result<i64> {
+        let row: (i64,) = sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE platform = $1 \
+             AND (status = 'queued' OR status = 'sending') AND priority >= 0",
         )
         .bind(platform.as_str())
         .fetch_one(self.pool())

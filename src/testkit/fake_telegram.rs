@@ -297,7 +297,8 @@ impl Failure {
 pub struct TelegramLimits {
     /// Messages per second over all chats (Telegram: about 30).
     pub global_per_sec: Option<u32>,
-    /// Messages per second to one private chat (Telegram: 1).
+    /// Messages per second to one chat, private or group (Telegram: 1 "in a particular
+    /// chat"; groups are held to it on top of `group_per_min`).
     pub private_per_sec: Option<u32>,
     /// Messages per minute to one group (negative chat id) (Telegram: 20).
     pub group_per_min: Option<u32>,
@@ -327,12 +328,32 @@ pub struct Counters {
     pub messages_by_chat: HashMap<i64, usize>,
     /// Successful sends that repeated an earlier (chat, text) pair.
     pub duplicates: usize,
+    /// Successful sends that arrived out of order in their chat: a text ending in a number
+    /// is a sequence number, and one lower than an earlier arrival's in the same chat was
+    /// overtaken (tests and benchmarks number what they queue to one chat).
+    pub out_of_order: usize,
+    /// Out-of-order arrivals per chat.
+    pub out_of_order_by_chat: HashMap<i64, usize>,
 }
+
+/// The sequence number a text ends with, if any ("group post 7" → 7).
+pub fn sequence_of(text: &str) -> Option<i64> {
+    text.rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .filter(|d| !d.is_empty())
+        .and_then(|d| d.parse().ok())
+}
+
+/// How long after a button press Telegram accepts its answer.
+pub const CALLBACK_ANSWER_DEADLINE: Duration = Duration::from_secs(15);
 
 #[derive(Default)]
 struct Windows {
     global: VecDeque<Instant>,
+    /// Every chat's sends in the last second.
     chats: HashMap<i64, VecDeque<Instant>>,
+    /// Every group's sends in the last minute.
+    groups: HashMap<i64, VecDeque<Instant>>,
 }
 
 struct Inner {
@@ -349,13 +370,16 @@ struct Inner {
     windows: Windows,
     /// File ids this bot may send on: those of pictures users sent it and of its own uploads.
     known_files: std::collections::HashSet<String>,
+    /// When each callback query was made (button presses), to refuse late answers.
+    callbacks: HashMap<String, Instant>,
+    /// The longest a getUpdates call is held, whatever timeout the client asks.
+    max_hold: Duration,
 }
 
 struct Shared {
     token: String,
     username: String,
     bot_id: i64,
-    max_hold: Duration,
     inner: Mutex<Inner>,
     updates_ready: Notify,
 }
@@ -396,7 +420,8 @@ impl FakeTelegram {
     pub const USERNAME: &'static str = "BluezoneTestBot";
     /// The bot's user id.
     pub const BOT_ID: i64 = 123_456;
-    /// The longest a getUpdates call is held, whatever timeout the client asks.
+    /// The longest a getUpdates call is held by default, whatever timeout the client asks
+    /// (tests stay fast); [`FakeTelegram::hold_polls_fully`] holds for the whole timeout.
     pub const MAX_POLL_HOLD: Duration = Duration::from_secs(1);
 
     /// Starts a fake with no rate limits.
@@ -412,7 +437,6 @@ impl FakeTelegram {
             token: FakeTelegram::TOKEN.into(),
             username: FakeTelegram::USERNAME.into(),
             bot_id: FakeTelegram::BOT_ID,
-            max_hold: FakeTelegram::MAX_POLL_HOLD,
             inner: Mutex::new(Inner {
                 calls: Vec::new(),
                 updates: Vec::new(),
@@ -426,6 +450,8 @@ impl FakeTelegram {
                 limits,
                 windows: Windows::default(),
                 known_files: Default::default(),
+                callbacks: HashMap::new(),
+                max_hold: FakeTelegram::MAX_POLL_HOLD,
             }),
             updates_ready: Notify::new(),
         });
@@ -445,6 +471,11 @@ impl FakeTelegram {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Holds an idle getUpdates for the whole `timeout` the client asks, as Telegram does.
+    pub fn hold_polls_fully(&self) {
+        self.shared.lock().max_hold = Duration::MAX;
     }
 
     /// The value for `TELOXIDE_API_URL` (no trailing slash).
@@ -577,7 +608,9 @@ impl FakeTelegram {
             let mut inner = self.shared.lock();
             let id = inner.next_callback_id;
             inner.next_callback_id += 1;
-            format!("cq{id}")
+            let cb = format!("cq{id}");
+            inner.callbacks.insert(cb.clone(), Instant::now());
+            cb
         };
         let u = json!({
             "update_id": self.next_update_id(),
@@ -596,6 +629,14 @@ impl FakeTelegram {
             }
         });
         (u, cb)
+    }
+
+    /// Makes a callback query look `age` old (its answer is refused after 15 s).
+    pub fn age_callback(&self, callback_id: &str, age: Duration) {
+        let mut inner = self.shared.lock();
+        if let Some(at) = Instant::now().checked_sub(age) {
+            inner.callbacks.insert(callback_id.to_string(), at);
+        }
     }
 
     /// Queues a button press; returns the callback query id (to match answerCallbackQuery).
@@ -874,6 +915,7 @@ impl FakeTelegram {
         let inner = self.shared.lock();
         let mut c = Counters::default();
         let mut seen: HashSet<(i64, &str)> = HashSet::new();
+        let mut last_seq: HashMap<i64, i64> = HashMap::new();
         for call in &inner.calls {
             *c.by_method.entry(call.method.clone()).or_default() += 1;
             match &call.outcome {
@@ -886,8 +928,18 @@ impl FakeTelegram {
                 Outcome::Ok { .. } if is_send_method(&call.method) => {
                     if let Some(chat) = call.chat_id {
                         *c.messages_by_chat.entry(chat).or_default() += 1;
-                        if !seen.insert((chat, call.text.as_deref().unwrap_or_default())) {
+                        let text = call.text.as_deref().unwrap_or_default();
+                        if !seen.insert((chat, text)) {
                             c.duplicates += 1;
+                        }
+                        if let Some(n) = sequence_of(text) {
+                            let last = last_seq.entry(chat).or_insert(i64::MIN);
+                            if n < *last {
+                                c.out_of_order += 1;
+                                *c.out_of_order_by_chat.entry(chat).or_default() += 1;
+                            } else {
+                                *last = n;
+                            }
                         }
                     }
                 }
@@ -1133,18 +1185,24 @@ fn rate_check(inner: &mut Inner, chat: i64, now: Instant) -> Option<u32> {
     {
         return Some(s);
     }
-    let (window, max) = if chat < 0 {
-        (minute, limits.group_per_min)
-    } else {
-        (second, limits.private_per_sec)
-    };
+    // One message per second in any chat, groups included.
     let q = inner.windows.chats.entry(chat).or_default();
-    if let Some(max) = max
-        && let Some(s) = wait(q, window, max)
+    if let Some(max) = limits.private_per_sec
+        && let Some(s) = wait(q, second, max)
     {
         return Some(s);
     }
-    q.push_back(now);
+    // And 20 per minute in a group.
+    if chat < 0 {
+        let g = inner.windows.groups.entry(chat).or_default();
+        if let Some(max) = limits.group_per_min
+            && let Some(s) = wait(g, minute, max)
+        {
+            return Some(s);
+        }
+        g.push_back(now);
+    }
+    inner.windows.chats.entry(chat).or_default().push_back(now);
     if limits.global_per_sec.is_some() {
         inner.windows.global.push_back(now);
     }
@@ -1236,6 +1294,23 @@ fn answer(
     let done = |v: Value| (ok(v), Outcome::Ok { message_id: None });
     let need_chat = || api_error(400, "Bad Request: chat_id is empty", None);
     let s = |k: &str| params.get(k).and_then(Value::as_str).unwrap_or_default();
+    // Telegram refuses to answer a button press after about 15 s.
+    if method == "answerCallbackQuery"
+        && inner
+            .callbacks
+            .get(s("callback_query_id"))
+            .is_some_and(|at| at.elapsed() > CALLBACK_ANSWER_DEADLINE)
+    {
+        let description =
+            "Bad Request: query is too old and response timeout expired or query ID is invalid";
+        return (
+            api_error(400, description, None),
+            Outcome::Error {
+                code: 400,
+                description: description.into(),
+            },
+        );
+    }
     // A file sent by id must be one this bot has seen.
     let file = match method {
         "sendPhoto" if upload.is_none() => Some(s("photo")),
@@ -1403,7 +1478,8 @@ async fn get_updates(shared: &Arc<Shared>, params: Value, at: Instant) -> Respon
         .unwrap_or(100)
         .clamp(1, 100) as usize;
     let timeout = params.get("timeout").and_then(Value::as_u64).unwrap_or(0);
-    let hold = Duration::from_secs(timeout).min(shared.max_hold);
+    let max_hold = shared.lock().max_hold;
+    let hold = Duration::from_secs(timeout).min(max_hold);
     let deadline = tokio::time::Instant::now() + hold;
     let found = loop {
         let notified = shared.updates_ready.notified();
@@ -1638,21 +1714,71 @@ mod tests {
             Some(teloxide::RequestError::RetryAfter(_))
         ));
         assert!(send(-9).await.is_none());
-        assert!(send(-9).await.is_none());
-        // The global limit (3/s) is reached before the group's.
+        // One message per second in a group too.
         match send(-9).await {
+            Some(teloxide::RequestError::RetryAfter(s)) => assert_eq!(s.seconds(), 1),
+            other => panic!("expected the group's per-second 429, got {other:?}"),
+        }
+        assert!(send(2).await.is_none());
+        // The global limit (3/s) is reached.
+        match send(3).await {
             Some(teloxide::RequestError::RetryAfter(s)) => assert_eq!(s.seconds(), 1),
             other => panic!("expected 429, got {other:?}"),
         }
         tokio::time::sleep(Duration::from_millis(1050)).await;
+        assert!(send(-9).await.is_none());
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+        // Two in a minute is this group's limit.
         match send(-9).await {
-            Some(teloxide::RequestError::RetryAfter(s)) => assert!(s.seconds() >= 58),
-            other => panic!("expected the group's 429, got {other:?}"),
+            Some(teloxide::RequestError::RetryAfter(s)) => assert!(s.seconds() >= 57),
+            other => panic!("expected the group's per-minute 429, got {other:?}"),
         }
         let c = fake.counters();
-        assert_eq!(c.too_many_requests, 3);
+        assert_eq!(c.too_many_requests, 4);
         assert_eq!(c.too_many_by_chat.get(&-9), Some(&2));
         assert_eq!(c.messages_by_chat.get(&-9), Some(&2));
         assert_eq!(c.duplicates, 1);
+    }
+
+    #[test]
+    fn sequences_are_read_from_the_end_of_texts() {
+        assert_eq!(sequence_of("group post 7"), Some(7));
+        assert_eq!(sequence_of("part 12"), Some(12));
+        assert_eq!(sequence_of("hello"), None);
+        assert_eq!(sequence_of(""), None);
+    }
+
+    #[tokio::test]
+    async fn out_of_order_arrivals_are_counted_per_chat() {
+        let fake = FakeTelegram::start().await.expect("start");
+        let bot = bot(&fake);
+        for text in ["part 1", "part 3", "part 2", "part 4"] {
+            bot.send_message(ChatId(-5), text).await.expect("sent");
+        }
+        for text in ["part 2", "part 1"] {
+            bot.send_message(ChatId(6), text).await.expect("sent");
+        }
+        let c = fake.counters();
+        assert_eq!(c.out_of_order, 2);
+        assert_eq!(c.out_of_order_by_chat.get(&-5), Some(&1));
+        assert_eq!(c.out_of_order_by_chat.get(&6), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn answers_to_old_button_presses_are_refused() {
+        let fake = FakeTelegram::start().await.expect("start");
+        let bot = bot(&fake);
+        let user = TgUser::vi(77);
+        let fresh = fake.press_button(&user, 1, "x");
+        let old = fake.press_button(&user, 1, "y");
+        fake.age_callback(&old, Duration::from_secs(16));
+        bot.answer_callback_query(teloxide::types::CallbackQueryId(fresh))
+            .await
+            .expect("a fresh press is answered");
+        let err = bot
+            .answer_callback_query(teloxide::types::CallbackQueryId(old))
+            .await
+            .expect_err("an old press is refused");
+        assert!(err.to_string().contains("query is too old"), "{err}");
     }
 }

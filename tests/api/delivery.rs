@@ -1156,3 +1156,294 @@ async fn a_reminder_that_reaches_the_sender_at_night_waits_for_the_morning() {
     assert_eq!(b.fake.messages_to(7801).len(), 1);
     b.finish().await;
 }
+
+/// A worker timed by the system clock (the fake's limits are in real seconds), with the
+/// `Notify` that wakes it.
+fn real_time_worker(b: &Bench, limits: PlatformLimits) -> (Worker, Arc<Notify>) {
+    let bot =
+        Bot::new(FakeTelegram::TOKEN).set_api_url(url::Url::parse(&b.fake.api_url()).expect("url"));
+    let ready = Arc::new(Notify::new());
+    let worker = Worker::with_config(
+        b.store.clone(),
+        Arc::new(Telegram::new(bot)),
+        ready.clone(),
+        WorkerConfig {
+            limits,
+            concurrency: 16,
+            lease_ms: 30_000,
+            max_attempts: 6,
+            daytime: None,
+        },
+        Arc::new(bluezone_bot::clock::SystemClock),
+    );
+    (worker, ready)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_messages_go_once_a_second_in_queue_order_even_after_a_429() {
+    let b = Bench::new().await;
+    b.fake
+        .set_limits(Some(bluezone_bot::testkit::TelegramLimits::telegram()));
+    let groups = [-601i64, -602, -603];
+    // Three broadcasts confirmed together, each to the three groups, in two parts.
+    for k in 1..=6 {
+        for g in groups {
+            b.queue(g, &format!("broadcast part {k}")).await;
+        }
+    }
+    // The platform defers one group's first message.
+    b.fake.fail_chat_times(-602, Failure::retry_after(1), 1);
+    let (worker, _) = real_time_worker(&b, PlatformLimits::telegram(1));
+    let stop = tokio_util::sync::CancellationToken::new();
+    // The store's clock follows real time here (deferred rows come due).
+    let clock = b.clock.clone();
+    let ticking = stop.clone();
+    tokio::spawn(async move {
+        while !ticking.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            clock.advance_ms(10);
+        }
+    });
+    let task = tokio::spawn(worker.run(stop.clone()));
+    b.fake
+        .wait_count(18, Duration::from_secs(30), |c| {
+            c.ok() && c.method == "sendMessage"
+        })
+        .await
+        .expect("all sent");
+    stop.cancel();
+    task.await.expect("worker");
+    let c = b.fake.counters();
+    assert_eq!(c.out_of_order, 0, "{c:?}");
+    // Only the 429 the platform was told to give: none from the limits.
+    assert_eq!(c.too_many_requests, 1, "{c:?}");
+    assert_eq!(c.duplicates, 0, "{c:?}");
+    for g in groups {
+        let texts: Vec<String> = b
+            .fake
+            .messages_to(g)
+            .iter()
+            .filter(|c| c.ok())
+            .map(|c| c.text().to_string())
+            .collect();
+        let want: Vec<String> = (1..=6).map(|k| format!("broadcast part {k}")).collect();
+        assert_eq!(texts, want, "group {g}");
+    }
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_message_is_not_overtaken_even_after_a_restart() {
+    let b = Bench::new().await;
+    let chat = 4242;
+    for k in 1..=3 {
+        b.queue(chat, &format!("part {k}")).await;
+    }
+    b.fake.fail_chat_times(chat, Failure::retry_after(5), 1);
+    let worker = b.worker(PlatformLimits::unlimited(), 6);
+    let o = worker.try_execute_batch().await.expect("batch");
+    // Only the chat's first message is claimed; the platform defers it.
+    assert_eq!((o.claimed, o.deferred), (1, 1), "{o:?}");
+    assert_eq!(worker.try_execute_batch().await.expect("batch").claimed, 0);
+    // A restarted worker (no memory of the pause) does not send the later parts first.
+    let restarted = b.worker(PlatformLimits::unlimited(), 6);
+    assert_eq!(
+        restarted.try_execute_batch().await.expect("batch").claimed,
+        0
+    );
+    assert!(b.fake.messages_to(chat).iter().all(|c| !c.ok()));
+    b.clock.advance_ms(5_000);
+    for _ in 0..3 {
+        let o = restarted.try_execute_batch().await.expect("batch");
+        assert_eq!(o.sent, 1, "{o:?}");
+    }
+    let texts: Vec<String> = b
+        .fake
+        .messages_to(chat)
+        .iter()
+        .filter(|c| c.ok())
+        .map(|c| c.text().to_string())
+        .collect();
+    assert_eq!(texts, ["part 1", "part 2", "part 3"]);
+    assert_eq!(b.fake.counters().out_of_order, 0);
+    b.finish().await;
+}
+
+async fn queue_answer(store: &Store, chat: i64, callback_id: String) -> i64 {
+    let ids = store
+        .enqueue(&[NewOutboxItem {
+            to: ChatAddress {
+                platform: Platform::Telegram,
+                chat_id: chat.to_string(),
+                is_group: false,
+            },
+            person_id: None,
+            broadcast_id: None,
+            priority: Priority::Reply,
+            message: Outgoing::AnswerCallback {
+                callback_id,
+                text: None,
+            },
+            dedupe_key: None,
+        }])
+        .await
+        .expect("queued");
+    ids[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn button_presses_are_answered_at_once_during_a_big_broadcast() {
+    let b = Bench::new().await;
+    b.fake
+        .set_limits(Some(bluezone_bot::testkit::TelegramLimits::telegram()));
+    let items: Vec<NewOutboxItem> = (0..3_000)
+        .map(|i| NewOutboxItem {
+            to: ChatAddress {
+                platform: Platform::Telegram,
+                chat_id: (2_000_000 + i).to_string(),
+                is_group: false,
+            },
+            person_id: None,
+            broadcast_id: None,
+            priority: Priority::Broadcast,
+            message: Outgoing::text("big broadcast"),
+            dedupe_key: None,
+        })
+        .collect();
+    b.store.enqueue(&items).await.expect("queued");
+    let (worker, ready) = real_time_worker(&b, PlatformLimits::telegram(1));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(worker.run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // A burst of 150 presses in about a second, by 50 people.
+    let mut queued_at = std::collections::HashMap::new();
+    for i in 0..150i64 {
+        let user = TgUser::vi(7_000 + i % 50);
+        let cb = b.fake.press_button(&user, 1, "x");
+        queued_at.insert(cb.clone(), Instant::now());
+        queue_answer(&b.store, user.id, cb).await;
+        ready.notify_one();
+        tokio::time::sleep(Duration::from_millis(6)).await;
+    }
+    b.fake
+        .wait_count(150, Duration::from_secs(20), |c| {
+            c.method == "answerCallbackQuery"
+        })
+        .await
+        .expect("all answered");
+    let answers = b.fake.calls_matching(|c| c.method == "answerCallbackQuery");
+    let slowest = answers
+        .iter()
+        .filter_map(|c| {
+            let id = c.params.get("callback_query_id")?.as_str()?;
+            Some(c.at.duration_since(*queued_at.get(id)?))
+        })
+        .max()
+        .expect("answers");
+    assert!(answers.iter().all(|c| c.ok()));
+    assert!(
+        slowest < Duration::from_millis(1_500),
+        "slowest {slowest:?}"
+    );
+    // The broadcast was still running, at its own rate, without a 429.
+    let sent = b
+        .fake
+        .calls_matching(|c| c.ok() && c.method == "sendMessage")
+        .len();
+    assert!(sent < 3_000, "{sent}");
+    stop.cancel();
+    task.await.expect("worker");
+    assert_eq!(b.fake.counters().too_many_requests, 0);
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_past_its_deadline_is_dropped_not_sent() {
+    let b = Bench::new().await;
+    let user = TgUser::vi(7_500);
+    let cb = b.fake.press_button(&user, 1, "x");
+    let id = queue_answer(&b.store, user.id, cb).await;
+    b.clock.advance_ms(20_000);
+    let worker = b.worker(PlatformLimits::telegram(1), 6);
+    let o = worker.try_execute_batch().await.expect("batch");
+    assert_eq!(o.failed, 1, "{o:?}");
+    assert_eq!(b.status(id).await.0, "skipped");
+    assert!(
+        b.fake
+            .calls_matching(|c| c.method == "answerCallbackQuery")
+            .is_empty()
+    );
+    b.finish().await;
+}
+
+/// Log lines written while a test holds the subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn an_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let b = Bench::new().await;
+    for chat in 1..=4 {
+        b.queue(chat, "hello").await;
+    }
+    b.fake
+        .fail_method("sendMessage", Failure::DropConnection, Some(8));
+    let worker = b.worker(PlatformLimits::unlimited(), 20);
+    // Two rounds of failures: one log line.
+    for _ in 0..2 {
+        let o = worker.try_execute_batch().await.expect("batch");
+        assert_eq!(o.retried, 4, "{o:?}");
+        b.clock.advance_ms(600_000);
+    }
+    assert_eq!(worker.outages(), (true, 1));
+    let o = worker.try_execute_batch().await.expect("batch");
+    assert_eq!(o.sent, 4, "{o:?}");
+    assert_eq!(worker.outages(), (false, 1));
+    let text = logs.text();
+    assert_eq!(text.matches("platform unreachable").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("platform reachable again").count(),
+        1,
+        "{text}"
+    );
+    let down = text
+        .lines()
+        .find(|l| l.contains("platform unreachable"))
+        .unwrap_or_default();
+    assert!(down.contains("waiting=4"), "{down}");
+    assert!(down.contains("platform=telegram"), "{down}");
+    b.finish().await;
+}

@@ -65,3 +65,60 @@ async fn serve_answers_on_any_bot_api_endpoint_and_stops_on_sigterm() {
     );
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_long_poll_does_not_fail_and_the_next_message_is_answered_at_once() {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let fake = FakeTelegram::start().await.expect("fake");
+    // Like Telegram: an idle getUpdates is held for the whole timeout asked.
+    fake.hold_polls_fully();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("TELOXIDE_TOKEN", FakeTelegram::TOKEN)
+        .env("TELOXIDE_API_URL", fake.api_url())
+        .env("BLUEZONE_LISTEN", "127.0.0.1:0")
+        .env("BLUEZONE_TG_POLL_TIMEOUT_SECS", "2")
+        .env_remove("BLUEZONE_WEBHOOK_URL")
+        .env_remove("BLUEZONE_ADMINS")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    // Idle for more than two polls.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle_polls = fake
+        .calls_matching(|c| c.method == "getUpdates" && c.ok())
+        .len();
+    let user = TgUser::vi(5002);
+    let mark = fake.mark();
+    let started = std::time::Instant::now();
+    fake.send_command(&user, "/start");
+    fake.next_message_to(user.id, mark, WAIT)
+        .await
+        .expect("the bot answers");
+    let waited = started.elapsed();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + WAIT;
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = child.wait_with_output().expect("output");
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(idle_polls >= 2, "idle polls answered: {idle_polls}");
+    assert!(waited < Duration::from_secs(1), "answered after {waited:?}");
+    assert!(!logs.contains("getUpdates failed"), "{logs}");
+    db.drop_db().await;
+}

@@ -9,5 +9,5 @@ mod polling;
 mod updates;
 
 pub use deliver::{Telegram, classify};
-pub use polling::{run_polling, set_commands};
+pub use polling::{polling_client, polling_client_timeout, run_polling, set_commands};
 pub use updates::to_inbound;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+use teloxide::Bot;
 use teloxide::payloads::{GetUpdatesSetters, SetMyCommandsSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{AllowedUpdate, BotCommand};
@@ -47,8 +49,30 @@ pub async fn set_commands(telegram: &Telegram) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How much longer than the poll's own timeout the HTTP client waits for its answer: Telegram
+/// holds an idle `getUpdates` for the whole timeout, then answers (with some network delay).
+const POLL_GRACE_SECS: u64 = 10;
+
+/// The HTTP client for long polling: its timeout exceeds the poll's, or every idle poll ends
+/// in a client error (teloxide's default client gives up after 17 s). `TELOXIDE_PROXY` is
+/// honoured as teloxide does.
+pub fn polling_client(poll_timeout_secs: u32) -> anyhow::Result<reqwest::Client> {
+    let mut builder = teloxide::net::default_reqwest_settings()
+        .timeout(polling_client_timeout(poll_timeout_secs));
+    if let Ok(proxy) = std::env::var("TELOXIDE_PROXY") {
+        builder = builder.proxy(reqwest::Proxy::all(proxy).context("TELOXIDE_PROXY")?);
+    }
+    builder.build().context("building the polling HTTP client")
+}
+
+/// The polling client's timeout for a poll of `poll_timeout_secs`.
+pub fn polling_client_timeout(poll_timeout_secs: u32) -> Duration {
+    Duration::from_secs(u64::from(poll_timeout_secs) + POLL_GRACE_SECS)
+}
+
 /// Polls for updates until `shutdown`, handing each to the engine in order. The offset is
-/// saved after each update.
+/// saved after each update. Polling has a client of its own ([`polling_client`]); messages
+/// are sent with the adapter's.
 pub async fn run_polling(
     engine: Engine,
     telegram: Telegram,
@@ -60,10 +84,18 @@ pub async fn run_polling(
         Ok(Some(v)) => v.parse().unwrap_or(0),
         _ => 0,
     };
+    let bot = match polling_client(poll_timeout_secs) {
+        Ok(client) => {
+            Bot::with_client(telegram.bot().token(), client).set_api_url(telegram.bot().api_url())
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "polling with the default client");
+            telegram.bot().clone()
+        }
+    };
     let mut failures: u32 = 0;
     loop {
-        let request = telegram
-            .bot()
+        let request = bot
             .get_updates()
             .offset(offset)
             .timeout(poll_timeout_secs)
@@ -100,6 +132,21 @@ pub async fn run_polling(
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::polling_client_timeout;
+
+    #[test]
+    fn the_polling_client_outlives_the_poll() {
+        // teloxide's default client gives up after 17 s: shorter than the 25 s poll.
+        for poll in [0, 2, 25, 50] {
+            assert!(polling_client_timeout(poll) >= Duration::from_secs(u64::from(poll) + 5));
         }
     }
 }
