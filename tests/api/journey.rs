@@ -216,7 +216,7 @@ async fn commands_menu_and_blocking() {
     let app = spawn_app().await;
     let commands = app
         .fake
-        .wait_for(2, WAIT, |c| c.method == "setMyCommands" && c.ok())
+        .wait_for(3, WAIT, |c| c.method == "setMyCommands" && c.ok())
         .await
         .expect("setMyCommands");
     let langs: Vec<Option<String>> = commands
