@@ -4,6 +4,7 @@
 
 mod concurrency;
 mod coverage;
+mod deep_links;
 mod delivery;
 mod groups;
 mod helpers;

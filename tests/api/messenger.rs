@@ -193,6 +193,15 @@ async fn messenger_citizen_journey_counts_once() {
         "Messenger share link: {}",
         r[0].text()
     );
+    // The share button passes the m.me link on, never Telegram's share dialog.
+    let share: Vec<String> = r[0].buttons().into_iter().map(|(_, u)| u).collect();
+    assert!(
+        share
+            .iter()
+            .any(|u| u.starts_with("https://m.me/BluezonePage?ref=r_")),
+        "{share:?}"
+    );
+    assert!(!share.iter().any(|u| u.contains("t.me/")), "{share:?}");
     let tan_an = p.app.unit("794").await;
     assert_eq!((tan_an.members, tan_an.confirmed), (1, 1));
     // The name was asked from the User Profile API, for leaders' lists.
