@@ -44,6 +44,10 @@ impl Console {
     /// Turns a typed line into an event: `/cmd args` is a command, a number presses the
     /// button with that number, anything else is text.
     pub fn line_to_inbound(&self, line: &str) -> Inbound {
+        self.parse_line(line).cleaned()
+    }
+
+    fn parse_line(&self, line: &str) -> Inbound {
         let line = line.trim();
         let event = if let Some(rest) = line.strip_prefix('/') {
             let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));

@@ -3,6 +3,7 @@
 //! area; shared setup in `helpers`.
 
 mod concurrency;
+mod control_chars;
 mod coverage;
 mod deep_links;
 mod delivery;
