@@ -61,11 +61,16 @@ impl Sent {
             .collect()
     }
 
-    /// The payload of the button whose title contains `label`.
+    /// The payload of the button whose title contains `label`, or (a label too long for a
+    /// title) of the button titled `n` where the text lists `[n] …label…`.
     pub fn button(&self, label: &str) -> String {
+        let numbered = self.text().lines().find_map(|line| {
+            let (n, rest) = line.strip_prefix('[')?.split_once("] ")?;
+            rest.contains(label).then(|| n.to_string())
+        });
         self.buttons()
             .into_iter()
-            .find(|(t, _)| t.contains(label))
+            .find(|(t, _)| t.contains(label) || numbered.as_deref() == Some(t.as_str()))
             .map(|(_, p)| p)
             .unwrap_or_else(|| panic!("no button {label:?} in {:?}", self.buttons()))
     }
