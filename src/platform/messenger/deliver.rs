@@ -413,11 +413,13 @@ impl Deliver for Messenger {
                 return Ok(delivered);
             }
         }
-        for part in plan(text, &buttons) {
-            delivered = self.post(&to.chat_id, part).await?;
-        }
+        // Remembered before sending: a person who answers the moment the message arrives
+        // answers these choices.
         if let Err(e) = remember(&self.store, Platform::Messenger, &to.chat_id, &buttons).await {
             tracing::warn!(error = ?e, "remembering numbered choices failed");
+        }
+        for part in plan(text, &buttons) {
+            delivered = self.post(&to.chat_id, part).await?;
         }
         Ok(delivered)
     }
