@@ -3,6 +3,7 @@
 //! area; shared setup in `helpers`.
 
 mod concurrency;
+mod console;
 mod control_chars;
 mod coverage;
 mod deep_links;
