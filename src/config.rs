@@ -135,8 +135,10 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// A bearer token `/metrics` asks for, when set.
     pub metrics_token: Option<Secret>,
-    /// The bot's username for deep links, when it cannot be asked from the platform.
-    pub bot_username: String,
+    /// `BLUEZONE_BOT_USERNAME`: overrides the Telegram username deep links name, which is
+    /// otherwise the one Telegram reports (`getMe`) at startup. No default: a made-up name
+    /// would send people, and leader invitations, to somebody else's bot.
+    pub bot_username: Option<String>,
     /// How long a leader invitation stays valid, in days.
     pub invite_ttl_days: i64,
     /// The app and the goal.
@@ -192,10 +194,8 @@ impl Settings {
             metrics_listen: parse_metrics_listen(non_empty("BLUEZONE_METRICS_LISTEN"))?,
             metrics_token: non_empty("BLUEZONE_METRICS_TOKEN").map(|t| Secret::new(t.trim())),
             bot_username: non_empty("BLUEZONE_BOT_USERNAME")
-                .unwrap_or_else(|| "BluezoneCampaignBot".into())
-                .trim()
-                .trim_start_matches('@')
-                .to_string(),
+                .map(|v| v.trim().trim_start_matches('@').to_string())
+                .filter(|v| !v.is_empty()),
             invite_ttl_days: non_empty("BLUEZONE_INVITE_TTL_DAYS")
                 .map(|v| v.trim().parse::<i64>())
                 .transpose()
@@ -228,7 +228,7 @@ fn unreachable_defaults() -> Settings {
         webhook_secret: None,
         metrics_listen: Some(DEFAULT_METRICS_LISTEN),
         metrics_token: None,
-        bot_username: "BluezoneCampaignBot".into(),
+        bot_username: None,
         invite_ttl_days: 7,
         campaign: Campaign::default(),
         delivery: crate::outbox::DeliverySettings::default(),
@@ -292,6 +292,9 @@ mod tests {
         assert_eq!(s.campaign.target, 0.6);
         assert_eq!(s.campaign.timezone, "Asia/Ho_Chi_Minh");
         assert_eq!(s.invite_ttl_days, 7);
+        assert_eq!(s.bot_username, None, "no made-up bot name");
+        let s = settings(&[("BLUEZONE_BOT_USERNAME", " @LongAnBot ")])?;
+        assert_eq!(s.bot_username.as_deref(), Some("LongAnBot"));
         Ok(())
     }
 

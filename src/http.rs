@@ -202,7 +202,7 @@ async fn messenger_webhook(
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
-    let events = messenger::to_inbounds(&value);
+    let events = cleaned(messenger::to_inbounds(&value));
     handle_events(&s, Platform::Messenger, "messenger.event", events).await
 }
 
@@ -223,7 +223,7 @@ async fn zalo_webhook(
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
-    let mut events = zalo::to_inbounds(&value);
+    let mut events = cleaned(zalo::to_inbounds(&value));
     // A new follower is greeted as if they had sent /start (following opens the window).
     for (_, inbound) in events.iter_mut() {
         if inbound.event == Event::Unblocked
@@ -240,6 +240,17 @@ async fn zalo_webhook(
         }
     }
     handle_events(&s, Platform::Zalo, "zalo.event", events).await
+}
+
+/// Webhook events with every platform string (event ids included) made safe to store.
+fn cleaned(events: Vec<(String, Inbound)>) -> Vec<(String, Inbound)> {
+    events
+        .into_iter()
+        .map(|(mut key, inbound)| {
+            crate::platform::clean_line(&mut key);
+            (key, inbound.cleaned())
+        })
+        .collect()
 }
 
 /// The claim prefixes of webhook events, for [`purge_claims`].
@@ -390,7 +401,9 @@ async fn name_sender(s: &Shared, platform: Platform, inbound: &mut Inbound) {
     {
         Ok(Some(p)) if !p.display_name.is_empty() => inbound.sender.display_name = p.display_name,
         Ok(_) => {
-            if let Some(name) = profiles.display_name(&user).await {
+            if let Some(mut name) = profiles.display_name(&user).await {
+                // The platform's profile is as untrusted as its webhooks.
+                crate::platform::clean_line(&mut name);
                 inbound.sender.display_name = name;
             }
         }

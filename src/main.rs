@@ -30,6 +30,9 @@ enum Command {
         /// Be an administrator in this chat (adds console:local to BLUEZONE_ADMINS).
         #[arg(long)]
         admin: bool,
+        /// Where pictures and files the bot sends (charts, posters, exports) are saved.
+        #[arg(long, value_name = "DIR", default_value = bluezone_bot::platform::console::DEFAULT_OUT_DIR)]
+        out: std::path::PathBuf,
     },
     /// Administrative units.
     Units {
@@ -138,13 +141,13 @@ async fn run(cli: Cli) -> Result<()> {
             });
             app.run_until_stopped(shutdown).await
         }
-        Command::Chat { admin } => {
+        Command::Chat { admin, out } => {
             if admin {
                 settings
                     .admins
                     .push((Platform::Console, CONSOLE_USER.to_string()));
             }
-            chat::run(App::build(settings).await?).await
+            chat::run(App::build(settings).await?, &out).await
         }
         Command::Units { command } => {
             let app = App::build(settings).await?;

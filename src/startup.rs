@@ -192,11 +192,17 @@ impl App {
             .get_me()
             .await
             .context("Telegram getMe failed (check TELOXIDE_TOKEN)")?;
-        let username = me
-            .username
-            .clone()
-            .unwrap_or_else(|| self.settings.bot_username.clone());
-        tracing::info!(bot = %username, "connected to Telegram");
+        // Every bot has a username; commands addressed `/cmd@bot` name this one.
+        let username = me.username.clone().unwrap_or_default();
+        self.engine.links().learn_telegram_username(&username);
+        match self.engine.links().telegram_username() {
+            Some(linked) if linked != username => tracing::warn!(
+                bot = %username,
+                links = %linked,
+                "connected to Telegram; BLUEZONE_BOT_USERNAME makes deep links name another bot"
+            ),
+            _ => tracing::info!(bot = %username, "connected to Telegram"),
+        }
         if let Err(e) = telegram::set_commands(&telegram).await {
             tracing::warn!(error = %e, "setting the command menu failed");
         }

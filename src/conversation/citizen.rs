@@ -239,16 +239,7 @@ impl Engine {
         let mut replies = vec![
             Reply::to_sender(head)
                 .para(Msg::new(&SHARE).arg("link", link.clone()))
-                .row(vec![Button::url(
-                    Msg::new(&BTN_SHARE),
-                    share_url(
-                        &link,
-                        &crate::i18n::render(
-                            ctx.locale(),
-                            &Msg::new(&SHARE_TEXT).arg("app", self.app()),
-                        ),
-                    ),
-                )])
+                .row(self.share_button(ctx, &link))
                 .row(vec![Button::action(Msg::new(&BTN_STATUS), Action::Status)]),
         ];
         if ctx.person.unit_code.is_none() {
@@ -394,14 +385,14 @@ fn head_toast(newly: bool, app: String) -> Msg {
     }
 }
 
-/// Telegram's share dialog for a link and a text.
-fn share_url(link: &str, text: &str) -> String {
-    let mut url = match url::Url::parse("https://t.me/share/url") {
-        Ok(u) => u,
-        Err(_) => return link.to_string(),
-    };
-    url.query_pairs_mut()
-        .append_pair("url", link)
-        .append_pair("text", text);
-    url.to_string()
+impl Engine {
+    /// The "share with friends" button for the person's own `link`, the way their platform
+    /// shares (none where it has no way a button can open).
+    fn share_button(&self, ctx: &Ctx<'_>, link: &str) -> Vec<Button> {
+        let text = crate::i18n::render(ctx.locale(), &Msg::new(&SHARE_TEXT).arg("app", self.app()));
+        self.share_url(ctx.platform(), link, &text)
+            .map(|url| Button::url(Msg::new(&BTN_SHARE), url))
+            .into_iter()
+            .collect()
+    }
 }

@@ -26,6 +26,8 @@ pub struct Engine {
     outbox_ready: Arc<Notify>,
     /// Asks each platform whether a user administers a group (`/linkgroup`).
     group_admins: crate::platform::group_admins::GroupAdminRegistry,
+    /// Deep links and share links; learns the Telegram username at startup.
+    links: Arc<crate::platform::deep_link::DeepLinks>,
 }
 
 /// What a handler knows about the event it handles.
@@ -61,6 +63,7 @@ impl Engine {
     pub fn new(store: Store, settings: Arc<Settings>, outbox_ready: Arc<Notify>) -> Engine {
         Engine {
             store,
+            links: Arc::new(crate::platform::deep_link::DeepLinks::new(&settings)),
             settings,
             outbox_ready,
             group_admins: Default::default(),
@@ -329,9 +332,19 @@ impl Engine {
         self.settings.campaign.app_name.clone()
     }
 
+    /// The deep-link builder (startup tells it the Telegram username).
+    pub fn links(&self) -> &crate::platform::deep_link::DeepLinks {
+        &self.links
+    }
+
     /// A deep link that opens the bot with `payload` on `platform`.
     pub fn deep_link(&self, platform: Platform, payload: &StartPayload) -> String {
-        crate::platform::deep_link::deep_link(&self.settings, platform, payload)
+        self.links.deep_link(platform, payload)
+    }
+
+    /// Where a share button on `platform` points for `link`, if the platform has one.
+    pub fn share_url(&self, platform: Platform, link: &str, text: &str) -> Option<String> {
+        self.links.share_url(platform, link, text)
     }
 
     /// Renders a turn and writes it, with the new state, in one transaction.

@@ -1,7 +1,8 @@
 //! Numbered choices for platforms whose buttons do not fit (or do not exist): the buttons of
 //! the last message a chat got are remembered in the database, the message shows them as
 //! `[1] label` lines (the console's form; a guide's own numbered steps stay distinct), and a reply that is a bare number, or exactly a button's label (Zalo
-//! sends a tapped `oa.query.show` button back as its text), presses that button. Kept in the
+//! sends a tapped `oa.query.show` button back as its text), or a label shortened the way a
+//! platform shows it (`Xã Tân Hòa (Huyện T…`) when only one button fits it, presses that button. Kept in the
 //! database so it survives restarts and works with several replicas.
 
 use anyhow::Result;
@@ -94,6 +95,7 @@ pub async fn resolve(
             sets.iter()
                 .flatten()
                 .find(|c| c.data.is_some() && fold(&c.label) == folded)
+                .or_else(|| shortened(&sets, text))
         }
     };
     Ok(chosen
@@ -103,6 +105,29 @@ pub async fn resolve(
             callback_id: None,
             message_id: None,
         }))
+}
+
+/// The one button whose label `text` shortens (`Xã Tân Hòa (Huyện T…`: a label as a
+/// platform showed it cut, typed back), looked for in the newest set that has a match; `None`
+/// when the text is no shortened label or the shortened label fits two different buttons.
+fn shortened<'a>(sets: &'a [Vec<Choice>], text: &str) -> Option<&'a Choice> {
+    let stem = text
+        .strip_suffix('…')
+        .or_else(|| text.strip_suffix("..."))?
+        .trim_end();
+    if stem.chars().count() < 3 {
+        return None;
+    }
+    let stem = fold(stem);
+    for set in sets {
+        let mut found = set
+            .iter()
+            .filter(|c| c.data.is_some() && fold(&c.label).starts_with(&stem));
+        if let Some(first) = found.next() {
+            return found.all(|c| c.data == first.data).then_some(first);
+        }
+    }
+    None
 }
 
 /// `text` followed by the buttons as numbered lines (`[1] label`, links with their address),

@@ -97,6 +97,93 @@ pub enum Event {
     },
 }
 
+impl Inbound {
+    /// The event with every platform string made safe to store and show: NUL and the other
+    /// control characters that PostgreSQL or a renderer refuses are dropped. Message text
+    /// (texts, command arguments, captions) keeps its line breaks and tabs; one-line values
+    /// (ids, names, titles, button data) turn them into spaces. Every adapter applies it at
+    /// the boundary, before anything reads or stores the event.
+    pub fn cleaned(mut self) -> Inbound {
+        let s = &mut self.sender;
+        clean_line(&mut s.user_id);
+        clean_line(&mut s.private_chat_id);
+        clean_line(&mut s.display_name);
+        if let Some(tag) = &mut s.language_code {
+            clean_line(tag);
+        }
+        clean_line(&mut self.chat.id);
+        if let ChatKind::Group { title } = &mut self.chat.kind {
+            clean_line(title);
+        }
+        match &mut self.event {
+            Event::Text(text) => clean_text(text),
+            Event::Command { name, args } => {
+                clean_line(name);
+                clean_text(args);
+            }
+            Event::Button {
+                data,
+                callback_id,
+                message_id,
+            } => {
+                clean_line(data);
+                for id in [callback_id, message_id].into_iter().flatten() {
+                    clean_line(id);
+                }
+            }
+            Event::Photo { photo, caption } => {
+                match photo {
+                    PhotoRef::TelegramFile { file_id } => clean_line(file_id),
+                    PhotoRef::Url { url } => clean_line(url),
+                }
+                clean_text(caption);
+            }
+            Event::GroupMigrated { to_chat_id } => clean_line(to_chat_id),
+            Event::Unsupported
+            | Event::AddedToGroup
+            | Event::RemovedFromGroup
+            | Event::Blocked
+            | Event::Unblocked => {}
+        }
+        self
+    }
+}
+
+/// Whether a database or a renderer refuses `c`: NUL, the other C0 and C1 controls, DEL,
+/// and the Unicode noncharacters U+FFFE/U+FFFF.
+fn refused(c: char) -> bool {
+    c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}'
+}
+
+/// Cleans message text in place: refused characters go, line breaks and tabs stay
+/// (`\r\n` and a lone `\r` become `\n`).
+pub fn clean_text(text: &mut String) {
+    if !text.chars().any(refused) {
+        return;
+    }
+    let unified = text.replace("\r\n", "\n").replace('\r', "\n");
+    *text = unified
+        .chars()
+        .filter(|&c| c == '\n' || c == '\t' || !refused(c))
+        .collect();
+}
+
+/// Cleans a one-line value in place (an id, a name, a title, button data): refused
+/// characters go, line breaks and tabs become spaces.
+pub fn clean_line(value: &mut String) {
+    if !value.chars().any(refused) {
+        return;
+    }
+    *value = value
+        .chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if refused(c) => None,
+            c => Some(c),
+        })
+        .collect();
+}
+
 /// A picture someone sent, by the platform's own reference, so it can be sent on without
 /// downloading and uploading it again for every recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +411,49 @@ pub enum DeliveryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_strings_lose_what_databases_refuse() {
+        let inbound = Inbound {
+            platform: Platform::Telegram,
+            sender: Sender {
+                user_id: "1\u{0}2".into(),
+                private_chat_id: "12".into(),
+                display_name: "Lan\u{0}\nNguyễn\u{7}\u{9b}".into(),
+                language_code: Some("vi\u{0}".into()),
+            },
+            chat: Chat {
+                id: "12".into(),
+                kind: ChatKind::Group {
+                    title: "Tổ\u{0} 1".into(),
+                },
+            },
+            event: Event::Command {
+                name: "sta\u{0}rt".into(),
+                args: "u_794\u{0}\r\nline 2\tend\u{1b}".into(),
+            },
+        }
+        .cleaned();
+        assert_eq!(inbound.sender.user_id, "12");
+        assert_eq!(inbound.sender.display_name, "Lan Nguyễn");
+        assert_eq!(inbound.sender.language_code.as_deref(), Some("vi"));
+        assert_eq!(
+            inbound.chat.kind,
+            ChatKind::Group {
+                title: "Tổ 1".into()
+            }
+        );
+        assert_eq!(
+            inbound.event,
+            Event::Command {
+                name: "start".into(),
+                args: "u_794\nline 2\tend".into()
+            }
+        );
+        let mut text = "xin chào\u{0}".to_string();
+        clean_text(&mut text);
+        assert_eq!(text, "xin chào");
+    }
 
     #[test]
     fn binary_payloads_survive_json() {

@@ -14,7 +14,8 @@ pub mod telegram;
 pub mod zalo;
 
 pub use message::{
-    Chat, ChatKind, Delivered, DeliveryError, Event, Inbound, OutButton, Outgoing, PhotoRef, Sender,
+    Chat, ChatKind, Delivered, DeliveryError, Event, Inbound, OutButton, Outgoing, PhotoRef,
+    Sender, clean_line, clean_text,
 };
 
 use crate::domain::{ChatAddress, Platform};

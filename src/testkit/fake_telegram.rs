@@ -431,11 +431,19 @@ impl FakeTelegram {
 
     /// Starts a fake enforcing `limits` when given.
     pub async fn start_with(limits: Option<TelegramLimits>) -> std::io::Result<FakeTelegram> {
+        FakeTelegram::start_as(FakeTelegram::USERNAME, limits).await
+    }
+
+    /// Starts a fake whose bot is called `username` (getMe), enforcing `limits` when given.
+    pub async fn start_as(
+        username: &str,
+        limits: Option<TelegramLimits>,
+    ) -> std::io::Result<FakeTelegram> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             token: FakeTelegram::TOKEN.into(),
-            username: FakeTelegram::USERNAME.into(),
+            username: username.into(),
             bot_id: FakeTelegram::BOT_ID,
             inner: Mutex::new(Inner {
                 calls: Vec::new(),

@@ -118,6 +118,8 @@ pub struct Options {
     pub no_units: bool,
     /// More environment variables.
     pub env: Vec<(String, String)>,
+    /// The fake bot's username (getMe); [`FakeTelegram::USERNAME`] when `None`.
+    pub bot_name: Option<&'static str>,
 }
 
 /// A running app over a fresh database and a fake Telegram.
@@ -147,7 +149,12 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(options: Options) -> TestApp {
     init_tracing();
     let db = TestDb::new().await.expect("a test database");
-    let fake = Arc::new(FakeTelegram::start().await.expect("the fake Telegram"));
+    let name = options.bot_name.unwrap_or(FakeTelegram::USERNAME);
+    let fake = Arc::new(
+        FakeTelegram::start_as(name, None)
+            .await
+            .expect("the fake Telegram"),
+    );
     let (store, shutdown, handle, http) = start(&db, &fake, &options, !options.no_units)
         .await
         .expect("the app starts");
@@ -174,10 +181,6 @@ pub fn settings(
     vars.insert("TELOXIDE_TOKEN".into(), FakeTelegram::TOKEN.into());
     vars.insert("TELOXIDE_API_URL".into(), fake.api_url());
     vars.insert("BLUEZONE_LISTEN".into(), listen.to_string());
-    vars.insert(
-        "BLUEZONE_BOT_USERNAME".into(),
-        FakeTelegram::USERNAME.into(),
-    );
     let admins: Vec<String> = options
         .admins
         .iter()

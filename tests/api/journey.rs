@@ -31,6 +31,13 @@ async fn a_unit_link_leads_to_a_confirmed_install_counted_once() {
     let r = app.press(&an, guide, "Tôi đã cài", 1).await;
     assert!(r[0].text().contains("Cảm ơn"), "{}", r[0].text());
     assert!(r[0].text().contains("t.me/"), "share link: {}", r[0].text());
+    assert!(
+        r[0].button_urls().iter().any(|u| u.starts_with(
+            "https://t.me/share/url?url=https%3A%2F%2Ft.me%2FBluezoneTestBot%3Fstart%3Dr_"
+        )),
+        "Telegram's share dialog with the bot's own link: {:?}",
+        r[0].button_urls()
+    );
     let r = app.press(&an, guide, "Tôi đã cài", 1).await;
     assert!(r[0].text().contains("chỉ tính một lần"), "{}", r[0].text());
     app.say(&an, "/installed", 1).await;

@@ -3,7 +3,10 @@
 //! area; shared setup in `helpers`.
 
 mod concurrency;
+mod console;
+mod control_chars;
 mod coverage;
+mod deep_links;
 mod delivery;
 mod groups;
 mod helpers;

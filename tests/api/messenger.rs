@@ -186,6 +186,15 @@ async fn messenger_citizen_journey_counts_once() {
         "Messenger share link: {}",
         r[0].text()
     );
+    // The share button passes the m.me link on, never Telegram's share dialog.
+    let share: Vec<String> = r[0].buttons().into_iter().map(|(_, u)| u).collect();
+    assert!(
+        share
+            .iter()
+            .any(|u| u.starts_with("https://m.me/BluezonePage?ref=r_")),
+        "{share:?}"
+    );
+    assert!(!share.iter().any(|u| u.contains("t.me/")), "{share:?}");
     let tan_an = p.app.unit("794").await;
     assert_eq!((tan_an.members, tan_an.confirmed), (1, 1));
     // The name was asked from the User Profile API, for leaders' lists.
@@ -564,4 +573,62 @@ async fn messenger_first_hello_starts_the_journey() {
     let r = p.m_say(psid, "Kiến Tường", 1).await;
     assert!(r[0].text().contains("Tìm thấy 1 đơn vị"), "{}", r[0].text());
     p.app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messenger_long_labels_are_numbered_and_every_typed_form_presses() {
+    let p = spawn_platforms(Options::default()).await;
+    let psid = "PSID-LONG";
+    p.m_say(psid, "/start", 2).await;
+    let r = p.m_say(psid, "Tân Hòa", 1).await;
+    let text = r[0].text();
+    // Both units in full in the message, numbered; their buttons show the numbers.
+    assert!(
+        text.contains("[1] Xã Tân Hòa (Huyện Tân Thạnh)\n[2] Xã Tân Hòa (Huyện Bến Lức)"),
+        "{text}"
+    );
+    let titles: Vec<String> = r[0].buttons().into_iter().map(|(t, _)| t).collect();
+    assert_eq!(titles[..2], ["1", "2"], "{titles:?}");
+    // A short label stays on its button.
+    assert_eq!(titles[2], "📋 Chọn từ danh sách");
+    assert!(
+        titles
+            .iter()
+            .all(|t| t.chars().count() <= 20 && !t.contains('…')),
+        "{titles:?}"
+    );
+    // The number, the full label, and the label as shown cut all press the right unit.
+    let r = p.m_say(psid, "2", 2).await;
+    assert!(r[0].text().contains("Xã Tân Hòa"), "{}", r[0].text());
+    assert_eq!(unit_of(&p, psid).await.as_deref(), Some("28006"));
+    let r = p.m_say(psid, "Xã Tân Hòa (Huyện Tân Thạnh)", 2).await;
+    assert!(r[0].text().contains("Xã Tân Hòa"), "{}", r[0].text());
+    assert_eq!(unit_of(&p, psid).await.as_deref(), Some("27862"));
+    let r = p.m_say(psid, "Xã Tân Hòa (Huyện B…", 2).await;
+    assert!(r[0].text().contains("Xã Tân Hòa"), "{}", r[0].text());
+    assert_eq!(unit_of(&p, psid).await.as_deref(), Some("28006"));
+    // Cut where both units still look alike: no guess.
+    let r = p.m_say(psid, "Xã Tân Hòa (Huyện…", 1).await;
+    assert_eq!(unit_of(&p, psid).await.as_deref(), Some("28006"));
+    // The menu's "✅ Tôi đã cài Bluezone" (21 characters) is numbered, and the label as a
+    // cutting platform would show it presses it.
+    assert!(
+        r[0].text().contains("] ✅ Tôi đã cài Bluezone"),
+        "{}",
+        r[0].text()
+    );
+    let r = p.m_say(psid, "✅ Tôi đã cài Bluezo…", 1).await;
+    assert!(r[0].text().contains("Cảm ơn"), "{}", r[0].text());
+    assert!(
+        p.person(Platform::Messenger, psid)
+            .await
+            .is_some_and(|x| x.confirmed_at.is_some())
+    );
+    p.app.finish().await;
+}
+
+async fn unit_of(p: &crate::platform_fakes::Platforms, psid: &str) -> Option<String> {
+    p.person(Platform::Messenger, psid)
+        .await
+        .and_then(|x| x.unit_code)
 }

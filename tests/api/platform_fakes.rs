@@ -61,11 +61,16 @@ impl Sent {
             .collect()
     }
 
-    /// The payload of the button whose title contains `label`.
+    /// The payload of the button whose title contains `label`, or (a label too long for a
+    /// title) of the button titled `n` where the text lists `[n] …label…`.
     pub fn button(&self, label: &str) -> String {
+        let numbered = self.text().lines().find_map(|line| {
+            let (n, rest) = line.strip_prefix('[')?.split_once("] ")?;
+            rest.contains(label).then(|| n.to_string())
+        });
         self.buttons()
             .into_iter()
-            .find(|(t, _)| t.contains(label))
+            .find(|(t, _)| t.contains(label) || numbered.as_deref() == Some(t.as_str()))
             .map(|(_, p)| p)
             .unwrap_or_else(|| panic!("no button {label:?} in {:?}", self.buttons()))
     }
@@ -92,6 +97,8 @@ pub struct FakeState {
     pub profile: Option<Value>,
     /// Messenger: the access token of the last call.
     pub last_query_token: Option<String>,
+    /// First names the profile APIs give, by user id (a default name otherwise).
+    pub names: HashMap<String, String>,
 }
 
 /// A fake platform API on a loopback port.
@@ -279,8 +286,11 @@ pub async fn fake_messenger() -> FakePlatform {
         .route(
             "/{version}/{psid}",
             axum::routing::get(
-                |axum::extract::Path((_, psid)): axum::extract::Path<(String, String)>| async move {
-                    axum::Json(json!({"first_name": "Lan", "last_name": psid, "id": psid}))
+                |State(st): State<Shared>,
+                 axum::extract::Path((_, psid)): axum::extract::Path<(String, String)>| async move {
+                    let first = st.lock().unwrap_or_else(|e| e.into_inner()).names.get(&psid).cloned();
+                    let first = first.unwrap_or_else(|| "Lan".into());
+                    axum::Json(json!({"first_name": first, "last_name": psid, "id": psid}))
                 },
             ),
         )
@@ -408,8 +418,15 @@ pub async fn fake_zalo() -> FakePlatform {
                         .and_then(|d| serde_json::from_str(d).ok())
                         .unwrap_or(Value::Null);
                     let user = data["user_id"].as_str().unwrap_or("").to_string();
+                    let given = st
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .names
+                        .get(&user)
+                        .cloned();
+                    let name = given.unwrap_or_else(|| format!("Zalo {user}"));
                     axum::Json(json!({"error": 0, "message": "Success",
-                        "data": {"user_id": user, "display_name": format!("Zalo {user}")}}))
+                        "data": {"user_id": user, "display_name": name}}))
                 },
             ),
         )

@@ -82,6 +82,15 @@ async fn zalo_citizen_journey_with_taps_and_numbers() {
         "Zalo share link with a code to type: {}",
         r[0].text()
     );
+    // The share button opens the OA, never Telegram's share dialog.
+    let share: Vec<String> = r[0].buttons().into_iter().map(|(_, u)| u).collect();
+    assert!(
+        share
+            .iter()
+            .any(|u| u.contains(&format!("https://zalo.me/{ZALO_OA_ID}"))),
+        "{share:?}"
+    );
+    assert!(!share.iter().any(|u| u.contains("t.me/")), "{share:?}");
     let unit = p.app.unit("794").await;
     assert_eq!((unit.members, unit.confirmed), (1, 1));
     // The name was asked from Zalo once, for leaders' lists.

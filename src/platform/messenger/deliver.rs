@@ -188,59 +188,93 @@ fn mime_for(filename: &str) -> &'static str {
     }
 }
 
-fn title(label: &str) -> String {
-    if label.chars().count() <= MAX_TITLE {
-        label.to_string()
-    } else {
-        let mut s: String = label.chars().take(MAX_TITLE - 1).collect();
-        s.push('…');
-        s
-    }
-}
-
 /// The Send API message objects for a text with buttons, in order.
+///
+/// A label that fits a title (20 characters) stays on its button. One that does not is never
+/// cut: its button (or quick reply) shows its number, and the message lists it in full as
+/// `[n] label`, so "Xã Tân Hòa (Huyện Tân Thạnh)" and "Xã Tân Hòa (Huyện Bến Lức)" stay
+/// distinct. Typing the number, the full label or a shortened label presses it too
+/// ([`crate::platform::choices::resolve`]).
 pub(crate) fn plan(text: &str, buttons: &[OutButton]) -> Vec<Value> {
     let text = if text.trim().is_empty() { "…" } else { text };
     let all_callbacks = buttons
         .iter()
         .all(|b| matches!(b, OutButton::Callback { .. }));
-    let short_labels = buttons
-        .iter()
-        .all(|b| b.label().chars().count() <= MAX_TITLE);
     let mut parts = split_text(text, MAX_TEXT);
     let last = parts.pop().unwrap_or_default();
     let mut out: Vec<Value> = parts.into_iter().map(|p| json!({"text": p})).collect();
     if buttons.is_empty() {
         out.push(json!({"text": last}));
-    } else if buttons.len() <= MAX_TEMPLATE_BUTTONS && last.chars().count() <= MAX_TEMPLATE_TEXT {
+        return out;
+    }
+    let with_long = numbered_long_labels(&last, buttons);
+    if buttons.len() <= MAX_TEMPLATE_BUTTONS && with_long.chars().count() <= MAX_TEMPLATE_TEXT {
         let bs: Vec<Value> = buttons
             .iter()
-            .map(|b| match b {
+            .enumerate()
+            .map(|(i, b)| match b {
                 OutButton::Callback { label, data } => {
-                    json!({"type": "postback", "title": title(label), "payload": data})
+                    json!({"type": "postback", "title": title(i, label), "payload": data})
                 }
                 OutButton::Url { label, url } => {
-                    json!({"type": "web_url", "title": title(label), "url": url})
+                    json!({"type": "web_url", "title": title(i, label), "url": url})
                 }
             })
             .collect();
         out.push(json!({"attachment": {"type": "template", "payload": {
-            "template_type": "button", "text": last, "buttons": bs}}}));
-    } else if all_callbacks && short_labels && buttons.len() <= MAX_QUICK_REPLIES {
+            "template_type": "button", "text": with_long, "buttons": bs}}}));
+    } else if all_callbacks
+        && buttons.len() <= MAX_QUICK_REPLIES
+        && with_long.chars().count() <= MAX_TEXT
+    {
         let qs: Vec<Value> = buttons
             .iter()
-            .filter_map(|b| match b {
+            .enumerate()
+            .filter_map(|(i, b)| match b {
                 OutButton::Callback { label, data } => {
-                    Some(json!({"content_type": "text", "title": label, "payload": data}))
+                    Some(json!({"content_type": "text", "title": title(i, label), "payload": data}))
                 }
                 OutButton::Url { .. } => None,
             })
             .collect();
-        out.push(json!({"text": last, "quick_replies": qs}));
+        out.push(json!({"text": with_long, "quick_replies": qs}));
     } else {
-        // Too many, too long or mixed: numbered lines, answered by typing the number.
+        // Too many or mixed: numbered lines, answered by typing the number.
         for p in split_text(&numbered_text(&last, buttons), MAX_TEXT) {
             out.push(json!({"text": p}));
+        }
+    }
+    out
+}
+
+/// Whether `label` fits a button or quick-reply title as it is.
+fn fits(label: &str) -> bool {
+    label.chars().count() <= MAX_TITLE
+}
+
+/// The title of the button at `index`: its label when it fits, else its number.
+fn title(index: usize, label: &str) -> String {
+    if fits(label) {
+        label.to_string()
+    } else {
+        (index + 1).to_string()
+    }
+}
+
+/// `text` followed by the buttons whose labels do not fit, as `[n] label` lines (numbered
+/// by their place among all the buttons, as their titles are).
+fn numbered_long_labels(text: &str, buttons: &[OutButton]) -> String {
+    let mut out = text.trim_end().to_string();
+    let long: Vec<(usize, &str)> = buttons
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !fits(b.label()))
+        .map(|(i, b)| (i + 1, b.label()))
+        .collect();
+    if !long.is_empty() {
+        out.push('\n');
+        for (n, label) in long {
+            out.push_str(&format!("\n[{n}] {label}"));
         }
     }
     out
@@ -379,11 +413,13 @@ impl Deliver for Messenger {
                 return Ok(delivered);
             }
         }
-        for part in plan(text, &buttons) {
-            delivered = self.post(&to.chat_id, part).await?;
-        }
+        // Remembered before sending: a person who answers the moment the message arrives
+        // answers these choices.
         if let Err(e) = remember(&self.store, Platform::Messenger, &to.chat_id, &buttons).await {
             tracing::warn!(error = ?e, "remembering numbered choices failed");
+        }
+        for part in plan(text, &buttons) {
+            delivered = self.post(&to.chat_id, part).await?;
         }
         Ok(delivered)
     }
@@ -416,12 +452,41 @@ mod tests {
         let text = p[0]["text"].as_str().unwrap_or("");
         assert!(text.contains("\n[20] Opt 19"), "{text}");
         let long = vec![cb("A very long unit name that does not fit"); 4];
+        let p = plan("Hi", &long);
         assert!(
-            plan("Hi", &long)[0]["text"]
+            p[0]["text"]
                 .as_str()
                 .unwrap_or("")
-                .contains("[4] A very long")
+                .contains("[4] A very long unit name that does not fit")
         );
+        let titles: Vec<&str> = p[0]["quick_replies"]
+            .as_array()
+            .map(|q| q.iter().filter_map(|r| r["title"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(titles, ["1", "2", "3", "4"]);
+    }
+
+    #[test]
+    fn long_labels_are_numbered_never_cut() {
+        let p = plan(
+            "Which one?",
+            &[
+                cb("Xã Tân Hòa (Huyện Tân Thạnh)"),
+                cb("Xã Tân Hòa (Huyện Bến Lức)"),
+                cb("Other"),
+            ],
+        );
+        let payload = &p[0]["attachment"]["payload"];
+        assert_eq!(
+            payload["text"],
+            "Which one?\n\n[1] Xã Tân Hòa (Huyện Tân Thạnh)\n[2] Xã Tân Hòa (Huyện Bến Lức)"
+        );
+        let titles: Vec<&str> = payload["buttons"]
+            .as_array()
+            .map(|b| b.iter().filter_map(|x| x["title"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(titles, ["1", "2", "Other"]);
+        assert!(!serde_json::to_string(&p).unwrap_or_default().contains('…'));
     }
 
     #[test]

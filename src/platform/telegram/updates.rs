@@ -116,12 +116,15 @@ pub fn to_inbound(update: &Update, bot_username: &str) -> Option<Inbound> {
         UpdateKind::MyChatMember(u) => (&u.from, chat(&u.chat), member_event(u)),
         _ => return None,
     };
-    Some(Inbound {
-        platform: Platform::Telegram,
-        sender: sender(user),
-        chat: chat_,
-        event,
-    })
+    Some(
+        Inbound {
+            platform: Platform::Telegram,
+            sender: sender(user),
+            chat: chat_,
+            event,
+        }
+        .cleaned(),
+    )
 }
 
 #[cfg(test)]
