@@ -285,17 +285,24 @@ impl Scheduler {
                 .confirmations_since(&unit.path, now - 86_400_000)
                 .await?;
             let siblings = self.store.children(unit.parent_code.as_deref()).await?;
-            let score = |u: &crate::store::Unit| match u.population.filter(|p| *p > 0) {
-                Some(p) => u.sub_confirmed as f64 / p as f64,
-                None => u.sub_confirmed as f64 / (u.sub_members.max(1) as f64) / 1e6,
+            // The figures `/coverage` shows: installs are confirmed members plus installs
+            // reported in person.
+            let campaign = self.settings.campaign.target;
+            let figures = crate::coverage::Figures::of_unit(&unit, campaign);
+            let score = |f: &crate::coverage::Figures| match f.coverage() {
+                Some(c) => c,
+                None => f.installs() as f64 / (f.members.max(1) as f64) / 1e6,
             };
-            let mine = score(&unit);
-            let rank = 1 + siblings.iter().filter(|s| score(s) > mine).count();
-            let coverage = match unit.population.filter(|p| *p > 0) {
-                Some(p) => crate::coverage::percent(unit.sub_confirmed as f64 / p as f64),
+            let mine = score(&figures);
+            let rank = 1 + siblings
+                .iter()
+                .filter(|s| score(&crate::coverage::Figures::of_unit(s, campaign)) > mine)
+                .count();
+            let coverage = match figures.coverage() {
+                Some(c) => crate::coverage::percent(c),
                 None => crate::i18n::render(locale, &Msg::new(&DIGEST_NO_POPULATION)),
             };
-            let target = unit.target.unwrap_or(self.settings.campaign.target);
+            let target = figures.target;
             let msg = Msg::new(&DIGEST)
                 .arg("unit", unit.name.clone())
                 .arg("new", new)

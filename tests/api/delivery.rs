@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use bluezone_bot::clock::{Clock, ManualClock, SharedClock};
 use bluezone_bot::config::Settings;
+use bluezone_bot::coverage::{Figures, percent};
 use bluezone_bot::domain::{ChatAddress, Locale, Platform};
 use bluezone_bot::outbox::{PlatformLimits, Scheduler, Worker, WorkerConfig};
 use bluezone_bot::platform::Outgoing;
 use bluezone_bot::platform::telegram::Telegram;
 use bluezone_bot::startup::SAMPLE_UNITS;
-use bluezone_bot::store::{Audience, NewOutboxItem, Priority, Queued, Store};
+use bluezone_bot::store::{Audience, NewOutboxItem, Priority, Queued, Store, UnitRow};
 use bluezone_bot::testkit::{Failure, FakeTelegram, TgUser};
 use bluezone_bot::units_csv;
 use teloxide::Bot;
@@ -822,6 +823,50 @@ async fn leaders_get_a_daily_digest_at_local_time() {
         "{}",
         digest[1].body()
     );
+    b.finish().await;
+}
+
+/// The digest's coverage is the one `/coverage` shows: confirmed members plus installs a
+/// leader reported in person, over the population (it used to leave the reported ones out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_counts_installs_reported_in_person_like_coverage() {
+    let b = Bench::new().await;
+    b.clock.set_ms(local_ms(0, 10, 0));
+    b.store
+        .import_units(&[UnitRow {
+            code: "794".into(),
+            name: "Thành phố Tân An".into(),
+            parent_code: Some("80".into()),
+            kind: "district".into(),
+            population: Some(1000),
+            line: 1,
+        }])
+        .await
+        .expect("population");
+    let leader = TgUser::vi(97);
+    let leader_id = make_leader(&b.store, &leader, "794").await;
+    let p = member(&b.store, 980, "27694").await;
+    b.store.confirm_install(p).await.expect("confirm");
+    b.store
+        .report_installs("794", leader_id, 10, "in person")
+        .await
+        .expect("report");
+    let figures = Figures::of_unit(&b.store.unit("794").await.expect("unit").expect("794"), 0.6);
+    let shown = percent(figures.coverage().expect("a population"));
+    assert_eq!(shown, "1.10%");
+    let s = scheduler(
+        &b,
+        &[
+            ("BLUEZONE_DIGEST_AT", "19:00"),
+            ("BLUEZONE_REMINDER_MAX", "0"),
+        ],
+    )
+    .await;
+    b.clock.set_ms(local_ms(0, 19, 0));
+    assert_eq!(s.tick().await.expect("tick").digests, 1);
+    let digest = reminders_to(&b.store, "97").await;
+    let text = digest[0].body();
+    assert!(text.contains(&format!("Độ phủ: {shown}")), "{text}");
     b.finish().await;
 }
 
