@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bluezone_bot::clock::SystemClock;
-use bluezone_bot::domain::{ChatAddress, Platform};
+use bluezone_bot::domain::{ChatAddress, Platform, UnitCode};
 use bluezone_bot::outbox::{PlatformLimits, Worker, WorkerConfig};
 use bluezone_bot::platform::telegram::Telegram;
 use bluezone_bot::platform::{Deliver, Delivered, DeliveryError, Outgoing};
@@ -349,7 +349,13 @@ async fn million(n: i64) -> Result<()> {
         .await?;
     let payload = serde_json::to_string(&Outgoing::text("Một triệu người nhận"))?;
     let id = store
-        .create_broadcast_draft(leader.id, "telegram:42", "794", "Một triệu", &payload)
+        .create_broadcast_draft(
+            leader.id,
+            "telegram:42",
+            &UnitCode::parse("794").map_err(anyhow::Error::msg)?,
+            "Một triệu",
+            &payload,
+        )
         .await?;
     let to = ChatAddress {
         platform: Platform::Telegram,

@@ -7,7 +7,8 @@
 //! # Layout
 //!
 //! - [`domain`]: values that parse at the boundary (unit codes, locales, deep-link payloads,
-//!   platforms). Past the parser an invalid value cannot exist.
+//!   platforms, the persisted conversation state). Past the parser an invalid value cannot
+//!   exist.
 //! - [`conversation`]: the pure heart. An [`Inbound`](platform::Inbound) event and the
 //!   person's persisted [`State`](conversation::State) become a new state and replies
 //!   (message keys, not text). It never sees a platform type.
@@ -16,7 +17,8 @@
 //! - [`platform`]: the only platform-aware code. Adapters turn updates into inbound events and
 //!   deliver rendered messages, classifying failures so the outbox can decide what to do.
 //! - [`store`]: all SQL, one file per table family, on SQLite or PostgreSQL through the same
-//!   queries.
+//!   queries. Rows are parsed into domain values before they leave it (a damaged row is an
+//!   error naming it), and its functions take domain values (`&UnitCode`, `Platform`).
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
 //!   platform claims small windows of due rows (replies first), checks the platform's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never

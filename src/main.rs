@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use bluezone_bot::config::Settings;
-use bluezone_bot::domain::Platform;
+use bluezone_bot::domain::{Platform, UnitCode};
 use bluezone_bot::platform::console::CONSOLE_USER;
 use bluezone_bot::startup::{App, stop_signal};
 use bluezone_bot::{chat, telemetry, units_csv};
@@ -174,7 +174,12 @@ async fn run(cli: Cli) -> Result<()> {
                     );
                 }
                 UnitsCommand::List { under } => {
-                    let units = app.store.subtree(under.as_deref()).await?;
+                    // A code that cannot be a unit's lists nothing, like a missing unit.
+                    let units = match under.as_deref().map(UnitCode::parse) {
+                        Some(Ok(code)) => app.store.subtree(Some(&code)).await?,
+                        Some(Err(_)) => Vec::new(),
+                        None => app.store.subtree(None).await?,
+                    };
                     if units.is_empty() {
                         anyhow::bail!("no units (import some with `units import`)");
                     }
@@ -193,7 +198,11 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 UnitsCommand::Target { code, target } => {
                     let target = parse_target(&target)?;
-                    if !app.store.set_unit_target(code.trim(), target).await? {
+                    let known = match UnitCode::parse(&code) {
+                        Ok(unit) => app.store.set_unit_target(&unit, target).await?,
+                        Err(_) => false,
+                    };
+                    if !known {
                         anyhow::bail!("unknown unit {code:?}");
                     }
                     match target {

@@ -18,7 +18,7 @@ impl Engine {
         let Ok(code) = UnitCode::parse(args) else {
             return Ok(Turn::reply(Reply::to_sender(&INVITE_USAGE)));
         };
-        let Some(unit) = self.store.unit(code.as_str()).await? else {
+        let Some(unit) = self.store.unit(&code).await? else {
             return Ok(Turn::reply(
                 Reply::to_sender(&UNIT_UNKNOWN).para(&INVITE_USAGE),
             ));
@@ -64,7 +64,7 @@ impl Engine {
 
     /// `/broadcast` without a unit, for an administrator: the top units (each reaches its
     /// whole subtree) and the units the administrator also leads, as buttons.
-    pub(super) async fn broadcast_pick(&self, led: &[String]) -> Result<Turn> {
+    pub(super) async fn broadcast_pick(&self, led: &[UnitCode]) -> Result<Turn> {
         let mut units = self.store.children(None).await?;
         for code in led {
             if !units.iter().any(|u| &u.code == code)
@@ -78,14 +78,11 @@ impl Engine {
         }
         let mut reply = Reply::to_sender(&BC_PICK_UNIT);
         for unit in units.into_iter().take(MAX_PICK) {
-            let Ok(code) = UnitCode::parse(&unit.code) else {
-                continue;
-            };
             reply = reply.row(vec![Button::action(
                 Msg::new(&BTN_BC_UNIT)
                     .arg("unit", unit.name)
-                    .arg("code", unit.code),
-                Action::BroadcastTo(code),
+                    .arg("code", &unit.code),
+                Action::BroadcastTo(unit.code),
             )]);
         }
         Ok(Turn::reply(reply))

@@ -45,7 +45,7 @@ fn in_place(ctx: &Ctx<'_>, reply: Reply) -> Reply {
 
 impl Engine {
     /// A unit's name for the broadcast's head (its code when it is gone).
-    async fn broadcast_unit_name(&self, code: &str) -> Result<String> {
+    async fn broadcast_unit_name(&self, code: &UnitCode) -> Result<String> {
         Ok(match self.store.unit(code).await? {
             Some(u) => u.name,
             None => code.to_string(),
@@ -68,7 +68,7 @@ impl Engine {
         };
         let code = match args.split_whitespace().next() {
             Some(a) => match UnitCode::parse(a) {
-                Ok(c) => c.as_str().to_string(),
+                Ok(c) => c,
                 Err(_) => return Ok((State::Idle, usage())),
             },
             None if led.len() == 1 && !ctx.is_admin => led[0].clone(),
@@ -89,7 +89,12 @@ impl Engine {
         ))
     }
 
-    async fn may_broadcast_to(&self, ctx: &Ctx<'_>, led: &[String], code: &str) -> Result<bool> {
+    async fn may_broadcast_to(
+        &self,
+        ctx: &Ctx<'_>,
+        led: &[UnitCode],
+        code: &UnitCode,
+    ) -> Result<bool> {
         if ctx.is_admin {
             return Ok(true);
         }
@@ -102,7 +107,7 @@ impl Engine {
     }
 
     /// People (and, for everyone, linked groups) a broadcast to `unit_code` reaches now.
-    async fn recipients(&self, unit_code: &str, audience: Audience) -> Result<i64> {
+    async fn recipients(&self, unit_code: &UnitCode, audience: Audience) -> Result<i64> {
         let people = self.store.audience_count(unit_code, audience).await?;
         let groups = match audience {
             Audience::Everyone => self.store.audience_groups(unit_code).await?,
@@ -117,13 +122,13 @@ impl Engine {
     pub(super) async fn broadcast_message(
         &self,
         ctx: &Ctx<'_>,
-        unit_code: &str,
+        unit_code: &UnitCode,
         text: &str,
         photo: Option<&PhotoRef>,
     ) -> Result<(State, Turn)> {
         let text = text.trim();
         let waiting = State::BroadcastText {
-            unit: unit_code.to_string(),
+            unit: unit_code.clone(),
         };
         if text.chars().count() > MAX_TEXT_CHARS {
             let reply = Reply::to_sender(Msg::new(&TOO_LONG).arg("max", MAX_TEXT_CHARS as i64));
@@ -182,7 +187,7 @@ impl Engine {
         if let Some(PhotoRef::TelegramFile { .. }) = photo {
             let elsewhere = self
                 .store
-                .audience_elsewhere(&unit.code, Platform::Telegram.as_str())
+                .audience_elsewhere(&unit.code, Platform::Telegram)
                 .await?;
             if elsewhere > 0 {
                 reply = reply.para(Msg::new(&BC_PHOTO_ELSEWHERE).arg("count", elsewhere));

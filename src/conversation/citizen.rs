@@ -6,7 +6,7 @@ use super::action::PhoneKind;
 use super::engine::{Ctx, Engine};
 use super::keys::*;
 use super::{Action, Button, Reply, State, Turn};
-use crate::domain::{Locale, StartPayload};
+use crate::domain::{Locale, StartPayload, UnitCode};
 use crate::i18n::Msg;
 use crate::store::InviteError;
 
@@ -18,14 +18,14 @@ impl Engine {
     pub(super) async fn start(&self, ctx: &Ctx<'_>, args: &str) -> Result<(State, Turn)> {
         let person = &ctx.person;
         let mut replies = Vec::new();
-        if person.opted_out != 0 {
+        if person.opted_out {
             self.store.set_opted_out(person.id, false).await?;
             replies.push(Reply::to_sender(&RESUMED));
         }
         // "Welcome back" only after a real absence: a follow and a /start seconds apart, or
         // a second /start the same day, are one visit.
         let away = self.store.now() - person.last_activity_at >= ABSENCE_MS;
-        let greeting = if ctx.is_new || person.started == 0 || !away {
+        let greeting = if ctx.is_new || !person.started || !away {
             Msg::new(&WELCOME).arg("app", self.app())
         } else {
             Msg::new(&WELCOME_BACK).arg("app", self.app())
@@ -50,7 +50,10 @@ impl Engine {
             }
             Some(Ok(StartPayload::Unit(code))) => {
                 replies.push(Reply::to_sender(greeting));
-                if self.store.unit(&code).await?.is_some() {
+                // A code that cannot be a unit's is an unknown unit, like a missing one.
+                if let Ok(code) = UnitCode::parse(&code)
+                    && self.store.unit(&code).await?.is_some()
+                {
                     let mut turn = self.choose_unit(ctx, &code).await?;
                     replies.append(&mut turn.replies);
                     return Ok((State::Idle, Turn::replies(replies)));
@@ -62,7 +65,7 @@ impl Engine {
             }
             Some(Ok(StartPayload::Referral(code))) => {
                 if let Some(referrer) = self.store.person_by_ref_code(&code).await? {
-                    if ctx.is_new || person.started == 0 {
+                    if ctx.is_new || !person.started {
                         self.store.credit_referral(person.id, referrer.id).await?;
                     }
                     // Friends usually share a unit: offer the referrer's as a shortcut.
@@ -208,7 +211,7 @@ impl Engine {
     }
 
     /// Joins a unit and moves on to the phone question.
-    pub(super) async fn choose_unit(&self, ctx: &Ctx<'_>, code: &str) -> Result<Turn> {
+    pub(super) async fn choose_unit(&self, ctx: &Ctx<'_>, code: &UnitCode) -> Result<Turn> {
         let Some(unit) = self.store.unit(code).await? else {
             return Ok(Turn::replies(vec![
                 Reply::to_sender(&UNIT_UNKNOWN),
@@ -289,7 +292,7 @@ impl Engine {
             None => lines.push(Msg::new(&STATUS_NOT_CONFIRMED).arg("app", self.app())),
         }
         lines.push(Msg::new(&STATUS_REFERRALS).arg("count", person.referrals));
-        if person.opted_out != 0 {
+        if person.opted_out {
             lines.push(Msg::new(&STATUS_REMINDERS_OFF));
         }
         for l in lines {

@@ -35,13 +35,13 @@ const MAX_REPORT: i64 = 1_000_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Scope {
     /// One unit and its subtree.
-    Unit(String),
+    Unit(UnitCode),
     /// Every top unit (administrators only).
     Country,
 }
 
 impl Scope {
-    fn code(&self) -> Option<&str> {
+    fn code(&self) -> Option<&UnitCode> {
         match self {
             Scope::Unit(c) => Some(c),
             Scope::Country => None,
@@ -49,7 +49,7 @@ impl Scope {
     }
 
     fn action_code(&self) -> Option<UnitCode> {
-        self.code().and_then(|c| UnitCode::parse(c).ok())
+        self.code().cloned()
     }
 }
 
@@ -90,11 +90,11 @@ impl Engine {
                 let Ok(code) = UnitCode::parse(raw) else {
                     return Ok(Err(unknown()));
                 };
-                if self.store.unit(code.as_str()).await?.is_none() {
+                if self.store.unit(&code).await?.is_none() {
                     return Ok(Err(unknown()));
                 }
-                if ctx.is_admin || self.store.leads(ctx.person.id, code.as_str()).await? {
-                    Ok(Ok(Scope::Unit(code.as_str().to_string())))
+                if ctx.is_admin || self.store.leads(ctx.person.id, &code).await? {
+                    Ok(Ok(Scope::Unit(code)))
                 } else {
                     Ok(Err(Reply::to_sender(&COV_NOT_YOURS)))
                 }
@@ -142,9 +142,10 @@ impl Engine {
         )
         .await?
         else {
-            return Ok(Reply::to_sender(
-                Msg::new(&COV_UNKNOWN_UNIT).arg("code", scope.code().unwrap_or_default()),
-            ));
+            return Ok(Reply::to_sender(Msg::new(&COV_UNKNOWN_UNIT).arg(
+                "code",
+                scope.code().map(UnitCode::to_string).unwrap_or_default(),
+            )));
         };
         if view.is_country && view.children.is_empty() {
             // An operator who forgot to import units: say what to run.
@@ -234,11 +235,7 @@ impl Engine {
         let led = self.store.led_units(ctx.person.id).await?;
         if led.len() > 1 {
             let mut others = Vec::new();
-            for code in led
-                .iter()
-                .filter(|c| Some(c.as_str()) != scope.code())
-                .take(4)
-            {
+            for code in led.iter().filter(|c| Some(*c) != scope.code()).take(4) {
                 if let Ok(unit) = UnitCode::parse(code) {
                     others.push(Button::action(
                         Msg::new(&BTN_COV_OPEN).arg("unit", self.unit_name(code).await?),
@@ -254,7 +251,7 @@ impl Engine {
         if !view.is_country {
             let up = match &view.parent {
                 Some(p) if ctx.is_admin || self.store.leads(ctx.person.id, p).await? => {
-                    Some(Action::Coverage(UnitCode::parse(p).ok(), 0))
+                    Some(Action::Coverage(Some(p.clone()), 0))
                 }
                 None if ctx.is_admin => Some(Action::Coverage(None, 0)),
                 _ => None,
@@ -415,7 +412,10 @@ impl Engine {
         // unit code followed by a number; otherwise `/report N [note]`.
         let code_form = match (parse_amount(first), parse_amount(second)) {
             (None, _) => true,
-            (Some(_), Some(_)) => self.store.unit(first).await?.is_some(),
+            (Some(_), Some(_)) => match UnitCode::parse(first) {
+                Ok(code) => self.store.unit(&code).await?.is_some(),
+                Err(_) => false,
+            },
             (Some(_), None) => false,
         };
         let (unit, amount, note) = if code_form {
@@ -504,7 +504,7 @@ impl Engine {
         }
     }
 
-    async fn members_page(&self, ctx: &Ctx<'_>, code: &str, page: u32) -> Result<Reply> {
+    async fn members_page(&self, ctx: &Ctx<'_>, code: &UnitCode, page: u32) -> Result<Reply> {
         let Some(unit) = self.store.unit(code).await? else {
             return Ok(Reply::to_sender(
                 Msg::new(&COV_UNKNOWN_UNIT).arg("code", code),
@@ -513,7 +513,7 @@ impl Engine {
         // Maintained counters give the number; only the page is read from people.
         let count = (unit.sub_members - unit.sub_confirmed).max(0) as usize;
         if unit.sub_members <= 0 {
-            let link = self.deep_link(ctx.platform(), &StartPayload::Unit(unit.code.clone()));
+            let link = self.deep_link(ctx.platform(), &StartPayload::Unit(unit.code.to_string()));
             return Ok(Reply::to_sender(
                 Msg::new(&MEMBERS_EMPTY)
                     .arg("unit", unit.name)
@@ -625,7 +625,7 @@ impl Engine {
             Err(reply) => return Ok(Turn::reply(reply)),
         };
         let name = self.unit_name(&code).await?;
-        let link = self.deep_link(ctx.platform(), &StartPayload::Unit(code));
+        let link = self.deep_link(ctx.platform(), &StartPayload::Unit(code.to_string()));
         let locale = ctx.locale();
         let app = self.app();
         let text = PosterText {

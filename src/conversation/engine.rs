@@ -44,7 +44,7 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn locale(&self) -> Locale {
-        self.person.locale()
+        self.person.locale
     }
 
     pub fn platform(&self) -> Platform {
@@ -128,7 +128,7 @@ impl Engine {
             is_new,
             inbound,
         };
-        let state = State::from_json(&ctx.person.state);
+        let state = ctx.person.state.clone();
         let result = if is_group {
             self.route_group(&ctx).await.map(|t| (state.clone(), t))
         } else {
@@ -157,7 +157,7 @@ impl Engine {
     async fn route_private(&self, ctx: &Ctx<'_>, state: State) -> Result<(State, Turn)> {
         // The first words of someone the bot has not met ("hello" on Messenger, "xin chào"
         // on Zalo, a sticker) start the journey exactly as /start does.
-        if (ctx.is_new || ctx.person.started == 0)
+        if (ctx.is_new || !ctx.person.started)
             && matches!(
                 ctx.inbound.event,
                 Event::Text(_) | Event::Photo { .. } | Event::Unsupported
@@ -226,16 +226,14 @@ impl Engine {
             }
             Action::ChooseUnit(code) => {
                 // A unit that is gone gets the search prompt, so the next text is a search.
-                let gone = self.store.unit(code.as_str()).await?.is_none();
-                let turn = self.choose_unit(ctx, code.as_str()).await?;
+                let gone = self.store.unit(&code).await?.is_none();
+                let turn = self.choose_unit(ctx, &code).await?;
                 if gone {
                     return Ok((State::AwaitingUnitSearch, turn));
                 }
                 turn
             }
-            Action::Browse(code, page) => {
-                Turn::reply(self.browse(code.as_ref().map(|c| c.as_str()), page).await?)
-            }
+            Action::Browse(code, page) => Turn::reply(self.browse(code.as_ref(), page).await?),
             Action::SearchUnit => {
                 return Ok((State::AwaitingUnitSearch, Turn::reply(self.ask_unit())));
             }
@@ -279,7 +277,7 @@ impl Engine {
                 // A person who has not chosen a unit yet is most likely typing its name,
                 // unless they chose to skip it for now (or there are no units at all).
                 if ctx.person.unit_code.is_none()
-                    && ctx.person.started != 0
+                    && ctx.person.started
                     && !self.store.unit_skipped(ctx.person.id).await?
                     && self.store.unit_count().await? > 0
                 {
@@ -369,7 +367,7 @@ impl Engine {
         }
         // The person may have switched language during this turn.
         let locale = match self.store.person(ctx.person.id).await? {
-            Some(p) => p.locale(),
+            Some(p) => p.locale,
             None => ctx.locale(),
         };
         for reply in turn.replies {
@@ -377,18 +375,15 @@ impl Engine {
                 Target::Sender => (self.sender_address(ctx), Some(ctx.person.id), locale),
                 Target::Chat(addr) => (addr.clone(), None, Locale::Vi),
                 Target::Person(id) => match self.store.person(*id).await? {
-                    Some(p) => match p.platform() {
-                        Some(platform) => (
-                            ChatAddress {
-                                platform,
-                                chat_id: p.chat_id.clone(),
-                                is_group: false,
-                            },
-                            Some(p.id),
-                            p.locale(),
-                        ),
-                        None => continue,
-                    },
+                    Some(p) => (
+                        ChatAddress {
+                            platform: p.platform,
+                            chat_id: p.chat_id.clone(),
+                            is_group: false,
+                        },
+                        Some(p.id),
+                        p.locale,
+                    ),
                     None => continue,
                 },
             };
@@ -440,7 +435,7 @@ async fn sqlx_save_state(
     state: &State,
     now: i64,
 ) -> Result<()> {
-    Store::save_state_in(tx, id, &state.to_json(), now).await
+    Store::save_state_in(tx, id, state, now).await
 }
 
 /// Renders a reply in `locale` into the neutral outgoing form.

@@ -46,13 +46,13 @@ impl Engine {
                             .arg("code", raw.chars().take(32).collect::<String>()),
                     );
                 };
-                if self.store.unit(code.as_str()).await?.is_none() {
+                if self.store.unit(&code).await?.is_none() {
                     return here(Msg::new(&COV_UNKNOWN_UNIT).arg("code", code.as_str()));
                 }
-                if !ctx.is_admin && !self.store.leads(ctx.person.id, code.as_str()).await? {
+                if !ctx.is_admin && !self.store.leads(ctx.person.id, &code).await? {
                     return here(Msg::new(&GROUP_LINK_NOT_LEADER));
                 }
-                code.as_str().to_string()
+                code
             }
             None => match led.as_slice() {
                 [only] => only.clone(),
@@ -79,7 +79,7 @@ impl Engine {
             .link_group(ctx.platform(), &chat.chat_id, &unit, &title, ctx.person.id)
             .await?;
         let name = self.unit_name(&unit).await?;
-        let open = self.deep_link(ctx.platform(), &StartPayload::Unit(unit.clone()));
+        let open = self.deep_link(ctx.platform(), &StartPayload::Unit(unit.to_string()));
         let linked = Reply::to_sender(
             Msg::new(&GROUP_LINKED)
                 .arg("unit", name.clone())
@@ -183,7 +183,7 @@ impl Engine {
         }
         let unit = person.unit_code.clone().unwrap_or(group.unit_code);
         let name = self.unit_name(&unit).await?;
-        let thanks = if person.started != 0 {
+        let thanks = if person.started {
             Reply::to_sender(
                 Msg::new(&GROUP_THANKS_PRIVATE)
                     .arg("unit", name)

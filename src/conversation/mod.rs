@@ -13,12 +13,11 @@ mod groups;
 pub mod keys;
 pub(crate) mod link;
 mod reply;
-mod state;
 #[cfg(test)]
 mod tests;
 mod units;
 
+pub use crate::domain::State;
 pub use action::Action;
 pub use engine::{Engine, render_reply};
 pub use reply::{Button, ButtonAction, Reply, Target, Turn};
-pub use state::State;

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use super::Action;
 use super::action::PhoneKind;
+use super::{Action, State};
 use crate::clock::ManualClock;
 use crate::config::Settings;
 use crate::domain::{Locale, Platform, UnitCode};
@@ -168,7 +168,7 @@ async fn journey(language: Option<&str>, vi: bool) {
     let out = p.say("/start").await;
     has(&out, t("Xin chào", "Hello!"));
     has(&out, t("đơn vị nào", "Which unit"));
-    assert_eq!(p.row().await.state, r#"{"step":"awaiting_unit_search"}"#);
+    assert_eq!(p.row().await.state, State::AwaitingUnitSearch);
 
     for q in ["tan an", "TÂN AN", "Tân An"] {
         let out = p.say(q).await;
@@ -198,9 +198,19 @@ async fn journey(language: Option<&str>, vi: bool) {
     has(&out, t("chỉ tính một lần", "it counts once"));
     let out = p.say("/installed").await;
     has(&out, t("chỉ tính một lần", "it counts once"));
-    let tan_an = b.store().unit("794").await.expect("read").expect("unit");
+    let tan_an = b
+        .store()
+        .unit(&UnitCode::parse("794").expect("code"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!((tan_an.members, tan_an.confirmed), (1, 1));
-    let long_an = b.store().unit("80").await.expect("read").expect("unit");
+    let long_an = b
+        .store()
+        .unit(&UnitCode::parse("80").expect("code"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!((long_an.sub_members, long_an.sub_confirmed), (1, 1));
 
     let out = p.say("/status").await;
@@ -227,7 +237,7 @@ async fn journey(language: Option<&str>, vi: bool) {
 
     let out = p.say("/stop").await;
     has(&out, t2("Đã tắt nhắc nhở", "Reminders are off"));
-    assert_eq!(p.row().await.opted_out, 1);
+    assert!(p.row().await.opted_out);
     // "Welcome back" only after a real absence.
     let out = p.say("/start").await;
     has(&out, t2("Đã bật lại nhắc nhở", "Reminders are back on"));
@@ -238,8 +248,13 @@ async fn journey(language: Option<&str>, vi: bool) {
     b.clock.advance_ms(25 * 3600 * 1000);
     let out = p.say("/start").await;
     has(&out, t2("Chào mừng bạn quay lại", "Welcome back"));
-    assert_eq!(p.row().await.opted_out, 0);
-    let tan_an = b.store().unit("794").await.expect("read").expect("unit");
+    assert!(!p.row().await.opted_out);
+    let tan_an = b
+        .store()
+        .unit(&UnitCode::parse("794").expect("code"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!(tan_an.confirmed, 1, "confirmed once");
 }
 
@@ -332,7 +347,7 @@ async fn bad_input_is_answered_and_never_panics() {
         let out = q.say(&format!("/start {payload}")).await;
         has(&out, "not valid");
         has(&out, "Which unit");
-        assert_eq!(q.row().await.state, r#"{"step":"awaiting_unit_search"}"#);
+        assert_eq!(q.row().await.state, State::AwaitingUnitSearch);
     }
     let out = q.say("x").await;
     has(&out, "at least 2");
@@ -377,7 +392,7 @@ async fn groups_get_a_hello_and_nothing_else() {
         .await;
     assert_eq!(out, "");
     // The group message did not start a private conversation.
-    assert_eq!(p.row().await.state, r#"{"step":"idle"}"#);
+    assert_eq!(p.row().await.state, State::Idle);
 }
 
 #[tokio::test]
@@ -445,7 +460,7 @@ async fn small_talk_while_asking_for_the_unit_is_not_a_search() {
         has(&out, "đơn vị nào");
         has(&out, "Để sau");
         assert!(!out.contains("Không tìm thấy"), "{text}: {out}");
-        assert_eq!(p.row().await.state, r#"{"step":"awaiting_unit_search"}"#);
+        assert_eq!(p.row().await.state, State::AwaitingUnitSearch);
     }
     // A real name is still a search.
     has(&p.say("tan an").await, "Thành phố Tân An");
@@ -482,14 +497,24 @@ async fn the_guide_is_never_blocked_by_the_unit_question() {
     // The confirmation counts under "no unit" until a unit is chosen.
     let out = admin.say("/coverage").await;
     has(&out, "Without a unit yet: 1 person (1 confirmed;");
-    let long_an = b.store().unit("80").await.expect("read").expect("unit");
+    let long_an = b
+        .store()
+        .unit(&UnitCode::parse("80").expect("code"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!(long_an.sub_confirmed, 0);
     // Asked for the unit again on the next /start; choosing it moves the confirmation.
     let out = p.say("/start").await;
     has(&out, "Which unit");
     let out = p.press(unit("794")).await;
     has(&out, "You are registered in");
-    let tan_an = b.store().unit("794").await.expect("read").expect("unit");
+    let tan_an = b
+        .store()
+        .unit(&UnitCode::parse("794").expect("code"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!((tan_an.members, tan_an.confirmed), (1, 1));
     assert!(!b.store().unit_skipped(row.id).await.expect("read"));
     // (Only the administrator is left without a unit.)
@@ -505,13 +530,13 @@ async fn a_first_message_starts_the_journey_like_start() {
     has(&out, "Hello! I am the Bluezone installation assistant");
     has(&out, "Which unit");
     let row = p.row().await;
-    assert_eq!(row.started, 1, "counted as started");
-    assert_eq!(row.state, r#"{"step":"awaiting_unit_search"}"#);
+    assert!(row.started, "counted as started");
+    assert_eq!(row.state, State::AwaitingUnitSearch);
     // A sticker as the first thing works the same.
     let q = b.person("sticker", Some("en"));
     let out = b.event(&q, q.chat(), Event::Unsupported).await;
     has(&out, "Which unit");
-    assert_eq!(q.row().await.started, 1);
+    assert!(q.row().await.started);
 }
 
 #[tokio::test]
@@ -540,7 +565,7 @@ async fn administrators_get_their_own_menu_and_pick_a_unit_to_broadcast() {
     has(&out, "Invite leaders");
     has(&out, "Broadcast");
     assert!(!out.contains("Which unit do you live"), "{out}");
-    assert_eq!(admin.row().await.state, r#"{"step":"idle"}"#);
+    assert_eq!(admin.row().await.state, State::Idle);
     has(
         &admin.press(Action::InviteLeaderHelp).await,
         "/invite_leader 794",
@@ -559,7 +584,9 @@ async fn administrators_get_their_own_menu_and_pick_a_unit_to_broadcast() {
     has(&out, "Message every member of Tỉnh Long An");
     assert_eq!(
         admin.row().await.state,
-        r#"{"step":"broadcast_text","unit":"80"}"#
+        State::BroadcastText {
+            unit: UnitCode::parse("80").expect("code")
+        }
     );
     // A citizen cannot use the broadcast buttons.
     let p = b.person("citizen", Some("en"));

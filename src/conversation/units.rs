@@ -16,7 +16,7 @@ const MAX_RESULTS: i64 = 8;
 
 impl Engine {
     /// A unit's name, or its code when it is gone.
-    pub(super) async fn unit_name(&self, code: &str) -> Result<String> {
+    pub(super) async fn unit_name(&self, code: &UnitCode) -> Result<String> {
         Ok(self
             .store
             .unit(code)
@@ -101,7 +101,7 @@ impl Engine {
 
     /// One page of the units below `code` (the top units when `None`). Units with units
     /// below them open; the others are chosen at once.
-    pub(super) async fn browse(&self, code: Option<&str>, page: u32) -> Result<Reply> {
+    pub(super) async fn browse(&self, code: Option<&UnitCode>, page: u32) -> Result<Reply> {
         let parent = match code {
             Some(c) => match self.store.unit(c).await? {
                 Some(u) => Some(u),
@@ -130,7 +130,7 @@ impl Engine {
         let codes: Vec<&str> = children.iter().map(|u| u.code.as_str()).collect();
         let with_children = self.store.codes_with_children(&codes).await?;
         for unit in children.iter().skip(page * PAGE).take(PAGE) {
-            let action = if with_children.contains(&unit.code) {
+            let action = if with_children.contains(unit.code.as_str()) {
                 Action::Browse(Some(code_of(unit)?), 0)
             } else {
                 choose(unit)?

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use super::export::{Format, build, render_export};
 use super::snapshot;
 use crate::config::Settings;
-use crate::domain::Locale;
+use crate::domain::{Locale, UnitCode};
 use crate::store::Store;
 
 /// Writes the report. `format` is `xlsx`, `csv` or `text`; an xlsx needs `out`. With
@@ -36,7 +36,14 @@ pub async fn report(
     if write_snapshot {
         snapshot::write_today(store, tz).await?;
     }
-    let Some(export) = build(store, unit, settings.campaign.target, tz, locale).await? else {
+    // A code that cannot be a unit's is reported like a missing unit.
+    let code = match unit.map(UnitCode::parse) {
+        Some(Ok(code)) => Some(code),
+        Some(Err(_)) => bail!("unknown unit {}", unit.unwrap_or_default()),
+        None => None,
+    };
+    let Some(export) = build(store, code.as_ref(), settings.campaign.target, tz, locale).await?
+    else {
         bail!("unknown unit {}", unit.unwrap_or_default());
     };
     if export.rows.is_empty() {

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use super::figures::{Figures, coverage_of};
 use super::keys::*;
 use super::snapshot::{day_key, parse_day, today};
-use crate::domain::Locale;
+use crate::domain::{Locale, UnitCode};
 use crate::i18n::{Msg, render};
 use crate::reports::export::{ExportHeaders, ExportRow, HistoryRow};
 use crate::store::Store;
@@ -114,7 +114,7 @@ pub fn export_row(f: &Figures, level: String) -> ExportRow {
 /// Builds the export of `code`'s subtree (every unit when `None`); `None` for an unknown unit.
 pub async fn build(
     store: &Store,
-    code: Option<&str>,
+    code: Option<&UnitCode>,
     campaign_target: f64,
     tz: Tz,
     locale: Locale,
@@ -123,7 +123,7 @@ pub async fn build(
     if units.is_empty() && code.is_some() {
         return Ok(None);
     }
-    let unit_name = match code.and_then(|c| units.iter().find(|u| u.code == c)) {
+    let unit_name = match code.and_then(|c| units.iter().find(|u| &u.code == c)) {
         Some(u) => u.name.clone(),
         None => render(locale, &Msg::new(&COV_COUNTRY)),
     };
@@ -140,7 +140,7 @@ pub async fn build(
     let shown: Vec<&crate::store::Unit> = units
         .iter()
         .filter(|u| match code {
-            Some(c) => u.code == c || u.parent_code.as_deref() == Some(c),
+            Some(c) => &u.code == c || u.parent_code.as_ref() == Some(c),
             None => u.parent_code.is_none(),
         })
         .collect();
@@ -158,7 +158,7 @@ pub async fn build(
         };
         history.push(HistoryRow {
             day,
-            code: u.code.clone(),
+            code: u.code.to_string(),
             unit: u.name.clone(),
             members: s.totals.members,
             confirmed: s.totals.confirmed,
@@ -172,7 +172,9 @@ pub async fn build(
         history,
         headers: headers(locale, &unit_name, &day_key(day)),
         unit_name,
-        file_stem: code.unwrap_or("all").replace(['/', '\\', '.'], "_"),
+        file_stem: code
+            .map_or("all", UnitCode::as_str)
+            .replace(['/', '\\', '.'], "_"),
     }))
 }
 

@@ -84,7 +84,7 @@ impl Figures {
     /// The figures of `unit`'s subtree, from its maintained counters.
     pub fn of_unit(unit: &Unit, campaign_target: f64) -> Figures {
         Figures {
-            code: unit.code.clone(),
+            code: unit.code.to_string(),
             name: unit.name.clone(),
             kind: unit.kind.clone(),
             population: unit.population.filter(|p| *p > 0),

@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 
 use super::figures::{Figures, Totals, Trend, sort_by_coverage};
 use super::snapshot::{day_before, day_key, today};
+use crate::domain::UnitCode;
 use crate::store::Store;
 
 /// A unit's figures and how they moved since yesterday.
@@ -26,7 +27,7 @@ pub struct CoverageView {
     /// The unit itself (for the country: the sum of the top units, with an empty code).
     pub head: Row,
     /// The unit's parent, for an "up" button; `None` at the top.
-    pub parent: Option<String>,
+    pub parent: Option<UnitCode>,
     /// Whether this is the whole country rather than one unit.
     pub is_country: bool,
     /// The children, lowest coverage first.
@@ -37,7 +38,7 @@ pub struct CoverageView {
 /// unknown.
 pub async fn load(
     store: &Store,
-    code: Option<&str>,
+    code: Option<&UnitCode>,
     campaign_target: f64,
     tz: Tz,
 ) -> Result<Option<CoverageView>> {
@@ -52,7 +53,7 @@ pub async fn load(
     let child_codes: Vec<&str> = children.iter().map(|u| u.code.as_str()).collect();
     let mut codes = child_codes.clone();
     if let Some(c) = code {
-        codes.push(c);
+        codes.push(c.as_str());
     }
     let yesterday = day_key(day_before(today(store, tz)));
     let before = store.snapshots_on(&yesterday, &codes).await?;
@@ -62,8 +63,8 @@ pub async fn load(
         .map(|u| {
             let figures = Figures::of_unit(u, campaign_target);
             Row {
-                trend: figures.trend(before.get(&u.code).copied()),
-                has_children: with_children.contains(&u.code),
+                trend: figures.trend(before.get(u.code.as_str()).copied()),
+                has_children: with_children.contains(u.code.as_str()),
                 figures,
             }
         })
@@ -72,7 +73,7 @@ pub async fn load(
         Some(u) => {
             let figures = Figures::of_unit(u, campaign_target);
             Row {
-                trend: figures.trend(before.get(&u.code).copied()),
+                trend: figures.trend(before.get(u.code.as_str()).copied()),
                 has_children: !rows.is_empty(),
                 figures,
             }
@@ -81,19 +82,22 @@ pub async fn load(
             let parts: Vec<Figures> = rows.iter().map(|r| r.figures.clone()).collect();
             let figures = Figures::sum("", "", &parts, campaign_target);
             // Yesterday's country total, when every top unit has a snapshot.
-            let then: Option<Totals> =
-                if !children.is_empty() && children.iter().all(|u| before.contains_key(&u.code)) {
-                    Some(children.iter().fold(Totals::default(), |mut t, u| {
-                        let b = before[&u.code];
-                        t.members += b.members;
-                        t.confirmed += b.confirmed;
-                        t.verified += b.verified;
-                        t.reported += b.reported;
-                        t
-                    }))
-                } else {
-                    None
-                };
+            let then: Option<Totals> = if !children.is_empty()
+                && children
+                    .iter()
+                    .all(|u| before.contains_key(u.code.as_str()))
+            {
+                Some(children.iter().fold(Totals::default(), |mut t, u| {
+                    let b = before[u.code.as_str()];
+                    t.members += b.members;
+                    t.confirmed += b.confirmed;
+                    t.verified += b.verified;
+                    t.reported += b.reported;
+                    t
+                }))
+            } else {
+                None
+            };
             Row {
                 trend: figures.trend(then),
                 has_children: !rows.is_empty(),

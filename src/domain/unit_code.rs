@@ -37,6 +37,67 @@ impl UnitCode {
     }
 }
 
+/// A code reads as the text it is (a valid code is a string with rules, never another
+/// string): `&code` goes where `&str` is wanted, and maps keyed by code are looked up by text.
+impl std::ops::Deref for UnitCode {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for UnitCode {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for UnitCode {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for UnitCode {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for UnitCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for UnitCode {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl From<UnitCode> for String {
+    fn from(code: UnitCode) -> String {
+        code.0
+    }
+}
+
+/// Stored (in the conversation state) as its text; reading text that is not a valid code
+/// fails.
+impl serde::Serialize for UnitCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UnitCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<UnitCode, D::Error> {
+        let text = String::deserialize(d)?;
+        UnitCode::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for UnitCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

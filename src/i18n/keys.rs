@@ -33,6 +33,16 @@ impl From<&String> for Arg {
         Arg::Text(s.clone())
     }
 }
+impl From<crate::domain::UnitCode> for Arg {
+    fn from(code: crate::domain::UnitCode) -> Arg {
+        Arg::Text(code.into())
+    }
+}
+impl From<&crate::domain::UnitCode> for Arg {
+    fn from(code: &crate::domain::UnitCode) -> Arg {
+        Arg::Text(code.to_string())
+    }
+}
 impl From<i64> for Arg {
     fn from(n: i64) -> Arg {
         Arg::Num(n as f64)

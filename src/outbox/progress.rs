@@ -164,7 +164,7 @@ mod tests {
             id: 7,
             author_id: 1,
             author: "telegram:1".into(),
-            unit_code: "794".into(),
+            unit_code: crate::domain::UnitCode::parse("794").expect("code"),
             audience: "all".into(),
             text: "Họp tổ".into(),
             payload: serde_json::to_string(&Outgoing::text("Họp tổ")).unwrap_or_default(),

@@ -108,16 +108,13 @@ impl Scheduler {
         let Some(p) = self.store.person(b.author_id).await? else {
             return Ok(None);
         };
-        let Some(platform) = p.platform() else {
-            return Ok(None);
-        };
         Ok(Some((
             ChatAddress {
-                platform,
+                platform: p.platform,
                 chat_id: p.chat_id.clone(),
                 is_group: false,
             },
-            p.locale(),
+            p.locale,
         )))
     }
 
@@ -155,7 +152,7 @@ impl Scheduler {
             }
             let unit = match self.store.unit(&b.unit_code).await? {
                 Some(u) => u.name,
-                None => b.unit_code.clone(),
+                None => b.unit_code.to_string(),
             };
             let edit = message_id.filter(|_| in_place);
             let stage = if finished {
@@ -273,18 +270,16 @@ impl Scheduler {
             ) else {
                 continue;
             };
-            let Some(platform) = person.platform() else {
-                continue;
-            };
-            if person.unreachable != 0 {
+            let platform = person.platform;
+            if person.unreachable {
                 continue;
             }
-            let locale = person.locale();
+            let locale = person.locale;
             let new = self
                 .store
                 .confirmations_since(&unit.path, now - 86_400_000)
                 .await?;
-            let siblings = self.store.children(unit.parent_code.as_deref()).await?;
+            let siblings = self.store.children(unit.parent_code.as_ref()).await?;
             // The figures `/coverage` shows: installs are confirmed members plus installs
             // reported in person.
             let campaign = self.settings.campaign.target;

@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::Store;
 use crate::clock::Millis;
-use crate::domain::{ChatAddress, PersonId};
+use crate::domain::{ChatAddress, PersonId, Platform, UnitCode};
 use crate::store::{NewOutboxItem, Priority};
 
 /// Who a broadcast goes to inside its unit's subtree.
@@ -49,7 +49,7 @@ pub struct Broadcast {
     /// The author as `platform:user id`, for the audit trail.
     pub author: String,
     /// The unit whose subtree it goes to.
-    pub unit_code: String,
+    pub unit_code: UnitCode,
     /// `all` or `unconfirmed`.
     pub audience: String,
     /// The text as the author wrote it.
@@ -159,8 +159,8 @@ impl Store {
     }
 
     /// How many people a broadcast to `unit_code`'s subtree would reach now.
-    pub async fn audience_count(&self, unit_code: &str, audience: Audience) -> Result<i64> {
-        let Some(pattern) = self.subtree_pattern(unit_code).await? else {
+    pub async fn audience_count(&self, unit_code: &UnitCode, audience: Audience) -> Result<i64> {
+        let Some(pattern) = self.subtree_pattern(unit_code.as_str()).await? else {
             return Ok(0);
         };
         let sql = format!(
@@ -176,8 +176,12 @@ impl Store {
 
     /// How many people and linked groups in a broadcast to everyone in `unit_code`'s subtree
     /// are on a platform other than `platform` (they cannot get a picture kept there).
-    pub async fn audience_elsewhere(&self, unit_code: &str, platform: &str) -> Result<i64> {
-        let Some(pattern) = self.subtree_pattern(unit_code).await? else {
+    pub async fn audience_elsewhere(
+        &self,
+        unit_code: &UnitCode,
+        platform: Platform,
+    ) -> Result<i64> {
+        let Some(pattern) = self.subtree_pattern(unit_code.as_str()).await? else {
             return Ok(0);
         };
         let sql = format!(
@@ -187,7 +191,7 @@ impl Store {
         );
         let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(sql))
             .bind(pattern)
-            .bind(platform)
+            .bind(platform.as_str())
             .fetch_one(self.pool())
             .await?;
         Ok(n)
@@ -195,8 +199,8 @@ impl Store {
 
     /// How many linked groups (coverage's `/linkgroup`) in `unit_code`'s subtree a broadcast
     /// to everyone also reaches.
-    pub async fn audience_groups(&self, unit_code: &str) -> Result<i64> {
-        let Some(path) = self.subtree_pattern(unit_code).await? else {
+    pub async fn audience_groups(&self, unit_code: &UnitCode) -> Result<i64> {
+        let Some(path) = self.subtree_pattern(unit_code.as_str()).await? else {
             return Ok(0);
         };
         let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(format!(
@@ -213,7 +217,7 @@ impl Store {
         &self,
         author_id: PersonId,
         author: &str,
-        unit_code: &str,
+        unit_code: &UnitCode,
         text: &str,
         payload: &str,
     ) -> Result<i64> {
@@ -223,7 +227,7 @@ impl Store {
         )
         .bind(author_id)
         .bind(author)
-        .bind(unit_code)
+        .bind(unit_code.as_str())
         .bind(text)
         .bind(payload)
         .bind(self.now())

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sqlx::AssertSqlSafe;
 
 use super::Store;
 use super::units::Counters;
 use crate::coverage::Totals;
-use crate::domain::PersonId;
+use crate::domain::{PersonId, Platform, UnitCode};
 
 /// What a `/report` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,14 +44,14 @@ pub struct InstallReport {
 }
 
 /// A member who has not confirmed, for the post-check list.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingMember {
     /// The person.
     pub id: i64,
     /// The name the platform shows.
     pub display_name: String,
     /// The platform.
-    pub platform: String,
+    pub platform: Platform,
     /// Their unit's name.
     pub unit_name: String,
 }
@@ -160,7 +160,7 @@ impl Store {
     /// never goes below zero: such a report is refused and nothing is written.
     pub async fn report_installs(
         &self,
-        unit_code: &str,
+        unit_code: &UnitCode,
         person: PersonId,
         amount: i64,
         note: &str,
@@ -170,7 +170,7 @@ impl Store {
         // then check: a total below zero rolls everything back.
         Store::adjust_counters(
             &mut tx,
-            unit_code,
+            unit_code.as_str(),
             Counters {
                 reported: amount,
                 ..Counters::default()
@@ -178,7 +178,7 @@ impl Store {
         )
         .await?;
         let (total,): (i64,) = sqlx::query_as("SELECT reported FROM units WHERE code = $1")
-            .bind(unit_code)
+            .bind(unit_code.as_str())
             .fetch_one(&mut *tx)
             .await?;
         if total < 0 {
@@ -192,7 +192,7 @@ impl Store {
             "INSERT INTO install_reports (unit_code, person_id, amount, note, total_after, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(unit_code)
+        .bind(unit_code.as_str())
         .bind(person)
         .bind(amount)
         .bind(note)
@@ -205,12 +205,16 @@ impl Store {
     }
 
     /// The audit trail of a unit's reports, newest first.
-    pub async fn install_reports(&self, unit_code: &str, limit: i64) -> Result<Vec<InstallReport>> {
+    pub async fn install_reports(
+        &self,
+        unit_code: &UnitCode,
+        limit: i64,
+    ) -> Result<Vec<InstallReport>> {
         Ok(sqlx::query_as::<_, InstallReport>(
             "SELECT unit_code, person_id, amount, note, total_after, created_at FROM install_reports \
              WHERE unit_code = $1 ORDER BY id DESC LIMIT $2",
         )
-        .bind(unit_code)
+        .bind(unit_code.as_str())
         .bind(limit)
         .fetch_all(self.pool())
         .await?)
@@ -220,14 +224,14 @@ impl Store {
     /// Their number is `sub_members - sub_confirmed` on the unit (no count here).
     pub async fn pending_members(
         &self,
-        unit_code: &str,
+        unit_code: &UnitCode,
         offset: i64,
         limit: i64,
     ) -> Result<Vec<PendingMember>> {
         let Some(unit) = self.unit(unit_code).await? else {
             return Ok(Vec::new());
         };
-        Ok(sqlx::query_as::<_, PendingMember>(
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
             "SELECT p.id, p.display_name, p.platform, u.name AS unit_name FROM people p \
              JOIN units u ON u.code = p.unit_code \
              WHERE u.path LIKE $1 AND p.confirmed_at IS NULL AND p.linked_to IS NULL \
@@ -237,7 +241,18 @@ impl Store {
         .bind(limit)
         .bind(offset)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        rows.into_iter()
+            .map(|(id, display_name, platform, unit_name)| {
+                Ok(PendingMember {
+                    platform: super::people::platform(&platform)
+                        .with_context(|| format!("person {id} in the database is damaged"))?,
+                    id,
+                    display_name,
+                    unit_name,
+                })
+            })
+            .collect()
     }
 
     /// Marks a member verified by leader `by` after checking their phone. Verifying someone

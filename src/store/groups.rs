@@ -1,17 +1,18 @@
 //! Member groups: a group chat linked to a unit, and who joined through its button.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::Store;
-use crate::domain::{PersonId, Platform};
+use super::people::unit_code;
+use crate::domain::{PersonId, Platform, UnitCode};
 
 /// A linked group.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemberGroup {
     /// The platform's chat id.
     pub chat_id: String,
     /// The unit its members join.
-    pub unit_code: String,
+    pub unit_code: UnitCode,
     /// The group's title when linked.
     pub title: String,
     /// The leader who linked it.
@@ -20,13 +21,16 @@ pub struct MemberGroup {
     pub joined: i64,
 }
 
+/// chat_id, unit_code, title, linked_by, joined, as stored.
+type GroupRow = (String, String, String, i64, i64);
+
 impl Store {
     /// Links (or re-links) a group to a unit.
     pub async fn link_group(
         &self,
         platform: Platform,
         chat_id: &str,
-        unit_code: &str,
+        unit_code: &UnitCode,
         title: &str,
         by: PersonId,
     ) -> Result<()> {
@@ -39,7 +43,7 @@ impl Store {
         )
         .bind(platform.as_str())
         .bind(chat_id)
-        .bind(unit_code)
+        .bind(unit_code.as_str())
         .bind(title)
         .bind(by)
         .bind(self.now())
@@ -54,14 +58,25 @@ impl Store {
         platform: Platform,
         chat_id: &str,
     ) -> Result<Option<MemberGroup>> {
-        Ok(sqlx::query_as::<_, MemberGroup>(
+        let row: Option<GroupRow> = sqlx::query_as(
             "SELECT chat_id, unit_code, title, linked_by, joined FROM member_groups \
              WHERE platform = $1 AND chat_id = $2",
         )
         .bind(platform.as_str())
         .bind(chat_id)
         .fetch_optional(self.pool())
-        .await?)
+        .await?;
+        let Some((chat_id, code, title, linked_by, joined)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(MemberGroup {
+            unit_code: unit_code(&code)
+                .with_context(|| format!("group {chat_id} in the database is damaged"))?,
+            chat_id,
+            title,
+            linked_by,
+            joined,
+        }))
     }
 
     /// Unlinks a group (unlink command, or the bot removed). Whether it was linked.

@@ -4,8 +4,9 @@ use anyhow::Result;
 use rand::Rng;
 
 use super::Store;
+use super::people::unit_code;
 use super::units::path_codes;
-use crate::domain::PersonId;
+use crate::domain::{PersonId, UnitCode};
 
 /// Why an invitation could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,7 @@ impl Store {
     /// Creates a one-time leader invitation for `unit_code`, valid for `ttl_days`.
     pub async fn create_invitation(
         &self,
-        unit_code: &str,
+        unit_code: &UnitCode,
         created_by: &str,
         ttl_days: i64,
     ) -> Result<String> {
@@ -41,7 +42,7 @@ impl Store {
             "INSERT INTO invitations (token, unit_code, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token.clone())
-        .bind(unit_code)
+        .bind(unit_code.as_str())
         .bind(created_by)
         .bind(now)
         .bind(now + ttl_days * 86_400_000)
@@ -55,7 +56,7 @@ impl Store {
         &self,
         token: &str,
         person: PersonId,
-    ) -> Result<Result<String, InviteError>> {
+    ) -> Result<Result<UnitCode, InviteError>> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let row: Option<(String, i64, Option<i64>, String)> = sqlx::query_as(
@@ -67,6 +68,7 @@ impl Store {
         let Some((unit, expires_at, used_by, created_by)) = row else {
             return Ok(Err(InviteError::Unknown));
         };
+        let unit = unit_code(&unit)?;
         if used_by.is_some() {
             return Ok(Err(InviteError::Used));
         }
@@ -89,7 +91,7 @@ impl Store {
              ON CONFLICT (person_id, unit_code) DO NOTHING",
         )
         .bind(person)
-        .bind(unit.clone())
+        .bind(unit.to_string())
         .bind(created_by)
         .bind(now)
         .execute(&mut *tx)
@@ -99,17 +101,17 @@ impl Store {
     }
 
     /// The units a person leads (each with its whole subtree).
-    pub async fn led_units(&self, person: PersonId) -> Result<Vec<String>> {
+    pub async fn led_units(&self, person: PersonId) -> Result<Vec<UnitCode>> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT unit_code FROM leaders WHERE person_id = $1 ORDER BY unit_code")
                 .bind(person)
                 .fetch_all(self.pool())
                 .await?;
-        Ok(rows.into_iter().map(|(c,)| c).collect())
+        rows.iter().map(|(c,)| unit_code(c)).collect()
     }
 
     /// Whether the person leads `unit_code` or a unit above it.
-    pub async fn leads(&self, person: PersonId, unit_code: &str) -> Result<bool> {
+    pub async fn leads(&self, person: PersonId, unit_code: &UnitCode) -> Result<bool> {
         let led = self.led_units(person).await?;
         if led.is_empty() {
             return Ok(false);

@@ -15,6 +15,7 @@ pub mod messaging;
 pub mod outbox;
 pub mod people;
 pub mod reminders;
+mod types;
 pub mod units;
 
 pub use broadcasts::{Audience, Broadcast, Queued, Stopped};

@@ -2,45 +2,47 @@
 //! joined and whether they confirmed. Every change that moves a coverage counter updates the
 //! unit counters in the same transaction.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use rand::Rng;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::units::Counters;
 use super::{Store, Tx};
-use crate::domain::{Locale, PersonId, Platform};
+use crate::domain::{Locale, PersonId, Platform, State, UnitCode};
 
-/// One account.
-#[derive(Debug, Clone, FromRow, PartialEq)]
+/// One account, parsed: past the store a person's platform, language, unit and flags are
+/// values of their own types, not the columns' text and integers.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Person {
     /// Database id.
     pub id: PersonId,
-    /// telegram, zalo, messenger, console.
-    pub platform: String,
+    /// The network the account lives on.
+    pub platform: Platform,
     /// The platform's user id.
     pub platform_user_id: String,
     /// The private chat with the person.
     pub chat_id: String,
     /// The name the platform shows.
     pub display_name: String,
-    /// `vi` or `en`.
-    pub locale: String,
+    /// The language the person reads.
+    pub locale: Locale,
     /// The unit the person joined.
-    pub unit_code: Option<String>,
+    pub unit_code: Option<UnitCode>,
     /// `android` or `ios`.
     pub phone_kind: Option<String>,
-    /// The conversation state, as JSON.
-    pub state: String,
-    /// 1 once the person sent /start (or pressed a group button and then started the bot).
-    pub started: i64,
+    /// Where the person is in the conversation (an unreadable stored state reads as idle:
+    /// an older version's, or a hand edit).
+    pub state: State,
+    /// Whether the person sent /start (or pressed a group button and then started the bot).
+    pub started: bool,
     /// When the person confirmed installation.
     pub confirmed_at: Option<i64>,
     /// When a leader checked the phone in person.
     pub verified_at: Option<i64>,
-    /// 1 after /stop: no reminders or broadcasts.
-    pub opted_out: i64,
-    /// 1 when the platform says messages cannot reach the person.
-    pub unreachable: i64,
+    /// Set by /stop: no reminders or broadcasts.
+    pub opted_out: bool,
+    /// Set when the platform says messages cannot reach the person.
+    pub unreachable: bool,
     /// Who shared the link the person came from.
     pub referred_by: Option<PersonId>,
     /// How many people joined through this person's share link.
@@ -60,20 +62,98 @@ pub struct Person {
 }
 
 impl Person {
-    /// The person's language.
-    pub fn locale(&self) -> Locale {
-        Locale::parse(&self.locale).unwrap_or_default()
-    }
-
-    /// The person's platform.
-    pub fn platform(&self) -> Option<Platform> {
-        Platform::parse(&self.platform)
-    }
-
     /// Whether the person confirmed installation.
     pub fn is_confirmed(&self) -> bool {
         self.confirmed_at.is_some()
     }
+}
+
+/// A `people` row as stored (flags are BIGINT 0/1, the state is JSON); it never leaves the
+/// store: [`Person::try_from`] parses it.
+#[derive(FromRow)]
+struct PersonRow {
+    id: PersonId,
+    platform: String,
+    platform_user_id: String,
+    chat_id: String,
+    display_name: String,
+    locale: String,
+    unit_code: Option<String>,
+    phone_kind: Option<String>,
+    state: String,
+    started: i64,
+    confirmed_at: Option<i64>,
+    verified_at: Option<i64>,
+    opted_out: i64,
+    unreachable: i64,
+    referred_by: Option<PersonId>,
+    referrals: i64,
+    ref_code: String,
+    linked_to: Option<PersonId>,
+    reminders_sent: i64,
+    created_at: i64,
+    last_activity_at: i64,
+    last_inbound_at: i64,
+}
+
+/// A stored 0/1 flag; anything else is a damaged row.
+pub(crate) fn flag(column: &str, value: i64) -> Result<bool> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => bail!("{column} is {other}, not 0 or 1"),
+    }
+}
+
+/// A stored platform name.
+pub(crate) fn platform(name: &str) -> Result<Platform> {
+    Platform::parse(name).ok_or_else(|| anyhow!("unknown platform {name:?}"))
+}
+
+/// A stored unit code.
+pub(crate) fn unit_code(code: &str) -> Result<UnitCode> {
+    UnitCode::parse(code).map_err(|e| anyhow!(e))
+}
+
+impl TryFrom<PersonRow> for Person {
+    type Error = anyhow::Error;
+
+    fn try_from(row: PersonRow) -> Result<Person> {
+        let id = row.id;
+        let parsed = (|| {
+            Ok::<_, anyhow::Error>(Person {
+                id,
+                platform: platform(&row.platform)?,
+                platform_user_id: row.platform_user_id,
+                chat_id: row.chat_id,
+                display_name: row.display_name,
+                locale: Locale::parse(&row.locale)
+                    .ok_or_else(|| anyhow!("unknown locale {:?}", row.locale))?,
+                unit_code: row.unit_code.as_deref().map(unit_code).transpose()?,
+                phone_kind: row.phone_kind,
+                state: State::from_json(&row.state),
+                started: flag("started", row.started)?,
+                confirmed_at: row.confirmed_at,
+                verified_at: row.verified_at,
+                opted_out: flag("opted_out", row.opted_out)?,
+                unreachable: flag("unreachable", row.unreachable)?,
+                referred_by: row.referred_by,
+                referrals: row.referrals,
+                ref_code: row.ref_code,
+                linked_to: row.linked_to,
+                reminders_sent: row.reminders_sent,
+                created_at: row.created_at,
+                last_activity_at: row.last_activity_at,
+                last_inbound_at: row.last_inbound_at,
+            })
+        })();
+        parsed.with_context(|| format!("person {id} in the database is damaged"))
+    }
+}
+
+/// Parses a fetched row, if any.
+fn parse_person(row: Option<PersonRow>) -> Result<Option<Person>> {
+    row.map(Person::try_from).transpose()
 }
 
 pub(crate) const PERSON_COLUMNS: &str = "id, platform, platform_user_id, chat_id, display_name, locale, unit_code, \
@@ -174,39 +254,45 @@ impl Store {
         let sql = format!(
             "SELECT {PERSON_COLUMNS} FROM people WHERE platform = $1 AND platform_user_id = $2"
         );
-        Ok(sqlx::query_as::<_, Person>(AssertSqlSafe(sql))
-            .bind(platform.as_str())
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await?)
+        parse_person(
+            sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
+                .bind(platform.as_str())
+                .bind(user_id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
     }
 
     /// An account by id.
     pub async fn person(&self, id: PersonId) -> Result<Option<Person>> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1");
-        Ok(sqlx::query_as::<_, Person>(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
+        parse_person(
+            sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
     }
 
     /// The account whose share link carries `ref_code`.
     pub async fn person_by_ref_code(&self, ref_code: &str) -> Result<Option<Person>> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE ref_code = $1");
-        Ok(sqlx::query_as::<_, Person>(AssertSqlSafe(sql))
-            .bind(ref_code)
-            .fetch_optional(self.pool())
-            .await?)
+        parse_person(
+            sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
+                .bind(ref_code)
+                .fetch_optional(self.pool())
+                .await?,
+        )
     }
 
     /// Saves the conversation state and records activity (which restarts reminders). Marks
     /// the person as started and reachable: they just wrote to the bot.
-    pub async fn save_state(&self, id: PersonId, state_json: &str) -> Result<()> {
+    pub async fn save_state(&self, id: PersonId, state: &State) -> Result<()> {
         sqlx::query(
             "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, started = 1, \
              unreachable = 0, unreachable_reason = NULL WHERE id = $3",
         )
-        .bind(state_json)
+        .bind(state.to_json())
         .bind(self.now())
         .bind(id)
         .execute(self.pool())
@@ -265,9 +351,9 @@ impl Store {
 
     /// Puts the person in `unit_code` (or takes them out), moving their member, confirmed and
     /// verified counts with them.
-    pub async fn set_person_unit(&self, id: PersonId, unit_code: Option<&str>) -> Result<()> {
+    pub async fn set_person_unit(&self, id: PersonId, unit_code: Option<&UnitCode>) -> Result<()> {
         let mut tx = self.begin().await?;
-        set_unit_in(&mut tx, id, unit_code).await?;
+        set_unit_in(&mut tx, id, unit_code.map(UnitCode::as_str)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -406,17 +492,12 @@ async fn set_unit_one(
 
 impl Store {
     /// Saves the conversation state inside a transaction (see [`Store::save_state`]).
-    pub async fn save_state_in(
-        tx: &mut Tx,
-        id: PersonId,
-        state_json: &str,
-        now: i64,
-    ) -> Result<()> {
+    pub async fn save_state_in(tx: &mut Tx, id: PersonId, state: &State, now: i64) -> Result<()> {
         sqlx::query(
             "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, started = 1, \
              unreachable = 0, unreachable_reason = NULL WHERE id = $3",
         )
-        .bind(state_json)
+        .bind(state.to_json())
         .bind(now)
         .bind(id)
         .execute(&mut **tx)

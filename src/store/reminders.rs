@@ -6,7 +6,7 @@ use sqlx::AssertSqlSafe;
 
 use super::Store;
 use crate::clock::Millis;
-use crate::domain::{Locale, PersonId};
+use crate::domain::{Locale, PersonId, UnitCode};
 use crate::store::Priority;
 
 /// Who may get reminder number `$1` (0-based): started, not confirmed, not stopped, reachable,
@@ -99,13 +99,14 @@ impl Store {
     }
 
     /// Every leader: person id and unit code.
-    pub async fn all_leaders(&self) -> Result<Vec<(PersonId, String)>> {
-        Ok(
-            sqlx::query_as(
-                "SELECT person_id, unit_code FROM leaders ORDER BY person_id, unit_code",
-            )
-            .fetch_all(self.pool())
-            .await?,
+    pub async fn all_leaders(&self) -> Result<Vec<(PersonId, UnitCode)>> {
+        let rows: Vec<(PersonId, String)> = sqlx::query_as(
+            "SELECT person_id, unit_code FROM leaders ORDER BY person_id, unit_code",
         )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(id, code)| Ok((id, super::people::unit_code(&code)?)))
+            .collect()
     }
 }

@@ -9,18 +9,19 @@ use std::collections::HashMap;
 use anyhow::{Context, Result, bail};
 use sqlx::{AssertSqlSafe, FromRow};
 
+use super::people::unit_code;
 use super::{Store, Tx};
-use crate::domain::fold;
+use crate::domain::{UnitCode, fold};
 
-/// A unit as stored, with its counters.
-#[derive(Debug, Clone, FromRow, PartialEq)]
+/// A unit with its counters.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Unit {
     /// GSO or custom code.
-    pub code: String,
+    pub code: UnitCode,
     /// Full name ("Huyện Đức Hòa").
     pub name: String,
     /// The parent's code; none for a top unit.
-    pub parent_code: Option<String>,
+    pub parent_code: Option<UnitCode>,
     /// province, district, commune, agency, business, union, other.
     pub kind: String,
     /// Census population, when known.
@@ -47,6 +48,65 @@ pub struct Unit {
     pub sub_verified: i64,
     /// `reported` over the subtree.
     pub sub_reported: i64,
+}
+
+/// A `units` row as stored; it never leaves the store: [`Unit::try_from`] parses its codes.
+#[derive(FromRow)]
+struct UnitStored {
+    code: String,
+    name: String,
+    parent_code: Option<String>,
+    kind: String,
+    population: Option<i64>,
+    target: Option<f64>,
+    depth: i64,
+    path: String,
+    members: i64,
+    confirmed: i64,
+    verified: i64,
+    reported: i64,
+    sub_members: i64,
+    sub_confirmed: i64,
+    sub_verified: i64,
+    sub_reported: i64,
+}
+
+impl TryFrom<UnitStored> for Unit {
+    type Error = anyhow::Error;
+
+    fn try_from(row: UnitStored) -> Result<Unit> {
+        let parsed = (|| {
+            Ok::<_, anyhow::Error>((
+                unit_code(&row.code)?,
+                row.parent_code.as_deref().map(unit_code).transpose()?,
+            ))
+        })();
+        let (code, parent_code) =
+            parsed.with_context(|| format!("unit {:?} in the database is damaged", row.code))?;
+        Ok(Unit {
+            code,
+            name: row.name,
+            parent_code,
+            kind: row.kind,
+            population: row.population,
+            target: row.target,
+            depth: row.depth,
+            path: row.path,
+            members: row.members,
+            confirmed: row.confirmed,
+            verified: row.verified,
+            reported: row.reported,
+            sub_members: row.sub_members,
+            sub_confirmed: row.sub_confirmed,
+            sub_verified: row.sub_verified,
+            sub_reported: row.sub_reported,
+        })
+    }
+}
+
+/// Parses fetched rows.
+fn parse_units(rows: Vec<UnitStored>) -> Result<Vec<Unit>> {
+    rows.into_iter().map(Unit::try_from).collect()
 }
 
 const UNIT_COLUMNS: &str = "code, name, parent_code, kind, population, target, depth, path, \
@@ -85,16 +145,18 @@ pub fn path_codes(path: &str) -> Vec<&str> {
 
 impl Store {
     /// One unit.
-    pub async fn unit(&self, code: &str) -> Result<Option<Unit>> {
+    pub async fn unit(&self, code: &UnitCode) -> Result<Option<Unit>> {
         let sql = format!("SELECT {UNIT_COLUMNS} FROM units WHERE code = $1");
-        Ok(sqlx::query_as::<_, Unit>(AssertSqlSafe(sql))
-            .bind(code)
+        sqlx::query_as::<_, UnitStored>(AssertSqlSafe(sql))
+            .bind(code.as_str())
             .fetch_optional(self.pool())
-            .await?)
+            .await?
+            .map(Unit::try_from)
+            .transpose()
     }
 
     /// The units directly below `code` (or the top units when `None`), by name.
-    pub async fn children(&self, code: Option<&str>) -> Result<Vec<Unit>> {
+    pub async fn children(&self, code: Option<&UnitCode>) -> Result<Vec<Unit>> {
         let sql = match code {
             Some(_) => format!(
                 "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = $1 ORDER BY name_folded, code"
@@ -103,12 +165,12 @@ impl Store {
                 "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code IS NULL ORDER BY name_folded, code"
             ),
         };
-        let q = sqlx::query_as::<_, Unit>(AssertSqlSafe(sql));
+        let q = sqlx::query_as::<_, UnitStored>(AssertSqlSafe(sql));
         let q = match code {
             Some(c) => q.bind(c.to_string()),
             None => q,
         };
-        Ok(q.fetch_all(self.pool()).await?)
+        parse_units(q.fetch_all(self.pool()).await?)
     }
 
     /// How many units there are.
@@ -120,7 +182,7 @@ impl Store {
     }
 
     /// Every unit in `code`'s subtree (or all units), in tree order.
-    pub async fn subtree(&self, code: Option<&str>) -> Result<Vec<Unit>> {
+    pub async fn subtree(&self, code: Option<&UnitCode>) -> Result<Vec<Unit>> {
         match code {
             Some(code) => {
                 let Some(root) = self.unit(code).await? else {
@@ -128,16 +190,20 @@ impl Store {
                 };
                 let sql =
                     format!("SELECT {UNIT_COLUMNS} FROM units WHERE path LIKE $1 ORDER BY path");
-                Ok(sqlx::query_as::<_, Unit>(AssertSqlSafe(sql))
-                    .bind(format!("{}%", root.path))
-                    .fetch_all(self.pool())
-                    .await?)
+                parse_units(
+                    sqlx::query_as::<_, UnitStored>(AssertSqlSafe(sql))
+                        .bind(format!("{}%", root.path))
+                        .fetch_all(self.pool())
+                        .await?,
+                )
             }
             None => {
                 let sql = format!("SELECT {UNIT_COLUMNS} FROM units ORDER BY path");
-                Ok(sqlx::query_as::<_, Unit>(AssertSqlSafe(sql))
-                    .fetch_all(self.pool())
-                    .await?)
+                parse_units(
+                    sqlx::query_as::<_, UnitStored>(AssertSqlSafe(sql))
+                        .fetch_all(self.pool())
+                        .await?,
+                )
             }
         }
     }
@@ -164,32 +230,34 @@ impl Store {
             words.len() + 1,
             words.len() + 2
         ));
-        let mut q = sqlx::query_as::<_, Unit>(AssertSqlSafe(sql));
+        let mut q = sqlx::query_as::<_, UnitStored>(AssertSqlSafe(sql));
         for w in &words {
             let escaped = w.replace(['%', '_'], "");
             q = q.bind(format!("%{escaped}%"));
         }
         let phrase = words.join(" ").replace(['%', '_'], "");
-        Ok(q.bind(format!("%{phrase}%"))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+        parse_units(
+            q.bind(format!("%{phrase}%"))
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?,
+        )
     }
 
     /// Whether `code` is `ancestor` or lies below it.
-    pub async fn unit_within(&self, code: &str, ancestor: &str) -> Result<bool> {
+    pub async fn unit_within(&self, code: &UnitCode, ancestor: &UnitCode) -> Result<bool> {
         Ok(match self.unit(code).await? {
-            Some(u) => path_codes(&u.path).contains(&ancestor),
+            Some(u) => path_codes(&u.path).contains(&ancestor.as_str()),
             None => false,
         })
     }
 
     /// Sets or clears a unit's own coverage target.
-    pub async fn set_unit_target(&self, code: &str, target: Option<f64>) -> Result<bool> {
+    pub async fn set_unit_target(&self, code: &UnitCode, target: Option<f64>) -> Result<bool> {
         let r = sqlx::query("UPDATE units SET target = $1, updated_at = $2 WHERE code = $3")
             .bind(target)
             .bind(self.now())
-            .bind(code)
+            .bind(code.as_str())
             .execute(self.pool())
             .await?;
         Ok(r.rows_affected() == 1)

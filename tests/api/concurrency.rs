@@ -1,6 +1,7 @@
 //! The same person's events handled at the same time (webhook mode, several replicas on
 //! PostgreSQL) keep every counter right.
 
+use crate::helpers::unit_code;
 use std::sync::Arc;
 
 use bluezone_bot::clock::SystemClock;
@@ -67,11 +68,16 @@ async fn simultaneous_presses_count_once() {
     for t in tasks {
         t.await.expect("join").expect("handled");
     }
-    let tan_an = app.store.unit("794").await.expect("read").expect("unit");
+    let tan_an = app
+        .store
+        .unit(&unit_code("794"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!(tan_an.members, 1);
     assert_eq!(
         app.store
-            .unit("80")
+            .unit(&unit_code("80"))
             .await
             .expect("read")
             .expect("unit")
@@ -93,14 +99,14 @@ async fn simultaneous_presses_count_once() {
     }
     let a = app
         .store
-        .unit("794")
+        .unit(&unit_code("794"))
         .await
         .expect("read")
         .expect("unit")
         .members;
     let b = app
         .store
-        .unit("795")
+        .unit(&unit_code("795"))
         .await
         .expect("read")
         .expect("unit")
@@ -108,7 +114,7 @@ async fn simultaneous_presses_count_once() {
     assert_eq!(a + b, 1, "794: {a}, 795: {b}");
     assert_eq!(
         app.store
-            .unit("80")
+            .unit(&unit_code("80"))
             .await
             .expect("read")
             .expect("unit")
@@ -127,7 +133,12 @@ async fn simultaneous_presses_count_once() {
     for t in tasks {
         t.await.expect("join").expect("handled");
     }
-    let long_an = app.store.unit("80").await.expect("read").expect("unit");
+    let long_an = app
+        .store
+        .unit(&unit_code("80"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!((long_an.sub_members, long_an.sub_confirmed), (1, 1));
 
     // Eight new people arriving at once through the same link.
@@ -147,7 +158,12 @@ async fn simultaneous_presses_count_once() {
     for t in tasks {
         t.await.expect("join").expect("handled");
     }
-    let tan_hung = app.store.unit("796").await.expect("read").expect("unit");
+    let tan_hung = app
+        .store
+        .unit(&unit_code("796"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!(tan_hung.members, 4);
 
     // Four of them move across at once, in opposite directions, several times.
@@ -170,22 +186,32 @@ async fn simultaneous_presses_count_once() {
     }
     let a = app
         .store
-        .unit("796")
+        .unit(&unit_code("796"))
         .await
         .expect("read")
         .expect("unit")
         .members;
     let b = app
         .store
-        .unit("797")
+        .unit(&unit_code("797"))
         .await
         .expect("read")
         .expect("unit")
         .members;
     assert_eq!(a + b, 4, "796: {a}, 797: {b}");
-    let before = app.store.unit("80").await.expect("read").expect("unit");
+    let before = app
+        .store
+        .unit(&unit_code("80"))
+        .await
+        .expect("read")
+        .expect("unit");
     app.store.recount_units().await.expect("recount");
-    let after = app.store.unit("80").await.expect("read").expect("unit");
+    let after = app
+        .store
+        .unit(&unit_code("80"))
+        .await
+        .expect("read")
+        .expect("unit");
     assert_eq!(before, after, "the maintained counters match a recount");
 
     // No event failed (a deadlock or a conflict would have been answered with an apology).

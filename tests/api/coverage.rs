@@ -2,6 +2,7 @@
 //! and `bluezone-bot report`: the figures match the database, leaders stay inside their
 //! branch, reports never go negative, exports read back.
 
+use crate::helpers::unit_code;
 use std::io::Cursor;
 
 use bluezone_bot::clock::ManualClock;
@@ -29,7 +30,7 @@ pub(crate) async fn make_leader(store: &Store, user: i64, unit: &str) -> i64 {
         .await
         .expect("person");
     let token = store
-        .create_invitation(unit, "test", 7)
+        .create_invitation(&unit_code(unit), "test", 7)
         .await
         .expect("invitation");
     store
@@ -55,7 +56,10 @@ async fn members(store: &Store, first_id: i64, n: i64, confirmed: i64, unit: &st
             )
             .await
             .expect("member");
-        store.set_person_unit(p.id, Some(unit)).await.expect("unit");
+        store
+            .set_person_unit(p.id, Some(&unit_code(unit)))
+            .await
+            .expect("unit");
         if i < confirmed {
             store.confirm_install(p.id).await.expect("confirm");
         }
@@ -205,7 +209,11 @@ async fn reports_add_correct_and_never_go_negative() {
     assert_eq!((u.reported, u.sub_reported), (9, 13));
     assert_eq!(app.unit("80").await.sub_reported, 13);
     assert_eq!(app.unit("795").await.sub_reported, 0);
-    let trail = app.store.install_reports("794", 10).await.expect("trail");
+    let trail = app
+        .store
+        .install_reports(&unit_code("794"), 10)
+        .await
+        .expect("trail");
     let amounts: Vec<(i64, i64, &str)> = trail
         .iter()
         .map(|r| (r.amount, r.total_after, r.note.as_str()))
@@ -283,9 +291,19 @@ async fn the_post_check_verifies_and_confirms() {
     );
     assert_eq!(app.unit("795").await.verified, 0);
     // The counters match a recount from the people table.
-    let before = app.store.subtree(Some("80")).await.expect("units");
+    let before = app
+        .store
+        .subtree(Some(&unit_code("80")))
+        .await
+        .expect("units");
     app.store.recount_units().await.expect("recount");
-    assert_eq!(app.store.subtree(Some("80")).await.expect("units"), before);
+    assert_eq!(
+        app.store
+            .subtree(Some(&unit_code("80")))
+            .await
+            .expect("units"),
+        before
+    );
     // Reports show verified and self-confirmed separately.
     let r = app.say(&leader, "/coverage", 1).await;
     assert!(
@@ -317,7 +335,7 @@ async fn exports_match_the_database_and_trends_compare_with_yesterday() {
     }
     members(&app.store, 500, 4, 2, "27694").await;
     app.store
-        .set_unit_target("794", Some(0.8))
+        .set_unit_target(&unit_code("794"), Some(0.8))
         .await
         .expect("target");
     snapshot::write_today(&app.store, tz)
@@ -372,7 +390,12 @@ async fn exports_match_the_database_and_trends_compare_with_yesterday() {
     assert_eq!(rows[2][10], Data::Float((145_120.0f64 * 0.8).ceil() - 3.0));
     assert_eq!(
         rows.len(),
-        2 + app.store.subtree(Some("794")).await.expect("units").len()
+        2 + app
+            .store
+            .subtree(Some(&unit_code("794")))
+            .await
+            .expect("units")
+            .len()
     );
     let history = book.worksheet_range("Daily history").expect("history");
     // Two days of the unit and its 14 communes, after the header.
@@ -444,7 +467,7 @@ async fn the_command_line_report_reads_back() {
     let app = app_with_leaders(None).await;
     members(&app.store, 700, 2, 2, "27694").await;
     app.store
-        .report_installs("794", 1, 5, "test")
+        .report_installs(&unit_code("794"), 1, 5, "test")
         .await
         .expect("report");
     let dir = tempfile::tempdir().expect("dir");
@@ -532,7 +555,7 @@ async fn concurrent_reports_add_up_and_stop_at_zero() {
         // Reports on a commune and on its district at once (shared ancestors).
         let unit = if i % 2 == 0 { "27694" } else { "794" };
         tasks.push(tokio::spawn(async move {
-            store.report_installs(unit, 1, 3, "rush").await
+            store.report_installs(&unit_code(unit), 1, 3, "rush").await
         }));
     }
     for t in tasks {
@@ -548,7 +571,9 @@ async fn concurrent_reports_add_up_and_stop_at_zero() {
     for _ in 0..10 {
         let store = app.store.clone();
         tasks.push(tokio::spawn(async move {
-            store.report_installs("27694", 1, -4, "fix").await
+            store
+                .report_installs(&unit_code("27694"), 1, -4, "fix")
+                .await
         }));
     }
     let mut refused = 0;
@@ -564,7 +589,7 @@ async fn concurrent_reports_add_up_and_stop_at_zero() {
     assert_eq!(app.unit("80").await.sub_reported, 32);
     assert_eq!(
         app.store
-            .install_reports("27694", 100)
+            .install_reports(&unit_code("27694"), 100)
             .await
             .expect("trail")
             .len(),

@@ -4,6 +4,8 @@
 //! graceful stop and SIGKILL mid-broadcast, reminders inside the daytime window, and the
 //! leaders' daily digest. Every test runs on SQLite or PostgreSQL, as the harness picks.
 
+use crate::helpers::unit_code;
+use bluezone_bot::domain::State;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,12 +39,9 @@ async fn member(store: &Store, id: i64, unit: &str) -> i64 {
         )
         .await
         .expect("a person");
+    store.save_state(p.id, &State::Idle).await.expect("started");
     store
-        .save_state(p.id, r#"{"step":"idle"}"#)
-        .await
-        .expect("started");
-    store
-        .set_person_unit(p.id, Some(unit))
+        .set_person_unit(p.id, Some(&unit_code(unit)))
         .await
         .expect("joined");
     p.id
@@ -53,7 +52,7 @@ async fn make_leader(store: &Store, user: &TgUser, unit: &str) -> i64 {
     let id = member(store, user.id, unit).await;
     store.set_person_unit(id, None).await.expect("no unit");
     let token = store
-        .create_invitation(unit, "test", 7)
+        .create_invitation(&unit_code(unit), "test", 7)
         .await
         .expect("invitation");
     store
@@ -116,7 +115,13 @@ async fn a_leader_broadcasts_to_their_subtree_exactly_once() {
 
     let group = -7777;
     app.store
-        .link_group(Platform::Telegram, &group.to_string(), "27694", "Tổ 1", 1)
+        .link_group(
+            Platform::Telegram,
+            &group.to_string(),
+            &unit_code("27694"),
+            "Tổ 1",
+            1,
+        )
         .await
         .expect("a linked group");
     let r = app.say(&leader, "/broadcast", 1).await;
@@ -344,7 +349,7 @@ async fn each_error_class_gets_its_treatment() {
     }
     assert_eq!(
         b.store
-            .audience_count("794", Audience::Everyone)
+            .audience_count(&unit_code("794"), Audience::Everyone)
             .await
             .expect("count"),
         5
@@ -355,10 +360,22 @@ async fn each_error_class_gets_its_treatment() {
     b.fake.fail_chat(flaky, Failure::DropConnection);
     b.fake.fail_chat(kicked, Failure::kicked_from_group());
     b.store
-        .link_group(Platform::Telegram, &kicked.to_string(), "27694", "Tổ 2", 1)
+        .link_group(
+            Platform::Telegram,
+            &kicked.to_string(),
+            &unit_code("27694"),
+            "Tổ 2",
+            1,
+        )
         .await
         .expect("a linked group");
-    assert_eq!(b.store.audience_groups("794").await.expect("groups"), 1);
+    assert_eq!(
+        b.store
+            .audience_groups(&unit_code("794"))
+            .await
+            .expect("groups"),
+        1
+    );
     let mut rows = Vec::new();
     for chat in [ok, blocked, gone, limited, flaky, kicked] {
         rows.push(b.queue(chat, &format!("hello {chat}")).await);
@@ -383,17 +400,23 @@ async fn each_error_class_gets_its_treatment() {
             .await
             .expect("read")
             .expect("person");
-        assert_eq!(p.unreachable, 1);
+        assert!(p.unreachable);
     }
     assert_eq!(
         b.store
-            .audience_count("794", Audience::Everyone)
+            .audience_count(&unit_code("794"), Audience::Everyone)
             .await
             .expect("count"),
         3
     );
     // So is a linked group the bot was removed from.
-    assert_eq!(b.store.audience_groups("794").await.expect("groups"), 0);
+    assert_eq!(
+        b.store
+            .audience_groups(&unit_code("794"))
+            .await
+            .expect("groups"),
+        0
+    );
     // The 429 waits exactly retry_after, and does not use up an attempt.
     b.clock.advance_ms(4_900);
     let o = worker.try_execute_batch().await.expect("batch");
@@ -500,7 +523,7 @@ async fn a_reply_overtakes_a_running_broadcast() {
         .create_broadcast_draft(
             leader_id,
             "telegram:7201",
-            "794",
+            &unit_code("794"),
             "Tin khẩn",
             r#"{"type":"text","text":"Tin khẩn"}"#,
         )
@@ -556,7 +579,7 @@ async fn queue_big(store: &Store, leader: &TgUser, n: i64, base: i64, text: &str
     }
     let payload = serde_json::to_string(&Outgoing::text(text)).expect("json");
     let id = store
-        .create_broadcast_draft(leader_id, "telegram:1", "794", text, &payload)
+        .create_broadcast_draft(leader_id, "telegram:1", &unit_code("794"), text, &payload)
         .await
         .expect("draft");
     let to = ChatAddress {
@@ -848,10 +871,17 @@ async fn the_digest_counts_installs_reported_in_person_like_coverage() {
     let p = member(&b.store, 980, "27694").await;
     b.store.confirm_install(p).await.expect("confirm");
     b.store
-        .report_installs("794", leader_id, 10, "in person")
+        .report_installs(&unit_code("794"), leader_id, 10, "in person")
         .await
         .expect("report");
-    let figures = Figures::of_unit(&b.store.unit("794").await.expect("unit").expect("794"), 0.6);
+    let figures = Figures::of_unit(
+        &b.store
+            .unit(&unit_code("794"))
+            .await
+            .expect("unit")
+            .expect("794"),
+        0.6,
+    );
     let shown = percent(figures.coverage().expect("a population"));
     assert_eq!(shown, "1.10%");
     let s = scheduler(
@@ -991,11 +1021,11 @@ async fn a_leader_broadcasts_a_photo_with_a_caption() {
         .await
         .expect("a Zalo person");
     app.store
-        .save_state(zalo.id, r#"{"step":"idle"}"#)
+        .save_state(zalo.id, &State::Idle)
         .await
         .expect("started");
     app.store
-        .set_person_unit(zalo.id, Some("27694"))
+        .set_person_unit(zalo.id, Some(&unit_code("27694")))
         .await
         .expect("joined");
 

@@ -2,6 +2,8 @@
 //! the guide with its button, members counted once and thanked privately or in the group,
 //! unlinking, the bot's removal and a group upgraded to a supergroup.
 
+use crate::helpers::unit_code;
+use bluezone_bot::domain::State;
 use bluezone_bot::domain::{Locale, Platform};
 use bluezone_bot::testkit::{Call, TgUser};
 use serde_json::json;
@@ -126,11 +128,11 @@ async fn members_of_a_linked_group_are_counted_once() {
         .await
         .expect("person");
     app.store
-        .save_state(p.id, "{\"step\":\"idle\"}")
+        .save_state(p.id, &State::Idle)
         .await
         .expect("started");
     app.store
-        .set_person_unit(p.id, Some("27694"))
+        .set_person_unit(p.id, Some(&unit_code("27694")))
         .await
         .expect("unit");
     let mark = app.fake.mark();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use bluezone_bot::clock::{ManualClock, SharedClock, SystemClock};
 use bluezone_bot::config::Settings;
-use bluezone_bot::domain::Platform;
+use bluezone_bot::domain::{Platform, UnitCode};
 use bluezone_bot::startup::{App, SAMPLE_UNITS};
 use bluezone_bot::store::{Person, Store, Unit};
 use bluezone_bot::testkit::{Call, FakeTelegram, TgUser};
@@ -32,6 +32,11 @@ pub const PG_ENV: &str = "BLUEZONE_TEST_POSTGRES_URL";
 static TRACING: Once = Once::new();
 
 /// Logs to the test output when `RUST_LOG` is set (e.g. `RUST_LOG=bluezone_bot=debug`).
+/// A unit code the test knows to be valid.
+pub fn unit_code(code: &str) -> UnitCode {
+    UnitCode::parse(code).expect("a valid unit code")
+}
+
 pub fn init_tracing() {
     TRACING.call_once(|| {
         if std::env::var_os("RUST_LOG").is_some() {
@@ -357,7 +362,7 @@ impl TestApp {
     /// A unit with its counters.
     pub async fn unit(&self, code: &str) -> Unit {
         self.store
-            .unit(code)
+            .unit(&unit_code(code))
             .await
             .expect("reading a unit")
             .unwrap_or_else(|| panic!("unit {code} exists"))

@@ -3,7 +3,9 @@
 use bluezone_bot::clock::ManualClock;
 use bluezone_bot::testkit::TgUser;
 
-use crate::helpers::{Options, WAIT, find, last_with_buttons, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Options, WAIT, find, last_with_buttons, spawn_app, spawn_app_with, unit_code,
+};
 
 const PLAY: &str = "https://play.google.com/store/apps/details?id=com.mic.bluezone";
 const APP_STORE: &str = "https://apps.apple.com/vn/app/bluezone/id1508062685";
@@ -65,13 +67,13 @@ async fn a_unit_link_leads_to_a_confirmed_install_counted_once() {
     // /stop, then /start opts back in.
     let r = app.say(&an, "/stop", 1).await;
     assert!(r[0].text().contains("Reminders are off"));
-    assert_eq!(app.person(&an).await.map(|p| p.opted_out), Some(1));
+    assert_eq!(app.person(&an).await.map(|p| p.opted_out), Some(true));
     // A /start the same day is the same visit: no "welcome back".
     let r = app.say(&an, "/start", 3).await;
     find(&r, "Reminders are back on");
     find(&r, "Hello! I am");
     assert!(r.iter().all(|c| !c.text().contains("Welcome back")));
-    assert_eq!(app.person(&an).await.map(|p| p.opted_out), Some(0));
+    assert_eq!(app.person(&an).await.map(|p| p.opted_out), Some(false));
     // Counters did not move.
     assert_eq!(app.unit("794").await.confirmed, 1);
     app.finish().await;
@@ -106,7 +108,7 @@ async fn search_ignores_diacritics_and_case() {
     find(&r, "loại điện thoại");
     assert_eq!(
         app.person(&binh).await.and_then(|p| p.unit_code),
-        Some("794".into())
+        Some(unit_code("794"))
     );
     app.finish().await;
 }
@@ -262,10 +264,10 @@ async fn commands_menu_and_blocking() {
     let gia = TgUser::vi(1007);
     app.say(&gia, "/start", 2).await;
     app.fake.block(&gia);
-    let p = app.wait_person(&gia, |p| p.unreachable == 1).await;
-    assert_eq!(p.unreachable, 1);
+    let p = app.wait_person(&gia, |p| p.unreachable).await;
+    assert!(p.unreachable);
     app.fake.unblock(&gia);
-    app.wait_person(&gia, |p| p.unreachable == 0).await;
+    app.wait_person(&gia, |p| !p.unreachable).await;
     app.finish().await;
 }
 
@@ -320,7 +322,7 @@ async fn first_words_small_talk_and_skip_for_now() {
     let r = app.say(&an, "xin chào", 2).await;
     find(&r, "Xin chào! Mình là trợ lý");
     find(&r, "đơn vị nào");
-    assert_eq!(app.person(&an).await.map(|p| p.started), Some(1));
+    assert_eq!(app.person(&an).await.map(|p| p.started), Some(true));
     // Small talk while the bot waits for the unit: a short answer and the question again.
     for (text, answer) in [("alo", "Xin chào bạn"), ("cảm ơn", "Không có gì")] {
         let r = app.say(&an, text, 2).await;

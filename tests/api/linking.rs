@@ -1,6 +1,7 @@
 //! `/link` across platforms: a code shown on one account and typed on another links them;
 //! the person counts once as a member and once as a confirmation.
 
+use crate::helpers::unit_code;
 use bluezone_bot::clock::ManualClock;
 use bluezone_bot::domain::Platform;
 
@@ -142,7 +143,7 @@ async fn a_unit_picked_on_a_linked_account_counts_the_person_there() {
     let before = p.app.unit("794").await.members;
     // The unit is picked, and the install confirmed, on the linked account.
     store
-        .set_person_unit(other, Some("794"))
+        .set_person_unit(other, Some(&unit_code("794")))
         .await
         .expect("unit");
     store.confirm_install(other).await.expect("confirmed");
@@ -151,7 +152,7 @@ async fn a_unit_picked_on_a_linked_account_counts_the_person_there() {
     assert_eq!(unit.confirmed, 1);
     // Moving on the linked account moves the person.
     store
-        .set_person_unit(other, Some("80"))
+        .set_person_unit(other, Some(&unit_code("80")))
         .await
         .expect("moved");
     assert_eq!(p.app.unit("794").await.members, before);
@@ -170,7 +171,7 @@ async fn linking_an_account_already_linked_elsewhere_brings_its_group() {
             .await
             .expect("an account");
         store
-            .set_person_unit(person.id, Some("794"))
+            .set_person_unit(person.id, Some(&unit_code("794")))
             .await
             .expect("unit");
         person.id

@@ -19,6 +19,7 @@ mod platform_fakes;
 mod rates;
 mod restart;
 mod roles;
+mod rows;
 mod schema;
 mod serve;
 mod telegram_errors;

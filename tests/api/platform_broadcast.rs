@@ -5,6 +5,8 @@
 //! one message carries the broadcast from preview to summary, elsewhere each step is its own
 //! message, in order.
 
+use crate::helpers::unit_code;
+use bluezone_bot::domain::State;
 use std::time::Duration;
 
 use bluezone_bot::clock::ManualClock;
@@ -103,12 +105,9 @@ async fn tg_member(store: &Store, id: i64, unit: &str) -> i64 {
         )
         .await
         .expect("a person");
+    store.save_state(p.id, &State::Idle).await.expect("started");
     store
-        .save_state(p.id, r#"{"step":"idle"}"#)
-        .await
-        .expect("started");
-    store
-        .set_person_unit(p.id, Some(unit))
+        .set_person_unit(p.id, Some(&unit_code(unit)))
         .await
         .expect("joined");
     p.id
@@ -127,7 +126,7 @@ async fn tg_leader(store: &Store, user: &TgUser, unit: &str) {
         .await
         .expect("a person");
     let token = store
-        .create_invitation(unit, "test", 7)
+        .create_invitation(&unit_code(unit), "test", 7)
         .await
         .expect("invitation");
     store

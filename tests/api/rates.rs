@@ -3,6 +3,7 @@
 //! rate as a number (a percent-formatted numeric cell in the workbook, at least four
 //! significant digits in the CSV), never a rounded string.
 
+use crate::helpers::unit_code;
 use std::io::{Cursor, Read};
 use std::sync::Arc;
 
@@ -44,7 +45,7 @@ async fn small_district(app: &TestApp) {
             .await
             .expect("member");
         app.store
-            .set_person_unit(p.id, Some("795"))
+            .set_person_unit(p.id, Some(&unit_code("795")))
             .await
             .expect("unit");
         app.store.confirm_install(p.id).await.expect("confirm");

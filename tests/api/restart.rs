@@ -1,5 +1,6 @@
 //! A restart mid-conversation continues where the person was.
 
+use bluezone_bot::domain::State;
 use bluezone_bot::testkit::TgUser;
 
 use crate::helpers::{find, spawn_app};
@@ -20,12 +21,9 @@ async fn a_restart_keeps_the_conversation_state() {
     let r = app.press(&hoa, menu, "Chọn đơn vị", 1).await;
     assert!(r[0].text().contains("đơn vị nào"));
     // Without that state, text from a person with a unit gets the short help.
-    assert!(
-        app.person(&hoa)
-            .await
-            .expect("person")
-            .state
-            .contains("awaiting_unit_search")
+    assert_eq!(
+        app.person(&hoa).await.expect("person").state,
+        State::AwaitingUnitSearch
     );
 
     // The next text arrives while the bot is down; the new process handles it.

@@ -1,9 +1,10 @@
 //! Leader invitations: created by administrators, used once, expiring.
 
 use bluezone_bot::clock::ManualClock;
+use bluezone_bot::domain::State;
 use bluezone_bot::testkit::TgUser;
 
-use crate::helpers::{Options, TestApp, spawn_app_with};
+use crate::helpers::{Options, TestApp, spawn_app_with, unit_code};
 
 const ADMIN: i64 = 9001;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -136,6 +137,11 @@ async fn an_administrator_gets_the_admin_menu_and_picks_a_unit_to_broadcast() {
         r[0].text()
     );
     let admin_row = app.person(&admin).await.expect("the admin");
-    assert_eq!(admin_row.state, r#"{"step":"broadcast_text","unit":"80"}"#);
+    assert_eq!(
+        admin_row.state,
+        State::BroadcastText {
+            unit: unit_code("80")
+        }
+    );
     app.finish().await;
 }

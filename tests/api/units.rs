@@ -1,6 +1,7 @@
 //! Unit files: the national file, the Long An sample, bad files (reported as `file:line:
 //! reason`, nothing written), and the real binary's `units import` and `chat`.
 
+use crate::helpers::unit_code;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -63,13 +64,21 @@ async fn a_file_without_populations_keeps_the_known_ones() {
     units_csv::import_text(&store, "long_an_2020.csv", SAMPLE_UNITS)
         .await
         .expect("the sample");
-    let before = store.unit("80").await.expect("read").expect("Long An");
+    let before = store
+        .unit(&unit_code("80"))
+        .await
+        .expect("read")
+        .expect("Long An");
     assert!(before.population.is_some());
     // The national file has no population column and contains Long An too.
     units_csv::import_file(&store, std::path::Path::new(NATIONAL))
         .await
         .expect("the national file");
-    let after = store.unit("80").await.expect("read").expect("Long An");
+    let after = store
+        .unit(&unit_code("80"))
+        .await
+        .expect("read")
+        .expect("Long An");
     assert_eq!(after.population, before.population);
     // The bundled province populations complete the national tree, adding no unit.
     let count = store.unit_count().await.expect("count");
@@ -82,7 +91,11 @@ async fn a_file_without_populations_keeps_the_known_ones() {
         .expect("the populations");
     assert_eq!((s.inserted, s.updated), (0, 63));
     assert_eq!(store.unit_count().await.expect("count"), count);
-    let hanoi = store.unit("01").await.expect("read").expect("Hà Nội");
+    let hanoi = store
+        .unit(&unit_code("01"))
+        .await
+        .expect("read")
+        .expect("Hà Nội");
     assert_eq!(hanoi.population, Some(8_053_663));
     let provinces = store.children(None).await.expect("provinces");
     let total: i64 = provinces.iter().filter_map(|u| u.population).sum();
@@ -98,10 +111,18 @@ async fn the_long_an_sample_has_populations_and_updates_in_place() {
         .expect("import");
     let rows = SAMPLE_UNITS.lines().count() - 1;
     assert_eq!(s.inserted, rows);
-    let long_an = store.unit("80").await.expect("read").expect("Long An");
+    let long_an = store
+        .unit(&unit_code("80"))
+        .await
+        .expect("read")
+        .expect("Long An");
     assert_eq!(long_an.population, Some(1_688_547));
     assert_eq!(long_an.kind, "province");
-    let tan_an = store.unit("794").await.expect("read").expect("Tân An");
+    let tan_an = store
+        .unit(&unit_code("794"))
+        .await
+        .expect("read")
+        .expect("Tân An");
     assert_eq!(tan_an.parent_code.as_deref(), Some("80"));
     assert_eq!(tan_an.population, Some(145_120));
     assert_eq!(tan_an.path, "/80/794/");
@@ -111,7 +132,11 @@ async fn the_long_an_sample_has_populations_and_updates_in_place() {
         .await
         .expect("update");
     assert_eq!((s.inserted, s.updated), (0, 1));
-    let tan_an = store.unit("794").await.expect("read").expect("Tân An");
+    let tan_an = store
+        .unit(&unit_code("794"))
+        .await
+        .expect("read")
+        .expect("Tân An");
     assert_eq!(tan_an.name, "TP Tân An");
     assert_eq!(tan_an.population, Some(150_000));
     assert_eq!(store.unit_count().await.expect("count"), rows as i64);
@@ -173,11 +198,21 @@ async fn bad_files_report_file_line_reason_and_write_nothing() {
         assert!(err.contains(&want), "{name}: {err}");
         assert!(err.to_lowercase().contains(reason), "{name}: {err}");
         assert_eq!(store.unit_count().await.expect("count"), before, "{name}");
-        assert!(store.unit("99990").await.expect("read").is_none());
+        assert!(
+            store
+                .unit(&unit_code("99990"))
+                .await
+                .expect("read")
+                .is_none()
+        );
     }
     // The existing row was not touched by the duplicate file's first line.
     assert_eq!(
-        store.unit("80").await.expect("read").map(|u| u.name),
+        store
+            .unit(&unit_code("80"))
+            .await
+            .expect("read")
+            .map(|u| u.name),
         Some("Tỉnh Long An".into())
     );
     done(db, store).await;
@@ -248,10 +283,18 @@ async fn the_binary_refuses_a_bad_file_with_line_numbers() {
     let store = Store::connect(&db.url, Arc::new(SystemClock))
         .await
         .expect("connect");
-    let unit = store.unit("794").await.expect("read").expect("794");
+    let unit = store
+        .unit(&unit_code("794"))
+        .await
+        .expect("read")
+        .expect("794");
     assert_eq!(unit.target, Some(0.7));
     assert!(target(&["794", "default"]).status.success());
-    let unit = store.unit("794").await.expect("read").expect("794");
+    let unit = store
+        .unit(&unit_code("794"))
+        .await
+        .expect("read")
+        .expect("794");
     assert_eq!(unit.target, None);
     store.close().await;
     db.drop_db().await;

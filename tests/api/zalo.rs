@@ -115,7 +115,7 @@ async fn zalo_citizen_journey_with_taps_and_numbers() {
     let (body, ts) = p.zalo_body("unfollow", user, None);
     assert_eq!(p.post_zalo_signed(&body, &ts).await, 200);
     let deadline = tokio::time::Instant::now() + WAIT;
-    while p.person(Platform::Zalo, user).await.map(|x| x.unreachable) != Some(1) {
+    while p.person(Platform::Zalo, user).await.map(|x| x.unreachable) != Some(true) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "unfollow not recorded"
@@ -124,7 +124,7 @@ async fn zalo_citizen_journey_with_taps_and_numbers() {
     }
     let (body, ts) = p.zalo_body("follow", user, None);
     assert_eq!(p.post_zalo_signed(&body, &ts).await, 200);
-    while p.person(Platform::Zalo, user).await.map(|x| x.unreachable) != Some(0) {
+    while p.person(Platform::Zalo, user).await.map(|x| x.unreachable) != Some(false) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "follow not recorded"
@@ -271,7 +271,7 @@ async fn zalo_long_texts_window_and_errors() {
     assert_eq!(outcome(&p, id).await.0, "failed");
     assert_eq!(
         p.person(Platform::Zalo, user).await.map(|x| x.unreachable),
-        Some(1)
+        Some(true)
     );
 
     // Eight days later nothing is sent: skipped before calling Zalo.

@@ -1,7 +1,10 @@
 //! What the bot is waiting for from a person, persisted as JSON in `people.state` so a
-//! restart mid-conversation continues where the person was.
+//! restart mid-conversation continues where the person was. It is a domain value so the store
+//! hands out a parsed state.
 
 use serde::{Deserialize, Serialize};
+
+use super::UnitCode;
 
 /// The person's place in the conversation. Most steps are driven by buttons that carry their
 /// own context; the state only says how to read the next free text.
@@ -16,7 +19,7 @@ pub enum State {
     /// The next text is a broadcast to this unit's subtree.
     BroadcastText {
         /// The unit's code.
-        unit: String,
+        unit: UnitCode,
     },
 }
 
@@ -34,7 +37,20 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::State;
+    use super::{State, UnitCode};
+
+    #[test]
+    fn the_stored_form_is_unchanged() {
+        let unit = UnitCode::parse("80").expect("code");
+        let s = State::BroadcastText { unit };
+        assert_eq!(s.to_json(), r#"{"step":"broadcast_text","unit":"80"}"#);
+        assert_eq!(State::from_json(&s.to_json()), s);
+        // A stored unit that is no code reads as idle, like any other unreadable state.
+        assert_eq!(
+            State::from_json(r#"{"step":"broadcast_text","unit":"8 0"}"#),
+            State::Idle
+        );
+    }
 
     #[test]
     fn states_round_trip_and_garbage_is_idle() {
