@@ -38,7 +38,10 @@
 //!   [`platform_startup`] starts Messenger and Zalo next to Telegram.
 //! - [`metrics`]: in-memory Prometheus counters kept with `prometheus-client`; the outbox depth
 //!   is read from the database at scrape time.
+//! - [`backoff`]: the one retry-delay formula (exponential, capped, optionally jittered) that
+//!   the outbox, Telegram polling and the Zalo token refresh share.
 
+pub mod backoff;
 pub mod chat;
 pub mod clock;
 pub mod config;

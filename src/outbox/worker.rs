@@ -29,11 +29,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Result;
-use rand::Rng;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::limits::{CallKind, Limiter, PlatformLimits, Wait};
+use crate::backoff::Backoff;
 use crate::clock::{Millis, SharedClock};
 use crate::domain::ChatAddress;
 use crate::platform::{Deliver, DeliveryError, Outgoing};
@@ -743,23 +743,17 @@ fn is_reminder(row: &OutboxRow) -> bool {
         .is_some_and(|k| k.starts_with("rem:"))
 }
 
-/// Exponential backoff with jitter: between half and all of 1 s, 2 s, 4 s … capped at 5
-/// minutes, so retries of many rows spread out.
+/// Retries of a failed send: between half and all of 1 s, 2 s, 4 s … capped at 5 minutes, so
+/// retries of many rows spread out.
+const RETRY: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(300),
+    jitter: true,
+};
+
+/// The delay before retrying a row that has failed `attempts` times.
 pub fn backoff_ms(attempts: i64) -> i64 {
-    let cap = (1000i64 << (attempts - 1).clamp(0, 9)).min(300_000);
-    rand::rng().random_range(cap / 2..=cap)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff_ms;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for a in 1..20 {
-            let b = backoff_ms(a);
-            let cap = (1000i64 << (a - 1).clamp(0, 9)).min(300_000);
-            assert!(b >= cap / 2 && b <= cap, "{a}: {b}");
-        }
-    }
+    RETRY
+        .delay(u32::try_from(attempts).unwrap_or(0))
+        .as_millis() as i64
 }
