@@ -24,10 +24,7 @@ impl Backoff {
     /// The delay before retry number `attempt` (1 for the first retry; 0 counts as 1).
     pub fn delay(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(31);
-        let full = self
-            .base
-            .saturating_mul(1u32 << doublings)
-            .min(self.cap);
+        let full = self.base.saturating_mul(1u32 << doublings).min(self.cap);
         if !self.jitter {
             return full;
         }

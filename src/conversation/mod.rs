@@ -5,14 +5,13 @@
 
 mod action;
 mod admin;
-mod broadcast;
 mod citizen;
 mod coverage;
-mod engine;
+pub(crate) mod engine;
 mod groups;
 pub mod keys;
 pub(crate) mod link;
-mod reply;
+pub(crate) mod reply;
 mod state;
 #[cfg(test)]
 mod tests;

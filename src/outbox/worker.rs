@@ -75,7 +75,7 @@ impl Daytime {
             return 0;
         };
         let minute = t.hour() * 60 + t.minute();
-        if super::scheduler::in_window(minute, self.window) {
+        if crate::clock::in_window(minute, self.window) {
             return 0;
         }
         let minutes = (self.window.0 + 24 * 60 - minute) % (24 * 60);
