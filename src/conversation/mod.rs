@@ -11,6 +11,7 @@ pub(crate) mod engine;
 mod groups;
 pub mod keys;
 pub(crate) mod link;
+mod pager;
 pub(crate) mod reply;
 mod state;
 #[cfg(test)]
