@@ -51,3 +51,44 @@ impl Clock for ManualClock {
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+/// Minutes after local midnight and the local date (`YYYY-MM-DD`), in the campaign's time
+/// zone; the scheduled jobs (reminders, digests) and the daytime windows read time this way.
+pub fn local(settings: &crate::config::Settings, now: Millis) -> (u32, String) {
+    use chrono::{Datelike, TimeZone, Timelike};
+    let tz = settings
+        .campaign
+        .tz()
+        .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+    match tz.timestamp_millis_opt(now).single() {
+        Some(t) => (
+            t.hour() * 60 + t.minute(),
+            format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
+        ),
+        None => (0, String::new()),
+    }
+}
+
+/// Whether `minute` (after local midnight) is inside `[start, end)`, which may wrap midnight.
+pub fn in_window(minute: u32, (start, end): (u32, u32)) -> bool {
+    if start <= end {
+        (start..end).contains(&minute)
+    } else {
+        minute >= start || minute < end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_window;
+
+    #[test]
+    fn windows_may_wrap_midnight() {
+        assert!(in_window(8 * 60, (480, 1200)));
+        assert!(!in_window(20 * 60, (480, 1200)));
+        assert!(!in_window(7 * 60 + 59, (480, 1200)));
+        assert!(in_window(23 * 60, (22 * 60, 6 * 60)));
+        assert!(in_window(60, (22 * 60, 6 * 60)));
+        assert!(!in_window(12 * 60, (22 * 60, 6 * 60)));
+    }
+}

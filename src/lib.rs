@@ -23,8 +23,12 @@
 //!   platform claims small windows of due rows (replies first), checks the platform's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
 //!   holds back other chats), keeps several requests in flight and records outcomes in
-//!   batches. Claimed rows are leased, so a crash loses nothing. A scheduler moves broadcast
-//!   progress along and queues reminders and daily digests.
+//!   batches. Claimed rows are leased, so a crash loses nothing. A scheduler runs the timed
+//!   jobs once a second: broadcast progress, reminders and daily digests.
+//! - [`broadcast`]: the broadcast feature: the leader's commands, the status texts, the
+//!   scheduler's progress step and the message keys (its rows live in `store::broadcasts`).
+//! - [`reminders`] and [`digest`]: the scheduler's other two jobs, reminding citizens who have
+//!   not confirmed (inside the daytime window) and the leaders' daily digests.
 //! - [`coverage`]: the figures of every unit and its subtree from maintained counters (pure
 //!   arithmetic apart from the store), daily snapshots for trends, and the rows behind the
 //!   coverage table, chart and exports (chat and `bluezone-bot report`).
@@ -40,12 +44,17 @@
 //!   [`platform_startup`] starts Messenger and Zalo next to Telegram.
 //! - [`metrics`]: in-memory Prometheus counters kept with `prometheus-client`; the outbox depth
 //!   is read from the database at scrape time.
+//! - [`backoff`]: the one retry-delay formula (exponential, capped, optionally jittered) that
+//!   the outbox, Telegram polling and the Zalo token refresh share.
 
+pub mod backoff;
+pub mod broadcast;
 pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod conversation;
 pub mod coverage;
+pub mod digest;
 pub mod domain;
 pub mod http;
 pub mod i18n;
@@ -53,6 +62,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod platform;
 pub mod platform_startup;
+pub mod reminders;
 pub mod reports;
 pub mod startup;
 pub mod store;

@@ -64,7 +64,7 @@ impl Engine {
 
     /// `/broadcast` without a unit, for an administrator: the top units (each reaches its
     /// whole subtree) and the units the administrator also leads, as buttons.
-    pub(super) async fn broadcast_pick(&self, led: &[UnitCode]) -> Result<Turn> {
+    pub(crate) async fn broadcast_pick(&self, led: &[UnitCode]) -> Result<Turn> {
         let mut units = self.store.children(None).await?;
         for code in led {
             if !units.iter().any(|u| &u.code == code)

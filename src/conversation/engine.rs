@@ -21,8 +21,8 @@ pub const MAX_TEXT_CHARS: usize = 1000;
 /// The conversation engine. Cheap to clone; shared by every platform adapter.
 #[derive(Clone)]
 pub struct Engine {
-    pub(super) store: Store,
-    pub(super) settings: Arc<Settings>,
+    pub(crate) store: Store,
+    pub(crate) settings: Arc<Settings>,
     outbox_ready: Arc<Notify>,
     /// Asks each platform whether a user administers a group (`/linkgroup`).
     group_admins: crate::platform::group_admins::GroupAdminRegistry,
@@ -31,7 +31,7 @@ pub struct Engine {
 }
 
 /// What a handler knows about the event it handles.
-pub(super) struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// The sender's account, as loaded at the start of the event.
     pub person: Person,
     /// Whether the account is new.
@@ -253,7 +253,7 @@ impl Engine {
             Action::BroadcastStopAsk(id) => self.broadcast_stop_ask(ctx, id).await?,
             Action::BroadcastStop(id) => self.broadcast_stop(ctx, id).await?,
             Action::BroadcastKeep(id) => Turn::reply(Reply::to_sender(
-                Msg::new(&crate::outbox::keys::BC_KEPT).arg("id", id),
+                Msg::new(&crate::broadcast::keys::BC_KEPT).arg("id", id),
             )),
             Action::Coverage(code, page) => self.coverage_button(ctx, code, page).await?,
             Action::Chart(code) => self.chart_cmd(ctx, Some(opt_str(&code))).await?,
@@ -410,7 +410,7 @@ impl Engine {
     }
 
     /// Wakes the sender workers (something was queued outside [`Engine::commit`]).
-    pub(super) fn wake_outbox(&self) {
+    pub(crate) fn wake_outbox(&self) {
         self.outbox_ready.notify_waiters();
         self.outbox_ready.notify_one();
     }

@@ -5,14 +5,14 @@
 
 mod action;
 mod admin;
-mod broadcast;
 mod citizen;
 mod coverage;
-mod engine;
+pub(crate) mod engine;
 mod groups;
 pub mod keys;
 pub(crate) mod link;
-mod reply;
+mod pager;
+pub(crate) mod reply;
 #[cfg(test)]
 mod tests;
 mod units;

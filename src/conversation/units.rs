@@ -4,6 +4,7 @@ use anyhow::Result;
 
 use super::engine::{Ctx, Engine};
 use super::keys::*;
+use super::pager::Pager;
 use super::{Action, Button, Reply, State, Turn};
 use crate::domain::{UnitCode, fold};
 use crate::i18n::Msg;
@@ -115,8 +116,7 @@ impl Engine {
             None => None,
         };
         let children = self.store.children(code).await?;
-        let pages = children.len().div_ceil(PAGE).max(1);
-        let page = (page as usize).min(pages - 1);
+        let pager = Pager::new(children.len(), PAGE, page);
         let mut reply = match &parent {
             Some(p) => Reply::to_sender(Msg::new(&BROWSE_UNDER).arg("unit", p.name.clone())),
             None => Reply::to_sender(&BROWSE_TOP),
@@ -129,7 +129,7 @@ impl Engine {
         }
         let codes: Vec<&str> = children.iter().map(|u| u.code.as_str()).collect();
         let with_children = self.store.codes_with_children(&codes).await?;
-        for unit in children.iter().skip(page * PAGE).take(PAGE) {
+        for unit in children.iter().skip(pager.offset()).take(PAGE) {
             let action = if with_children.contains(unit.code.as_str()) {
                 Action::Browse(Some(code_of(unit)?), 0)
             } else {
@@ -146,20 +146,11 @@ impl Engine {
             Some(p) => Some(code_of(p)?),
             None => None,
         };
-        let mut nav = Vec::new();
-        if page > 0 {
-            nav.push(Button::action(
-                Msg::new(&BTN_BACK_PAGE),
-                Action::Browse(here.clone(), page as u32 - 1),
-            ));
-        }
-        if page + 1 < pages {
-            nav.push(Button::action(
-                Msg::new(&BTN_MORE),
-                Action::Browse(here.clone(), page as u32 + 1),
-            ));
-        }
-        reply = reply.row(nav);
+        reply = reply.row(
+            pager.nav(Msg::new(&BTN_BACK_PAGE), Msg::new(&BTN_MORE), |page| {
+                Action::Browse(here.clone(), page)
+            }),
+        );
         let mut bottom = Vec::new();
         if let Some(p) = &parent {
             let up = match &p.parent_code {

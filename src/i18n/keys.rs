@@ -101,6 +101,6 @@ impl From<&'static Key> for Msg {
 pub static ALL_KEYS: &[&[&Key]] = &[
     crate::conversation::link::keys::ALL,
     crate::conversation::keys::ALL,
-    crate::outbox::keys::ALL,
+    crate::broadcast::keys::ALL,
     crate::coverage::keys::ALL,
 ];

@@ -1,11 +1,10 @@
 //! Delivery: the persistent outbox (rows in [`crate::store::outbox`]), the sender workers
-//! that send them within each platform's rate limits, and the scheduler that keeps broadcast
-//! progress messages, reminders and daily digests going.
+//! that send them within each platform's rate limits, and the scheduler that runs broadcast
+//! progress ([`crate::broadcast::step`]), reminders ([`crate::reminders`]) and daily digests
+//! ([`crate::digest`]) once a second.
 
-pub mod keys;
 pub mod lead;
 pub mod limits;
-pub mod progress;
 pub mod scheduler;
 pub mod settings;
 pub mod worker;

@@ -25,15 +25,16 @@
 //! records them, and puts the rows it had not started back in the queue.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Result;
-use rand::Rng;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::limits::{CallKind, Limiter, PlatformLimits, Wait};
+use crate::backoff::Backoff;
 use crate::clock::{Millis, SharedClock};
 use crate::domain::ChatAddress;
 use crate::platform::{Deliver, DeliveryError, Outgoing};
@@ -75,7 +76,7 @@ impl Daytime {
             return 0;
         };
         let minute = t.hour() * 60 + t.minute();
-        if super::scheduler::in_window(minute, self.window) {
+        if crate::clock::in_window(minute, self.window) {
             return 0;
         }
         let minutes = (self.window.0 + 24 * 60 - minute) % (24 * 60);
@@ -306,225 +307,363 @@ impl Worker {
     }
 
     /// Runs until `shutdown` is cancelled, then finishes the requests in flight, records them
-    /// and puts back the rows it had not started.
+    /// and puts back the rows it had not started. Each turn: [`Sender::collect`] finished
+    /// sends, [`Sender::flush`] outcomes, [`Sender::claim`] more rows when they run low,
+    /// [`Sender::pick`] the best row whose slot has come and [`Sender::dispatch`] it (or
+    /// [`Sender::idle`] until something can go).
     #[tracing::instrument(skip_all, fields(platform = %self.shared.deliver.platform()))]
     pub async fn run(self, shutdown: CancellationToken) {
-        let s = self.shared.clone();
-        let window = s.config.window();
-        let short = s.config.short_wait();
-        let semaphore = Arc::new(Semaphore::new(s.config.concurrency.max(1)));
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
-        // Claimed rows waiting (briefly) for their slot, with the time it comes.
-        let mut pending: Vec<(Millis, Job)> = Vec::new();
-        // Every row this worker holds (pending or in flight) with its latest claim and when
-        // it was claimed: a row claimed again (its lease ran out while it waited here) is
-        // not taken twice, and its outcome is recorded against the newest claim.
-        let mut held: HashMap<i64, (i64, Millis)> = HashMap::new();
-        let lease = s.config.lease_ms;
-        let mut last_stale_check = lock(&s.limiter).now();
-        let mut done: Vec<Completion> = Vec::new();
-        let mut last_flush = s.store.now();
-        let mut claim_now = true;
-        let mut queue_empty = false;
+        let mut sender = Sender::new(self.shared.clone(), self.ready.clone());
         loop {
-            while let Ok(c) = done_rx.try_recv() {
-                done.push(c);
-            }
-            let now = lock(&s.limiter).now();
-            for c in &mut done {
-                if let Some((claim, _)) = held.remove(&c.id) {
-                    c.claim = claim;
-                }
-            }
-            // Rows that waited here for half their lease go back to the queue before another
-            // worker (or this one) could take them again (looked at about once a second).
-            let mut k = if now - last_stale_check >= 1_000 {
-                last_stale_check = now;
-                0
-            } else {
-                pending.len()
-            };
-            while k < pending.len() {
-                let id = pending[k].1.row.id;
-                if held.get(&id).is_some_and(|(_, at)| now - at > lease / 2) {
-                    let (at, mut job) = pending.swap_remove(k);
-                    if let Some((claim, _)) = held.remove(&id) {
-                        job.row.attempts = claim;
-                    }
-                    done.push(s.defer(&job.row, at.max(now)));
-                } else {
-                    k += 1;
-                }
-            }
-            if !done.is_empty()
-                && (done.len() >= 64 || now - last_flush >= 50 || pending.is_empty())
-            {
-                if let Err(e) = s.store.record_outcomes(&done).await {
-                    tracing::error!(error = ?e, "recording sends failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-                done.clear();
-                last_flush = now;
-                // A chat's next row is claimable once its previous one is recorded.
-                queue_empty = false;
+            let now = sender.collect();
+            sender.return_stale(now);
+            if !sender.flush(now).await {
+                continue;
             }
             if shutdown.is_cancelled() {
                 break;
             }
-            let ready_now = pending.iter().filter(|(at, _)| *at <= now).count();
-            if claim_now || (!queue_empty && ready_now < window / 2 && pending.len() < 4 * window) {
-                claim_now = false;
-                match s
-                    .store
-                    .claim_due(s.deliver.platform(), window as i64, s.config.lease_ms)
-                    .await
-                {
-                    Ok(rows) => {
-                        queue_empty = rows.is_empty();
-                        for row in rows {
-                            if let Some(h) = held.get_mut(&row.id) {
-                                // Ours already: adopt the newer claim, send it once.
-                                *h = (row.attempts, now);
-                                continue;
-                            }
-                            match s.prepare(row).await {
-                                Ok(Ok(job)) => {
-                                    held.insert(job.row.id, (job.row.attempts, now));
-                                    pending.push((now, job));
-                                }
-                                Ok(Err(c)) => done.push(c),
-                                Err(e) => tracing::error!(error = ?e, "reading a row failed"),
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = ?e, "claiming rows failed");
-                        tokio::select! {
-                            _ = shutdown.cancelled() => {}
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        }
-                        continue;
-                    }
-                }
+            if !sender.claim(now, &shutdown).await {
+                continue;
             }
-            // The best row whose slot has come: highest priority, groups first, oldest.
-            let best = pending
-                .iter()
-                .enumerate()
-                .filter(|(_, (at, _))| *at <= now)
-                .min_by_key(|(_, (_, j))| (j.row.priority, -j.row.is_group, j.row.id))
-                .map(|(i, _)| i);
-            let Some(i) = best else {
-                // Nothing can go now: sleep until a pending slot, a new row, a finished send.
-                let next_pending = pending.iter().map(|(at, _)| *at).min();
-                let next_due = if queue_empty {
-                    match s.store.next_due_at(s.deliver.platform()).await {
-                        Ok(Some(at)) => Some(at - s.store.now() + now),
-                        _ => None,
-                    }
-                } else {
-                    Some(now)
-                };
-                let wake = [next_pending, next_due].into_iter().flatten().min();
-                let wait = wake.map(|w| (w - now).clamp(1, 1000)).unwrap_or(1000) as u64;
-                let wait = if done.is_empty() { wait } else { wait.min(50) };
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = self.ready.notified() => { claim_now = true; queue_empty = false; }
-                    _ = tokio::time::sleep(Duration::from_millis(wait)) => { queue_empty = false; }
-                    Some(c) = done_rx.recv() => done.push(c),
-                }
+            let Some(i) = sender.pick(now) else {
+                sender.idle(now, &shutdown).await;
                 continue;
             };
-            // A broadcast stopped while its rows waited here: they are not sent.
-            if let Some(b) = pending[i].1.row.broadcast_id
-                && matches!(s.broadcast_stopped(b).await, Ok(true))
-            {
-                let (_, mut job) = pending.swap_remove(i);
-                if let Some((claim, _)) = held.remove(&job.row.id) {
-                    job.row.attempts = claim;
+            if sender.dispatch(i, now, &shutdown).await.is_break() {
+                break;
+            }
+        }
+        sender.stop().await;
+    }
+}
+
+/// Every row a running worker holds (pending or in flight) with its latest claim and when it
+/// was claimed: a row claimed again (its lease ran out while it waited here) is not taken
+/// twice, and its outcome is recorded against the newest claim.
+#[derive(Default)]
+struct Held(HashMap<i64, (i64, Millis)>);
+
+impl Held {
+    /// Whether a freshly claimed row is ours already; if so it takes the newer claim, so
+    /// that it is sent once.
+    fn renew(&mut self, row: &OutboxRow, now: Millis) -> bool {
+        match self.0.get_mut(&row.id) {
+            Some(h) => {
+                *h = (row.attempts, now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Holds a claimed row, read and waiting here.
+    fn hold(&mut self, row: &OutboxRow, now: Millis) {
+        self.0.insert(row.id, (row.attempts, now));
+    }
+
+    /// Whether row `id` has waited here longer than `limit` since it was claimed.
+    fn older_than(&self, id: i64, now: Millis, limit: Millis) -> bool {
+        self.0.get(&id).is_some_and(|(_, at)| now - at > limit)
+    }
+
+    /// Gives `row` its latest claim.
+    fn restore(&self, row: &mut OutboxRow) {
+        if let Some((claim, _)) = self.0.get(&row.id) {
+            row.attempts = *claim;
+        }
+    }
+
+    /// Lets go of `row`, giving it its latest claim.
+    fn release(&mut self, row: &mut OutboxRow) {
+        self.restore(row);
+        self.0.remove(&row.id);
+    }
+
+    /// Lets go of the rows of `done`, recording each against its latest claim.
+    fn settle(&mut self, done: &mut [Completion]) {
+        for c in done {
+            if let Some((claim, _)) = self.0.remove(&c.id) {
+                c.claim = claim;
+            }
+        }
+    }
+}
+
+/// The state [`Worker::run`] carries from one turn to the next.
+struct Sender {
+    s: Arc<Shared>,
+    ready: Arc<Notify>,
+    /// Rows claimed at a time.
+    window: usize,
+    /// A chat wait up to this long is waited out here rather than in the queue.
+    short: Millis,
+    /// How long a claim holds a row.
+    lease: Millis,
+    /// Requests in flight, up to the concurrency.
+    semaphore: Arc<Semaphore>,
+    /// Finished sends come back through this channel.
+    done_tx: mpsc::UnboundedSender<Completion>,
+    done_rx: mpsc::UnboundedReceiver<Completion>,
+    /// Claimed rows waiting (briefly) for their slot, with the time it comes.
+    pending: Vec<(Millis, Job)>,
+    held: Held,
+    /// When waiting rows were last looked at for staleness (limiter time).
+    last_stale_check: Millis,
+    /// Outcomes not recorded yet.
+    done: Vec<Completion>,
+    last_flush: Millis,
+    /// Claim on the next turn whatever is at hand (woken, or the first turn).
+    claim_now: bool,
+    /// The last claim found nothing.
+    queue_empty: bool,
+}
+
+impl Sender {
+    fn new(s: Arc<Shared>, ready: Arc<Notify>) -> Sender {
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
+        let last_stale_check = lock(&s.limiter).now();
+        Sender {
+            window: s.config.window(),
+            short: s.config.short_wait(),
+            lease: s.config.lease_ms,
+            semaphore: Arc::new(Semaphore::new(s.config.concurrency.max(1))),
+            done_tx,
+            done_rx,
+            pending: Vec::new(),
+            held: Held::default(),
+            last_stale_check,
+            done: Vec::new(),
+            last_flush: s.store.now(),
+            claim_now: true,
+            queue_empty: false,
+            s,
+            ready,
+        }
+    }
+
+    /// Takes in the sends that finished; returns the time (limiter time).
+    fn collect(&mut self) -> Millis {
+        while let Ok(c) = self.done_rx.try_recv() {
+            self.done.push(c);
+        }
+        let now = lock(&self.s.limiter).now();
+        self.held.settle(&mut self.done);
+        now
+    }
+
+    /// Rows that waited here for half their lease go back to the queue before another
+    /// worker (or this one) could take them again (looked at about once a second).
+    fn return_stale(&mut self, now: Millis) {
+        let mut k = if now - self.last_stale_check >= 1_000 {
+            self.last_stale_check = now;
+            0
+        } else {
+            self.pending.len()
+        };
+        while k < self.pending.len() {
+            let id = self.pending[k].1.row.id;
+            if self.held.older_than(id, now, self.lease / 2) {
+                let (at, mut job) = self.pending.swap_remove(k);
+                self.held.release(&mut job.row);
+                self.done.push(self.s.defer(&job.row, at.max(now)));
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// Records the outcomes at hand in one batch when there are many, they have waited, or
+    /// nothing else is waiting; `false` when recording failed (after a pause).
+    async fn flush(&mut self, now: Millis) -> bool {
+        if self.done.is_empty()
+            || !(self.done.len() >= 64 || now - self.last_flush >= 50 || self.pending.is_empty())
+        {
+            return true;
+        }
+        if let Err(e) = self.s.store.record_outcomes(&self.done).await {
+            tracing::error!(error = ?e, "recording sends failed; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return false;
+        }
+        self.done.clear();
+        self.last_flush = now;
+        // A chat's next row is claimable once its previous one is recorded.
+        self.queue_empty = false;
+        true
+    }
+
+    /// Claims a window of due rows when woken, or when few rows at hand can go; `false`
+    /// when claiming failed (after a pause).
+    async fn claim(&mut self, now: Millis, shutdown: &CancellationToken) -> bool {
+        let ready_now = self.pending.iter().filter(|(at, _)| *at <= now).count();
+        let low = !self.queue_empty
+            && ready_now < self.window / 2
+            && self.pending.len() < 4 * self.window;
+        if !self.claim_now && !low {
+            return true;
+        }
+        self.claim_now = false;
+        let s = &self.s;
+        let rows = match s
+            .store
+            .claim_due(s.deliver.platform(), self.window as i64, self.lease)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = ?e, "claiming rows failed");
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                done.push(Completion {
-                    id: job.row.id,
-                    broadcast_id: job.row.broadcast_id,
-                    queued_at: job.row.created_at,
-                    claim: job.row.attempts,
-                    mark: Mark::Cancelled,
-                });
+                return false;
+            }
+        };
+        self.queue_empty = rows.is_empty();
+        for row in rows {
+            if self.held.renew(&row, now) {
                 continue;
             }
-            let job = &pending[i].1;
-            let acquired =
-                lock(&s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
-            match acquired {
-                Ok(()) => {
-                    let (_, mut job) = pending.swap_remove(i);
-                    let permit = tokio::select! {
-                        _ = shutdown.cancelled() => {
-                            pending.push((now, job));
-                            continue;
-                        }
-                        p = semaphore.clone().acquire_owned() => p,
-                    };
-                    if let Some((claim, _)) = held.get(&job.row.id) {
-                        job.row.attempts = *claim;
-                    }
-                    let Ok(permit) = permit else { break };
-                    let shared = s.clone();
-                    let tx = done_tx.clone();
-                    tokio::spawn(async move {
-                        let c = shared.send(&job).await;
-                        let _ = tx.send(c);
-                        drop(permit);
-                    });
+            match s.prepare(row).await {
+                Ok(Ok(job)) => {
+                    self.held.hold(&job.row, now);
+                    self.pending.push((now, job));
                 }
-                Err(Wait::Chat(at)) => {
-                    if at - now <= short {
-                        pending[i].0 = at;
-                    } else {
-                        let (_, mut job) = pending.swap_remove(i);
-                        if let Some((claim, _)) = held.remove(&job.row.id) {
-                            job.row.attempts = claim;
-                        }
-                        done.push(s.defer(&job.row, at));
+                Ok(Err(c)) => self.done.push(c),
+                Err(e) => tracing::error!(error = ?e, "reading a row failed"),
+            }
+        }
+        true
+    }
+
+    /// The best row whose slot has come: highest priority, groups first, oldest.
+    fn pick(&self, now: Millis) -> Option<usize> {
+        self.pending
+            .iter()
+            .enumerate()
+            .filter(|(_, (at, _))| *at <= now)
+            .min_by_key(|(_, (_, j))| (j.row.priority, -j.row.is_group, j.row.id))
+            .map(|(i, _)| i)
+    }
+
+    /// Nothing can go now: sleeps until a pending slot, a new row or a finished send.
+    async fn idle(&mut self, now: Millis, shutdown: &CancellationToken) {
+        let s = &self.s;
+        let next_pending = self.pending.iter().map(|(at, _)| *at).min();
+        let next_due = if self.queue_empty {
+            match s.store.next_due_at(s.deliver.platform()).await {
+                Ok(Some(at)) => Some(at - s.store.now() + now),
+                _ => None,
+            }
+        } else {
+            Some(now)
+        };
+        let wake = [next_pending, next_due].into_iter().flatten().min();
+        let wait = wake.map(|w| (w - now).clamp(1, 1000)).unwrap_or(1000) as u64;
+        let wait = if self.done.is_empty() {
+            wait
+        } else {
+            wait.min(50)
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = self.ready.notified() => { self.claim_now = true; self.queue_empty = false; }
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => { self.queue_empty = false; }
+            Some(c) = self.done_rx.recv() => self.done.push(c),
+        }
+    }
+
+    /// Sends pending row `i` when its chat and the platform have a free slot; otherwise it
+    /// waits here (a short chat wait), goes back to the queue (a long one), or the platform's
+    /// wait is waited out. `Break` when stopping leaves no permit to send with.
+    async fn dispatch(
+        &mut self,
+        i: usize,
+        now: Millis,
+        shutdown: &CancellationToken,
+    ) -> ControlFlow<()> {
+        // A broadcast stopped while its rows waited here: they are not sent.
+        if let Some(b) = self.pending[i].1.row.broadcast_id
+            && matches!(self.s.broadcast_stopped(b).await, Ok(true))
+        {
+            let (_, mut job) = self.pending.swap_remove(i);
+            self.held.release(&mut job.row);
+            self.done.push(Completion::of(&job.row, Mark::Cancelled));
+            return ControlFlow::Continue(());
+        }
+        let job = &self.pending[i].1;
+        let acquired =
+            lock(&self.s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
+        match acquired {
+            Ok(()) => {
+                let (_, mut job) = self.pending.swap_remove(i);
+                let permit = tokio::select! {
+                    _ = shutdown.cancelled() => {
+                        self.pending.push((now, job));
+                        return ControlFlow::Continue(());
                     }
+                    p = self.semaphore.clone().acquire_owned() => p,
+                };
+                self.held.restore(&mut job.row);
+                let Ok(permit) = permit else {
+                    return ControlFlow::Break(());
+                };
+                let shared = self.s.clone();
+                let tx = self.done_tx.clone();
+                tokio::spawn(async move {
+                    let c = shared.send(&job).await;
+                    let _ = tx.send(c);
+                    drop(permit);
+                });
+            }
+            Err(Wait::Chat(at)) => {
+                if at - now <= self.short {
+                    self.pending[i].0 = at;
+                } else {
+                    let (_, mut job) = self.pending.swap_remove(i);
+                    self.held.release(&mut job.row);
+                    self.done.push(self.s.defer(&job.row, at));
                 }
-                Err(Wait::Global(at)) => {
-                    // Never longer than a quarter lease: rows held here go back in time.
-                    let wait = (at - now).clamp(1, (lease / 4).max(1)) as u64;
-                    tokio::select! {
-                        _ = shutdown.cancelled() => {}
-                        _ = self.ready.notified() => { claim_now = true; }
-                        _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                    }
+            }
+            Err(Wait::Global(at)) => {
+                // Never longer than a quarter lease: rows held here go back in time.
+                let wait = (at - now).clamp(1, (self.lease / 4).max(1)) as u64;
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = self.ready.notified() => { self.claim_now = true; }
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
                 }
             }
         }
-        // Graceful stop: the rows not started go back; the requests in flight finish.
-        let unsent: Vec<(i64, i64)> = pending
-            .iter()
+        ControlFlow::Continue(())
+    }
+
+    /// Graceful stop: the rows not started go back; the requests in flight finish and are
+    /// recorded.
+    async fn stop(mut self) {
+        let s = self.s.clone();
+        let unsent: Vec<(i64, i64)> = self
+            .pending
+            .iter_mut()
             .map(|(_, j)| {
-                let claim = held.get(&j.row.id).map_or(j.row.attempts, |(c, _)| *c);
-                (j.row.id, claim)
+                self.held.restore(&mut j.row);
+                (j.row.id, j.row.attempts)
             })
             .collect();
         if let Err(e) = s.store.release_many(&unsent).await {
             tracing::error!(error = ?e, "putting rows back failed (their lease will expire)");
         }
-        let _ = semaphore
+        let _ = self
+            .semaphore
             .acquire_many(s.config.concurrency.max(1) as u32)
             .await;
-        drop(done_tx);
-        while let Some(c) = done_rx.recv().await {
-            done.push(c);
+        drop(self.done_tx);
+        while let Some(c) = self.done_rx.recv().await {
+            self.done.push(c);
         }
-        for c in &mut done {
-            if let Some((claim, _)) = held.remove(&c.id) {
-                c.claim = claim;
-            }
-        }
-        if let Err(e) = s.store.record_outcomes(&done).await {
+        self.held.settle(&mut self.done);
+        if let Err(e) = s.store.record_outcomes(&self.done).await {
             tracing::error!(error = ?e, "recording the last sends failed");
         }
         tracing::info!(released = unsent.len(), "sender stopped");
@@ -535,13 +674,7 @@ impl Shared {
     /// Reads a claimed row: its address and message (a broadcast's from the broadcast),
     /// or the completion that ends it when it cannot or should no longer be sent.
     async fn prepare(&self, row: OutboxRow) -> Result<Result<Job, Completion>> {
-        let end = |row: &OutboxRow, mark: Mark| Completion {
-            id: row.id,
-            broadcast_id: row.broadcast_id,
-            queued_at: row.created_at,
-            claim: row.attempts,
-            mark,
-        };
+        let end = Completion::of;
         // A row of a stopped broadcast that was in flight, or back in the queue after a
         // 429, a full group or a restart, when the broadcast was stopped.
         if let Some(b) = row.broadcast_id
@@ -631,15 +764,12 @@ impl Shared {
     /// Back to the queue until `at` (limiter time), not counting an attempt.
     fn defer(&self, row: &OutboxRow, at: Millis) -> Completion {
         let delay = at - lock(&self.limiter).now();
-        Completion {
-            id: row.id,
-            broadcast_id: row.broadcast_id,
-            queued_at: row.created_at,
-            claim: row.attempts,
-            mark: Mark::Defer {
+        Completion::of(
+            row,
+            Mark::Defer {
                 at: self.store.now() + delay.max(0),
             },
-        }
+        )
     }
 
     /// Sends one job and says what became of it.
@@ -688,13 +818,7 @@ impl Shared {
                 }
             }
         };
-        Completion {
-            id: row.id,
-            broadcast_id: row.broadcast_id,
-            queued_at: row.created_at,
-            claim: row.attempts,
-            mark,
-        }
+        Completion::of(row, mark)
     }
 }
 
@@ -743,23 +867,67 @@ fn is_reminder(row: &OutboxRow) -> bool {
         .is_some_and(|k| k.starts_with("rem:"))
 }
 
-/// Exponential backoff with jitter: between half and all of 1 s, 2 s, 4 s … capped at 5
-/// minutes, so retries of many rows spread out.
+/// Retries of a failed send: between half and all of 1 s, 2 s, 4 s … capped at 5 minutes, so
+/// retries of many rows spread out.
+const RETRY: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(300),
+    jitter: true,
+};
+
+/// The delay before retrying a row that has failed `attempts` times.
 pub fn backoff_ms(attempts: i64) -> i64 {
-    let cap = (1000i64 << (attempts - 1).clamp(0, 9)).min(300_000);
-    rand::rng().random_range(cap / 2..=cap)
+    RETRY
+        .delay(u32::try_from(attempts).unwrap_or(0))
+        .as_millis() as i64
 }
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use super::Held;
+    use crate::store::{Completion, Mark, OutboxRow};
+
+    fn row(id: i64, attempts: i64) -> OutboxRow {
+        OutboxRow {
+            id,
+            platform: "telegram".into(),
+            chat_id: "1".into(),
+            is_group: 0,
+            person_id: None,
+            broadcast_id: Some(9),
+            priority: 0,
+            payload: None,
+            attempts,
+            dedupe_key: None,
+            created_at: 5,
+        }
+    }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        for a in 1..20 {
-            let b = backoff_ms(a);
-            let cap = (1000i64 << (a - 1).clamp(0, 9)).min(300_000);
-            assert!(b >= cap / 2 && b <= cap, "{a}: {b}");
-        }
+    fn a_row_claimed_again_goes_once_under_its_newest_claim() {
+        let mut held = Held::default();
+        let first = row(1, 1);
+        assert!(!held.renew(&first, 0));
+        held.hold(&first, 0);
+        assert!(held.older_than(1, 600, 500));
+        // Its lease ran out while it waited here and it was claimed again: not taken twice.
+        assert!(held.renew(&row(1, 2), 600));
+        assert!(!held.older_than(1, 600, 500));
+        let mut waiting = first.clone();
+        held.restore(&mut waiting);
+        assert_eq!(waiting.attempts, 2);
+        // Its outcome is recorded against the newest claim, and the row is let go.
+        let mut done = [Completion::of(&first, Mark::Cancelled)];
+        assert_eq!((done[0].claim, done[0].queued_at), (1, 5));
+        held.settle(&mut done);
+        assert_eq!(done[0].claim, 2);
+        assert!(!held.renew(&first, 700));
+        // Released rows leave with their newest claim too.
+        held.hold(&row(2, 1), 0);
+        assert!(held.renew(&row(2, 3), 10));
+        let mut back = row(2, 1);
+        held.release(&mut back);
+        assert_eq!(back.attempts, 3);
+        assert!(!held.renew(&back, 20));
     }
 }

@@ -154,6 +154,19 @@ pub struct Completion {
     pub mark: Mark,
 }
 
+impl Completion {
+    /// What became of `row`, recorded against the claim it carries.
+    pub fn of(row: &OutboxRow, mark: Mark) -> Completion {
+        Completion {
+            id: row.id,
+            broadcast_id: row.broadcast_id,
+            queued_at: row.created_at,
+            claim: row.attempts,
+            mark,
+        }
+    }
+}
+
 impl OutboxRow {
     /// The destination.
     pub fn address(&self) -> Option<ChatAddress> {

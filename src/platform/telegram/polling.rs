@@ -125,7 +125,12 @@ pub async fn run_polling(
             }
             Err(e) => {
                 failures += 1;
-                let wait = Duration::from_millis((500u64 << failures.min(6)).min(30_000));
+                let wait = crate::backoff::Backoff {
+                    base: Duration::from_secs(1),
+                    cap: Duration::from_secs(30),
+                    jitter: false,
+                }
+                .delay(failures);
                 tracing::warn!(error = %e, ?wait, "getUpdates failed");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

@@ -156,7 +156,7 @@ impl Tokens {
 
     /// Saves a new pair, retrying a few times: until it is saved it exists only in memory.
     async fn save(&self, pair: &NewPair) -> bool {
-        for attempt in 0..5u64 {
+        for attempt in 0..5u32 {
             match self
                 .store
                 .token_rotate(
@@ -180,7 +180,12 @@ impl Tokens {
                 }
                 Err(e) => {
                     tracing::error!(error = ?e, attempt, "saving the new Zalo tokens failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
+                    let wait = crate::backoff::Backoff {
+                        base: Duration::from_millis(200),
+                        cap: Duration::from_secs(1),
+                        jitter: false,
+                    };
+                    tokio::time::sleep(wait.delay(attempt + 1)).await;
                 }
             }
         }

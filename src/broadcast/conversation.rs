@@ -13,14 +13,14 @@
 
 use anyhow::Result;
 
-use super::engine::{Ctx, Engine, MAX_TEXT_CHARS};
-use super::keys::{NOT_ALLOWED, TOO_LONG, UNIT_UNKNOWN};
-use super::reply::Attachment;
-use super::{Action, Button, Reply, State, Turn};
+use super::keys::*;
+use super::progress::{Stage, class_phrases, head_msg, status_text};
+use crate::conversation::engine::{Ctx, Engine, MAX_TEXT_CHARS};
+use crate::conversation::keys::{NOT_ALLOWED, TOO_LONG, UNIT_UNKNOWN};
+use crate::conversation::reply::Attachment;
+use crate::conversation::{Action, Button, Reply, State, Turn};
 use crate::domain::{ChatAddress, Platform, UnitCode};
 use crate::i18n::Msg;
-use crate::outbox::keys::*;
-use crate::outbox::progress::{Stage, class_phrases, head_msg, status_text};
 use crate::platform::{Event, Outgoing, PhotoRef};
 use crate::store::{Audience, Queued};
 
@@ -53,7 +53,7 @@ impl Engine {
     }
 
     /// `/broadcast [CODE]`: checks who may broadcast where, then asks for the text.
-    pub(super) async fn broadcast_start(&self, ctx: &Ctx<'_>, args: &str) -> Result<(State, Turn)> {
+    pub(crate) async fn broadcast_start(&self, ctx: &Ctx<'_>, args: &str) -> Result<(State, Turn)> {
         let led = self.store.led_units(ctx.person.id).await?;
         if led.is_empty() && !ctx.is_admin {
             return Ok((State::Idle, Turn::reply(Reply::to_sender(&NOT_ALLOWED))));
@@ -119,7 +119,7 @@ impl Engine {
     /// The message of a broadcast (a text, or a photo with its caption): stores a draft and
     /// shows the preview with both audiences. A photo is shown back exactly as the members
     /// will get it, above the preview.
-    pub(super) async fn broadcast_message(
+    pub(crate) async fn broadcast_message(
         &self,
         ctx: &Ctx<'_>,
         unit_code: &UnitCode,
@@ -218,7 +218,7 @@ impl Engine {
     }
 
     /// The audience was chosen: asks for the final confirmation.
-    pub(super) async fn broadcast_audience(
+    pub(crate) async fn broadcast_audience(
         &self,
         ctx: &Ctx<'_>,
         id: i64,
@@ -264,7 +264,7 @@ impl Engine {
     /// carry the progress and the summary: it replaces the confirmation where the platform
     /// edits messages, and is queued with the recipients (so nothing about this broadcast can
     /// reach the leader before it).
-    pub(super) async fn broadcast_confirm(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+    pub(crate) async fn broadcast_confirm(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_ALREADY)));
         };
@@ -321,7 +321,7 @@ impl Engine {
     }
 
     /// Cancel on a draft.
-    pub(super) async fn broadcast_discard(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+    pub(crate) async fn broadcast_discard(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
         if self.store.discard_broadcast(id, ctx.person.id).await? {
             Ok(Turn::reply(in_place(ctx, Reply::to_sender(&BC_DISCARDED))))
         } else {
@@ -331,7 +331,7 @@ impl Engine {
 
     /// `/broadcasts`: the latest broadcasts (an administrator sees everyone's), with a Stop
     /// button for those still sending.
-    pub(super) async fn broadcast_list(&self, ctx: &Ctx<'_>) -> Result<Turn> {
+    pub(crate) async fn broadcast_list(&self, ctx: &Ctx<'_>) -> Result<Turn> {
         let led = self.store.led_units(ctx.person.id).await?;
         if led.is_empty() && !ctx.is_admin {
             return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
@@ -378,7 +378,7 @@ impl Engine {
     }
 
     /// Stop on the list: asks first, since what is dropped cannot be sent again.
-    pub(super) async fn broadcast_stop_ask(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+    pub(crate) async fn broadcast_stop_ask(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
         };
@@ -403,7 +403,7 @@ impl Engine {
 
     /// Stop: what is still queued is dropped, and what a sender holds is cancelled there. The
     /// reply counts both; the final figures follow in the broadcast's summary.
-    pub(super) async fn broadcast_stop(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+    pub(crate) async fn broadcast_stop(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
         };

@@ -1,4 +1,5 @@
-//! Message keys of the delivery engine: broadcasts, progress, reminders and digests.
+//! Message keys of broadcasts: the leader's commands, the progress and the summary; and of the
+//! reminders and daily digests the scheduler queues.
 
 crate::define_keys! {
     BC_USAGE = "bc-usage" [units];

@@ -7,10 +7,10 @@
 //! platform's window; unreachable: blocked or left; failed after retries; not sent because it
 //! was stopped). The platforms' own error texts stay in the log and the outbox rows.
 
+use super::keys::*;
 use crate::clock::Millis;
 use crate::domain::Locale;
 use crate::i18n::{Msg, render};
-use crate::outbox::keys::*;
 use crate::platform::Outgoing;
 use crate::store::Broadcast;
 
