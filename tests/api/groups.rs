@@ -3,7 +3,7 @@
 //! unlinking, the bot's removal and a group upgraded to a supergroup.
 
 use bluezone_bot::domain::{Locale, Platform};
-use bluezone_bot::testkit::{Call, TgUser};
+use fake_platforms::{Call, TgUser};
 use serde_json::json;
 
 use crate::coverage::make_leader;

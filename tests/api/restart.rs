@@ -1,6 +1,6 @@
 //! A restart mid-conversation continues where the person was.
 
-use bluezone_bot::testkit::TgUser;
+use fake_platforms::TgUser;
 
 use crate::helpers::{find, spawn_app};
 

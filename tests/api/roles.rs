@@ -1,7 +1,7 @@
 //! Leader invitations: created by administrators, used once, expiring.
 
 use bluezone_bot::clock::ManualClock;
-use bluezone_bot::testkit::TgUser;
+use fake_platforms::TgUser;
 
 use crate::helpers::{Options, TestApp, spawn_app_with};
 
