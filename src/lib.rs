@@ -67,7 +67,4 @@ pub mod reports;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-/// Test doubles shared by the integration tests and the benchmarks (compiled always: benches
-/// cannot use `#[cfg(test)]` code); nothing in the service uses them.
-pub mod testkit;
 pub mod units_csv;

@@ -538,27 +538,6 @@ impl Store {
         Ok(row.map(|(p,)| p))
     }
 
-    /// Adds `n` started members to `unit_code` with ids `base`..`base + n` as their Telegram
-    /// ids, in one statement (benchmarks and load tests: a million rows without a million
-    /// round trips). Unit counters are not touched.
-    pub async fn seed_members(&self, unit_code: &str, base: i64, n: i64) -> Result<u64> {
-        let now = self.now();
-        let r = sqlx::query(
-            "WITH RECURSIVE seq(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM seq WHERE x + 1 < $1) \
-             INSERT INTO people (platform, platform_user_id, chat_id, display_name, locale, unit_code, state, \
-               started, ref_code, created_at, last_activity_at, last_inbound_at) \
-             SELECT 'telegram', CAST($2 + x AS TEXT), CAST($2 + x AS TEXT), 'Member', 'vi', $3, '{\"step\":\"idle\"}', \
-               1, 'seed' || CAST($2 + x AS TEXT), $4, $4, $4 FROM seq",
-        )
-        .bind(n)
-        .bind(base)
-        .bind(unit_code)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(r.rows_affected())
-    }
-
     /// How many outbox rows of a broadcast are in each status (tests and benchmarks).
     pub async fn broadcast_row_statuses(&self, id: i64) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(

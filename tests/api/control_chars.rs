@@ -3,7 +3,7 @@
 //! person gets a real answer (PostgreSQL refuses NUL in text).
 
 use bluezone_bot::domain::Platform;
-use bluezone_bot::testkit::TgUser;
+use fake_platforms::TgUser;
 
 use crate::helpers::{Options, WAIT, find, spawn_app, spawn_app_with};
 use crate::platform_fakes::spawn_platforms;

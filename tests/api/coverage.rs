@@ -10,8 +10,8 @@ use bluezone_bot::coverage::snapshot;
 use bluezone_bot::domain::{Locale, Platform};
 use bluezone_bot::platform::Outgoing;
 use bluezone_bot::store::Store;
-use bluezone_bot::testkit::TgUser;
 use calamine::{Data, Reader, Xlsx};
+use fake_platforms::TgUser;
 
 use crate::helpers::{Options, TestApp, spawn_app_with};
 

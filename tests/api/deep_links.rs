@@ -3,7 +3,7 @@
 
 use bluezone_bot::domain::Platform;
 use bluezone_bot::platform::Outgoing;
-use bluezone_bot::testkit::TgUser;
+use fake_platforms::TgUser;
 
 use crate::coverage::make_leader;
 use crate::helpers::{Options, TestApp, spawn_app_with};

@@ -18,8 +18,8 @@ use bluezone_bot::platform::Outgoing;
 use bluezone_bot::platform::telegram::Telegram;
 use bluezone_bot::startup::SAMPLE_UNITS;
 use bluezone_bot::store::{Audience, NewOutboxItem, Priority, Queued, Store, UnitRow};
-use bluezone_bot::testkit::{Failure, FakeTelegram, TgUser};
 use bluezone_bot::units_csv;
+use fake_platforms::{Failure, FakeTelegram, TgUser};
 use teloxide::Bot;
 use tokio::sync::Notify;
 
@@ -665,7 +665,7 @@ async fn sigkill_mid_broadcast_loses_nothing() {
             .spawn()
             .expect("the binary starts")
     };
-    let is_ours = |c: &bluezone_bot::testkit::Call| c.ok() && c.text() == text;
+    let is_ours = |c: &fake_platforms::Call| c.ok() && c.text() == text;
     let mut child = spawn();
     fake.wait_count(80, Duration::from_secs(30), is_ours)
         .await
@@ -923,7 +923,7 @@ async fn a_running_broadcast_can_be_stopped_from_the_list() {
         .remove(0);
     assert!(list.text().contains("đang gửi"), "{}", list.text());
     // Stopping is asked first; "keep sending" changes nothing.
-    let ask = |on: &bluezone_bot::testkit::Call| {
+    let ask = |on: &fake_platforms::Call| {
         let mark = app.fake.mark();
         let data = on.button_data("Dừng").expect("a stop button");
         app.fake
@@ -1258,7 +1258,7 @@ fn real_time_worker(b: &Bench, limits: PlatformLimits) -> (Worker, Arc<Notify>) 
 async fn group_messages_go_once_a_second_in_queue_order_even_after_a_429() {
     let b = Bench::new().await;
     b.fake
-        .set_limits(Some(bluezone_bot::testkit::TelegramLimits::telegram()));
+        .set_limits(Some(fake_platforms::TelegramLimits::telegram()));
     let groups = [-601i64, -602, -603];
     // Three broadcasts confirmed together, each to the three groups, in two parts.
     for k in 1..=6 {
@@ -1370,7 +1370,7 @@ async fn queue_answer(store: &Store, chat: i64, callback_id: String) -> i64 {
 async fn button_presses_are_answered_at_once_during_a_big_broadcast() {
     let b = Bench::new().await;
     b.fake
-        .set_limits(Some(bluezone_bot::testkit::TelegramLimits::telegram()));
+        .set_limits(Some(fake_platforms::TelegramLimits::telegram()));
     let items: Vec<NewOutboxItem> = (0..3_000)
         .map(|i| NewOutboxItem {
             to: ChatAddress {

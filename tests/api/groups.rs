@@ -5,7 +5,7 @@
 use crate::helpers::unit_code;
 use bluezone_bot::domain::State;
 use bluezone_bot::domain::{Locale, Platform};
-use bluezone_bot::testkit::{Call, TgUser};
+use fake_platforms::{Call, TgUser};
 use serde_json::json;
 
 use crate::coverage::make_leader;

@@ -1,7 +1,7 @@
 //! The citizen's journey over the fake Telegram, step by step, in both languages.
 
 use bluezone_bot::clock::ManualClock;
-use bluezone_bot::testkit::TgUser;
+use fake_platforms::TgUser;
 
 use crate::helpers::{
     Options, WAIT, find, last_with_buttons, spawn_app, spawn_app_with, unit_code,

@@ -4,9 +4,10 @@
 use crate::helpers::unit_code;
 use bluezone_bot::clock::ManualClock;
 use bluezone_bot::domain::Platform;
+use fake_platforms::Sent;
 
 use crate::helpers::Options;
-use crate::platform_fakes::{Sent, find, spawn_platforms};
+use crate::platform_fakes::{find, spawn_platforms};
 
 fn code_in(sent: &[Sent]) -> String {
     let text = find(sent, "/link ").text();

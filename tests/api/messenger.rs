@@ -8,12 +8,11 @@ use bluezone_bot::clock::ManualClock;
 use bluezone_bot::domain::{ChatAddress, Platform, State};
 use bluezone_bot::platform::{Outgoing, PhotoRef};
 use bluezone_bot::store::{NewOutboxItem, Priority};
+use fake_platforms::{MESSENGER_VERIFY, Sent, messenger_signature};
 use serde_json::json;
 
 use crate::helpers::{Options, WAIT};
-use crate::platform_fakes::{
-    MESSENGER_VERIFY, Platforms, Sent, find, messenger_signature, spawn_platforms,
-};
+use crate::platform_fakes::{Platforms, find, spawn_platforms};
 
 const PLAY: &str = "https://play.google.com/store/apps/details?id=com.mic.bluezone";
 const HOUR: i64 = 3600 * 1000;
@@ -132,7 +131,7 @@ async fn messenger_handshake_and_forged_webhooks_are_refused() {
         p.post_messenger(&body, Some("sha256=00ff".into())).await,
         403
     );
-    let good = messenger_signature(&body, crate::platform_fakes::MESSENGER_SECRET);
+    let good = messenger_signature(&body, fake_platforms::MESSENGER_SECRET);
     let mut tampered = body.clone();
     tampered.extend_from_slice(b" ");
     assert_eq!(
@@ -384,7 +383,7 @@ async fn messenger_alone_is_enough_to_serve() {
 
     crate::helpers::init_tracing();
     let db = crate::helpers::TestDb::new().await.expect("a database");
-    let fake = crate::platform_fakes::fake_messenger().await;
+    let fake = fake_platforms::fake_messenger().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
@@ -397,10 +396,7 @@ async fn messenger_alone_is_enough_to_serve() {
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
     assert!(settings.telegram.is_none() && settings.zalo.is_none());
     let printed = format!("{settings:?}");
-    assert!(
-        !printed.contains("PAGE-TOKEN")
-            && !printed.contains(crate::platform_fakes::MESSENGER_SECRET)
-    );
+    assert!(!printed.contains("PAGE-TOKEN") && !printed.contains(fake_platforms::MESSENGER_SECRET));
     let app = App::build(settings).await.expect("built");
     let store = Store::connect(&db.url, Arc::new(bluezone_bot::clock::SystemClock))
         .await
@@ -437,7 +433,7 @@ async fn messenger_alone_is_enough_to_serve() {
         .post(format!("{base}/webhooks/messenger"))
         .header(
             "X-Hub-Signature-256",
-            messenger_signature(&body, crate::platform_fakes::MESSENGER_SECRET),
+            messenger_signature(&body, fake_platforms::MESSENGER_SECRET),
         )
         .body(body)
         .send()

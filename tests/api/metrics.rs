@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bluezone_bot::clock::SystemClock;
 use bluezone_bot::startup::{App, SAMPLE_UNITS};
 use bluezone_bot::store::Store;
-use bluezone_bot::testkit::{FakeTelegram, TgUser};
+use fake_platforms::{FakeTelegram, TgUser};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bluezone_bot::clock::ManualClock;
 use bluezone_bot::domain::{Locale, Platform};
 use bluezone_bot::store::Store;
-use bluezone_bot::testkit::{Failure, TgUser};
+use fake_platforms::{Failure, TgUser};
 
 use crate::helpers::{Options, WAIT};
 use crate::platform_fakes::{Platforms, spawn_platforms};

@@ -12,8 +12,8 @@ use bluezone_bot::domain::{Locale, Platform};
 use bluezone_bot::outbox::Scheduler;
 use bluezone_bot::platform::Outgoing;
 use bluezone_bot::store::Store;
-use bluezone_bot::testkit::TgUser;
 use calamine::{Data, Reader, Xlsx};
+use fake_platforms::TgUser;
 use tokio::sync::Notify;
 
 use crate::coverage::make_leader;

@@ -1,7 +1,7 @@
 //! A restart mid-conversation continues where the person was.
 
 use bluezone_bot::domain::State;
-use bluezone_bot::testkit::TgUser;
+use fake_platforms::TgUser;
 
 use crate::helpers::{find, spawn_app};
 

@@ -2,7 +2,7 @@
 
 use bluezone_bot::clock::ManualClock;
 use bluezone_bot::domain::State;
-use bluezone_bot::testkit::TgUser;
+use fake_platforms::TgUser;
 
 use crate::helpers::{Options, TestApp, spawn_app_with, unit_code};
 

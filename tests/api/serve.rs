@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bluezone_bot::testkit::{Failure, FakeTelegram, TgUser};
+use fake_platforms::{Failure, FakeTelegram, TgUser};
 
 use crate::helpers::{TestDb, WAIT, init_tracing};
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use bluezone_bot::testkit::{Failure, TgUser};
+use fake_platforms::{Failure, TgUser};
 
 use crate::helpers::{WAIT, spawn_app};
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bluezone_bot::testkit::{FakeTelegram, TgUser};
+use fake_platforms::{FakeTelegram, TgUser};
 
 use crate::helpers::{Options, WAIT, spawn_app_with};
 

@@ -9,13 +9,12 @@ use bluezone_bot::clock::ManualClock;
 use bluezone_bot::domain::Platform;
 use bluezone_bot::platform::PhotoRef;
 use bluezone_bot::store::Priority;
+use fake_platforms::{ZALO_APP_ID, ZALO_OA_ID, ZALO_OA_SECRET, zalo_signature};
 use serde_json::json;
 
 use crate::helpers::{Options, WAIT};
 use crate::messenger::{number_of, outcome, queue};
-use crate::platform_fakes::{
-    ZALO_APP_ID, ZALO_OA_ID, ZALO_OA_SECRET, find, spawn_platforms, zalo_signature,
-};
+use crate::platform_fakes::{find, spawn_platforms};
 
 const HOUR: i64 = 3600 * 1000;
 
@@ -379,7 +378,7 @@ async fn two_replicas_never_spend_the_same_refresh_token() {
     use bluezone_bot::store::Store;
 
     let db = crate::helpers::TestDb::new().await.expect("a database");
-    let fake = crate::platform_fakes::fake_zalo().await;
+    let fake = fake_platforms::fake_zalo().await;
     let vars: std::collections::HashMap<String, String> =
         crate::platform_fakes::env(None, Some(&fake))
             .into_iter()
