@@ -291,11 +291,7 @@ pub fn derived_webhook_secret(token: &str) -> String {
         return String::new();
     };
     mac.update(b"bluezone-bot telegram webhook secret");
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Logs a clear warning when no units are imported: citizens could not choose theirs (they
