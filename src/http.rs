@@ -20,13 +20,13 @@ use axum::routing::{get, post};
 use subtle::ConstantTimeEq;
 use teloxide::types::Update;
 
-use crate::conversation::Engine;
 use crate::domain::Platform;
 use crate::metrics;
+use crate::platform::inbox::{self, Inbox, Source, Taken};
 use crate::platform::messenger::{self, MessengerConfig};
 use crate::platform::profile::Profiles;
 use crate::platform::zalo::{self, ZaloConfig};
-use crate::platform::{Event, Inbound, choices, telegram};
+use crate::platform::{Event, Inbound, telegram};
 
 /// What the Telegram webhook route needs.
 pub struct TelegramHook {
@@ -50,24 +50,41 @@ pub struct Routes {
 }
 
 struct Shared {
-    engine: Engine,
-    profiles: Vec<(Platform, Arc<dyn Profiles>)>,
+    inbox: Inbox,
+    /// How each platform's events are taken in.
+    sources: HashMap<Platform, Arc<Source>>,
     telegram: Option<TelegramHook>,
     messenger: Option<Arc<MessengerConfig>>,
     zalo: Option<Arc<ZaloConfig>>,
-    /// One inbound event per chat at a time.
-    chats: crate::platform::chat_lock::ChatLocks,
 }
 
 /// The router for `routes`. Routes of platforms that are not configured answer 404.
-pub fn router(engine: Engine, routes: Routes) -> Router {
+pub fn router(inbox: Inbox, routes: Routes) -> Router {
+    let mut sources = HashMap::new();
+    for (platform, prefix) in [
+        (Platform::Telegram, "telegram.webhook"),
+        (Platform::Messenger, "messenger.event"),
+        (Platform::Zalo, "zalo.event"),
+    ] {
+        let profiles = routes
+            .profiles
+            .iter()
+            .find(|(p, _)| *p == platform)
+            .map(|(_, p)| p.clone());
+        let source = inbox.register(Source {
+            profiles,
+            // Telegram has real buttons; elsewhere a number or a label may press one.
+            typed_choices: platform != Platform::Telegram,
+            claim_prefix: prefix.into(),
+        });
+        sources.insert(platform, source);
+    }
     let shared = Arc::new(Shared {
-        engine,
-        profiles: routes.profiles,
+        inbox,
+        sources,
         telegram: routes.telegram,
         messenger: routes.messenger,
         zalo: routes.zalo,
-        chats: Default::default(),
     });
     let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
     if shared.telegram.is_some() {
@@ -152,19 +169,15 @@ async fn telegram_webhook(
         .map(|i| (update.id.0.to_string(), i))
         .into_iter()
         .collect();
+    let source = &s.sources[&Platform::Telegram];
     if events.is_empty() {
         // Still claim the id, so a retry of an ignored update stays ignored.
-        let _ = s
-            .engine
-            .store()
-            .kv_insert_new(
-                &format!("telegram.webhook.{}", update.id.0),
-                &s.engine.store().now().to_string(),
-            )
+        s.inbox
+            .claim_ignored(source, &update.id.0.to_string())
             .await;
         return StatusCode::OK;
     }
-    handle_events(&s, Platform::Telegram, "telegram.webhook", events).await
+    status(s.inbox.take_claimed(source, events).await)
 }
 
 async fn messenger_handshake(
@@ -202,8 +215,12 @@ async fn messenger_webhook(
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
-    let events = cleaned(messenger::to_inbounds(&value));
-    handle_events(&s, Platform::Messenger, "messenger.event", events).await
+    let events = messenger::to_inbounds(&value);
+    status(
+        s.inbox
+            .take_claimed(&s.sources[&Platform::Messenger], events)
+            .await,
+    )
 }
 
 async fn zalo_webhook(
@@ -223,12 +240,16 @@ async fn zalo_webhook(
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
-    let mut events = cleaned(zalo::to_inbounds(&value));
+    // Cleaned before the follower is looked up by id (the inbox cleans again, harmlessly).
+    let mut events: Vec<(String, Inbound)> = zalo::to_inbounds(&value)
+        .into_iter()
+        .map(|(key, inbound)| (key, inbound.cleaned()))
+        .collect();
     // A new follower is greeted as if they had sent /start (following opens the window).
     for (_, inbound) in events.iter_mut() {
         if inbound.event == Event::Unblocked
             && let Ok(None) = s
-                .engine
+                .inbox
                 .store()
                 .person_by_platform_id(Platform::Zalo, &inbound.sender.user_id)
                 .await
@@ -239,174 +260,27 @@ async fn zalo_webhook(
             };
         }
     }
-    handle_events(&s, Platform::Zalo, "zalo.event", events).await
+    status(
+        s.inbox
+            .take_claimed(&s.sources[&Platform::Zalo], events)
+            .await,
+    )
 }
 
-/// Webhook events with every platform string (event ids included) made safe to store.
-fn cleaned(events: Vec<(String, Inbound)>) -> Vec<(String, Inbound)> {
-    events
-        .into_iter()
-        .map(|(mut key, inbound)| {
-            crate::platform::clean_line(&mut key);
-            (key, inbound.cleaned())
-        })
-        .collect()
+/// The answer a platform gets for a batch of claimed events.
+fn status(taken: Taken) -> StatusCode {
+    match taken {
+        Taken::Handled => StatusCode::OK,
+        Taken::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        Taken::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
-/// The claim prefixes of webhook events, for [`purge_claims`].
-pub const CLAIM_PREFIXES: [&str; 3] = ["telegram.webhook", "messenger.event", "zalo.event"];
-
-/// Forgets event claims older than three days (platforms retry for hours at most).
+/// Forgets webhook event claims older than three days (platforms retry for hours at most).
 pub async fn purge_claims(store: &crate::store::Store) {
-    let before = store.now() - 3 * 24 * 3600 * 1000;
-    for prefix in CLAIM_PREFIXES {
-        match store.purge_event_claims(prefix, before).await {
-            Ok(n) if n > 0 => tracing::debug!(prefix, n, "old webhook claims forgotten"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, prefix, "forgetting old webhook claims failed"),
-        }
-    }
-}
-
-/// How long a claimed event may be in hand before a retry of it takes over (the first
-/// attempt crashed): longer than any handling takes.
-const CLAIM_LEASE_MS: i64 = 30_000;
-
-/// What a webhook event's claim says.
-enum Claim {
-    /// Ours to handle.
-    Mine,
-    /// Handled before: answer 200 and do nothing.
-    Done,
-    /// Another attempt is handling it right now: ask the platform to retry later.
-    Busy,
-}
-
-/// Claims `claim` (`prefix.key`) for this attempt. The claim holds the time it was taken; a
-/// `.done` key beside it says the event was handled. A claim left by an attempt that died
-/// before finishing is taken over once [`CLAIM_LEASE_MS`] has passed, so a crash between
-/// claiming and handling loses nothing.
-async fn claim_event(store: &crate::store::Store, claim: &str) -> anyhow::Result<Claim> {
-    let now = store.now();
-    if store.kv_insert_new(claim, &now.to_string()).await? {
-        return Ok(Claim::Mine);
-    }
-    if store.kv_get(&format!("{claim}.done")).await?.is_some() {
-        return Ok(Claim::Done);
-    }
-    let Some(held) = store.kv_get(claim).await? else {
-        // Released by a failed attempt just now: the platform's next retry takes it.
-        return Ok(Claim::Busy);
-    };
-    let since = held.parse::<i64>().unwrap_or(0);
-    if now - since < CLAIM_LEASE_MS {
-        return Ok(Claim::Busy);
-    }
-    if store.kv_replace(claim, &held, &now.to_string()).await? {
-        tracing::warn!(
-            claim,
-            "taking over a webhook event an earlier attempt did not finish"
-        );
-        Ok(Claim::Mine)
-    } else {
-        Ok(Claim::Busy)
-    }
-}
-
-/// Handles webhook events once each: claims `prefix.key` first (a retry finds it taken, or
-/// takes it over when the attempt holding it died), turns typed choices into presses, and
-/// lets the engine do the rest. A failure releases the claim and answers 500, so the
-/// platform retries; an event still in hand answers 503 for the same reason. The other
-/// events of a batch are handled either way.
-async fn handle_events(
-    s: &Shared,
-    platform: Platform,
-    prefix: &str,
-    events: Vec<(String, Inbound)>,
-) -> StatusCode {
-    let engine = &s.engine;
-    let mut status = StatusCode::OK;
-    for (key, mut inbound) in events {
-        let claim = format!("{prefix}.{key}");
-        match claim_event(engine.store(), &claim).await {
-            Ok(Claim::Mine) => {}
-            Ok(Claim::Done) => continue,
-            Ok(Claim::Busy) => {
-                status = StatusCode::SERVICE_UNAVAILABLE;
-                continue;
-            }
-            Err(e) => {
-                tracing::error!(error = ?e, "claiming a webhook event failed");
-                return StatusCode::SERVICE_UNAVAILABLE;
-            }
-        }
-        // Telegram has real buttons; elsewhere a number or a label may press one.
-        if platform != Platform::Telegram
-            && let Event::Text(text) = &inbound.event
-        {
-            match choices::resolve(engine.store(), platform, &inbound.chat.id, text).await {
-                Ok(Some(pressed)) => inbound.event = pressed,
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = ?e, "reading numbered choices failed"),
-            }
-        }
-        name_sender(s, platform, &mut inbound).await;
-        // One event per chat at a time on this replica: two quick messages do not both work
-        // from the same saved state.
-        let handled = {
-            let _turn = s
-                .chats
-                .lock(&format!("{platform}:{}", inbound.chat.id))
-                .await;
-            engine.handle(&inbound).await
-        };
-        match handled {
-            Ok(()) => {
-                let done = format!("{claim}.done");
-                if let Err(e) = engine
-                    .store()
-                    .kv_insert_new(&done, &engine.store().now().to_string())
-                    .await
-                {
-                    // The claim stays: a retry after the lease handles it again rather than
-                    // never.
-                    tracing::warn!(error = ?e, "marking a webhook event handled failed");
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = ?e, %platform, "webhook event failed");
-                let _ = engine.store().kv_delete(&claim).await;
-                status = StatusCode::INTERNAL_SERVER_ERROR;
-            }
-        }
-    }
-    status
-}
-
-/// Fills in the sender's name where the webhook gave none: the stored one, or (for a new
-/// account, or one still without a name) the platform's, asked once.
-async fn name_sender(s: &Shared, platform: Platform, inbound: &mut Inbound) {
-    if !inbound.sender.display_name.is_empty() {
-        return;
-    }
-    let Some((_, profiles)) = s.profiles.iter().find(|(p, _)| *p == platform) else {
-        return;
-    };
-    let user = inbound.sender.user_id.clone();
-    match s
-        .engine
-        .store()
-        .person_by_platform_id(platform, &user)
-        .await
-    {
-        Ok(Some(p)) if !p.display_name.is_empty() => inbound.sender.display_name = p.display_name,
-        Ok(_) => {
-            if let Some(mut name) = profiles.display_name(&user).await {
-                // The platform's profile is as untrusted as its webhooks.
-                crate::platform::clean_line(&mut name);
-                inbound.sender.display_name = name;
-            }
-        }
-        Err(e) => tracing::warn!(error = ?e, "reading a person failed"),
-    }
+    inbox::purge_claims(
+        store,
+        &["telegram.webhook", "messenger.event", "zalo.event"],
+    )
+    .await;
 }

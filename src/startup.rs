@@ -16,6 +16,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::conversation::Engine;
 use crate::outbox::{Delivery, Scheduler, Worker, WorkerConfig};
+use crate::platform::inbox::Inbox;
 use crate::platform::telegram::{self, Telegram};
 use crate::store::Store;
 
@@ -103,10 +104,12 @@ impl App {
         }
         warn_if_no_units(&self.store).await;
         let mut routes = crate::http::Routes::default();
+        // Every source of events feeds this one pipeline.
+        let inbox = Inbox::new(self.engine.clone());
         // The senders and the scheduler run in one replica at a time (see `outbox::lead`).
         let mut delivery = Delivery::new();
         if let Some(tg) = settings.telegram.clone() {
-            self.start_telegram(tg, &tracker, &shutdown, &mut routes, &mut delivery)
+            self.start_telegram(tg, &inbox, &tracker, &shutdown, &mut routes, &mut delivery)
                 .await?;
         }
         crate::platform_startup::start_others(
@@ -133,7 +136,7 @@ impl App {
                 shutdown.clone(),
             ));
         }
-        let router = crate::http::router(self.engine.clone(), routes);
+        let router = crate::http::router(inbox, routes);
         let addr = listener.local_addr().context("the listener's address")?;
         tracing::info!(%addr, "HTTP server listening");
         let stop = shutdown.clone();
@@ -174,6 +177,7 @@ impl App {
     async fn start_telegram(
         &self,
         tg: crate::config::TelegramConfig,
+        inbox: &Inbox,
         tracker: &TaskTracker,
         shutdown: &CancellationToken,
         routes: &mut crate::http::Routes,
@@ -248,7 +252,7 @@ impl App {
                     .await
                     .context("Telegram deleteWebhook failed")?;
                 tracker.spawn(telegram::run_polling(
-                    self.engine.clone(),
+                    inbox.clone(),
                     telegram.clone(),
                     username.clone(),
                     self.settings.delivery.tg_poll_timeout_secs,

@@ -201,6 +201,17 @@ pub enum PhotoRef {
     },
 }
 
+impl PhotoRef {
+    /// The platform the picture belongs to, when only that platform can show it (a Telegram
+    /// file id means nothing elsewhere); `None` for a picture any platform can fetch.
+    pub fn home(&self) -> Option<crate::domain::Platform> {
+        match self {
+            PhotoRef::TelegramFile { .. } => Some(crate::domain::Platform::Telegram),
+            PhotoRef::Url { .. } => None,
+        }
+    }
+}
+
 /// A button on an outgoing message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OutButton {

@@ -460,3 +460,32 @@ async fn zalo_greetings_after_a_follow_are_not_searches_and_start_is_no_return()
     find(&r, "loại điện thoại");
     p.app.finish().await;
 }
+
+/// Numbered choices are remembered before a message goes out, as on Messenger (a person who
+/// answers the moment it arrives answers its choices): even a message Zalo refused leaves
+/// its buttons as the chat's choices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zalo_remembers_choices_before_sending() {
+    let p = spawn_platforms(Options::default()).await;
+    let user = "ZU-2001";
+    let r = p.z_say(user, "/start u_794", 3).await;
+    let phone = find(&r, "loại điện thoại");
+    // The guide (store link, "installed", other phone) is refused for good.
+    p.zalo
+        .fail_next(200, json!({"error": -201, "message": "Invalid parameters"}));
+    let tried = p.zalo.attempts();
+    let (body, ts) = p.zalo_body("user_send_text", user, Some(&phone.button("Android")));
+    assert_eq!(p.post_zalo_signed(&body, &ts).await, 200);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while p.zalo.attempts() == tried {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guide was not tried"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // "2" is the guide's second button ("installed"), not the phone question's ("iPhone").
+    let r = p.z_say(user, "2", 1).await;
+    assert!(r[0].text().contains("Cảm ơn"), "{}", r[0].text());
+    p.app.finish().await;
+}

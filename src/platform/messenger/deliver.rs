@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use super::MessengerConfig;
 use crate::domain::{ChatAddress, Platform};
 use crate::platform::chat_lock::ChatLocks;
-use crate::platform::choices::{flatten, numbered_text, remember, split_text};
-use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
+use crate::platform::choices::{numbered_text, split_text};
+use crate::platform::plain::{self, Attachment, PlainPlatform};
+use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing};
 use crate::store::Store;
 
 /// The standard messaging window: a person can be messaged for 24 hours after they wrote.
@@ -308,11 +309,61 @@ impl crate::platform::profile::Profiles for Messenger {
     }
 }
 
-/// What goes before a caption: an upload (kind, file name, MIME type, bytes) or a picture
-/// Messenger fetches from an address.
-enum Attach<'a> {
-    Upload(&'static str, &'a str, &'static str, &'a [u8]),
-    Link(&'a str),
+#[async_trait::async_trait]
+impl PlainPlatform for Messenger {
+    fn platform(&self) -> Platform {
+        Platform::Messenger
+    }
+
+    fn window_ms(&self) -> i64 {
+        WINDOW_MS
+    }
+
+    fn outside_window(&self) -> &'static str {
+        "outside messaging window"
+    }
+
+    fn sends_files(&self) -> bool {
+        true
+    }
+
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn chats(&self) -> &ChatLocks {
+        &self.chats
+    }
+
+    async fn post_attachment(
+        &self,
+        psid: &str,
+        attachment: Attachment<'_>,
+    ) -> Result<Delivered, DeliveryError> {
+        match attachment {
+            Attachment::Picture(png) => {
+                self.post_file(psid, "image", "chart.png", "image/png", png)
+                    .await
+            }
+            Attachment::File { filename, bytes } => {
+                self.post_file(psid, "file", filename, mime_for(filename), bytes)
+                    .await
+            }
+            Attachment::PictureAt(url) => {
+                let message = json!({"attachment": {"type": "image",
+                    "payload": {"url": url, "is_reusable": true}}});
+                self.post(psid, message).await
+            }
+        }
+    }
+
+    fn plan(&self, text: &str, buttons: &[OutButton]) -> Vec<Value> {
+        plan(text, buttons)
+    }
+
+    async fn post(&self, psid: &str, message: Value) -> Result<Delivered, DeliveryError> {
+        Messenger::post(self, psid, message).await
+    }
 }
 
 #[async_trait::async_trait]
@@ -321,107 +372,13 @@ impl Deliver for Messenger {
         Platform::Messenger
     }
 
+    /// Through the shared plain-text downgrade ([`plain::deliver`]).
     async fn deliver(
         &self,
         to: &ChatAddress,
         message: &Outgoing,
     ) -> Result<Delivered, DeliveryError> {
-        // A picture or file goes first, then its caption (with the buttons) as a message.
-        let (text, buttons, file) = match message {
-            // Messenger has no toast for a press.
-            Outgoing::AnswerCallback { .. } => return Ok(Delivered::default()),
-            // No edits here: a progress update (an edit without buttons) is dropped, since
-            // a summary follows as its own message; an edited menu goes as a new message.
-            Outgoing::Edit {
-                message_id,
-                buttons,
-                ..
-            } if buttons.is_empty() => {
-                return Ok(Delivered {
-                    message_id: Some(message_id.clone()),
-                });
-            }
-            // Messenger cannot edit: a progress update is a new message.
-            Outgoing::Text { text, buttons } | Outgoing::Edit { text, buttons, .. } => {
-                (text.as_str(), flatten(buttons), None)
-            }
-            Outgoing::Photo {
-                png,
-                caption,
-                buttons,
-            } => (
-                caption.as_str(),
-                flatten(buttons),
-                Some(Attach::Upload("image", "chart.png", "image/png", png)),
-            ),
-            // A Telegram file id means nothing here: only the caption goes.
-            Outgoing::SharedPhoto {
-                photo,
-                caption,
-                buttons,
-            } => (
-                caption.as_str(),
-                flatten(buttons),
-                match photo {
-                    PhotoRef::Url { url } => Some(Attach::Link(url)),
-                    PhotoRef::TelegramFile { .. } if caption.trim().is_empty() => {
-                        return Err(DeliveryError::Skipped(
-                            "a Telegram picture cannot be sent on Messenger".into(),
-                        ));
-                    }
-                    PhotoRef::TelegramFile { .. } => None,
-                },
-            ),
-            Outgoing::Document {
-                filename,
-                bytes,
-                caption,
-            } => (
-                caption.as_str(),
-                Vec::new(),
-                Some(Attach::Upload(
-                    "file",
-                    filename.as_str(),
-                    mime_for(filename),
-                    bytes,
-                )),
-            ),
-        };
-        // The 24-hour standard messaging window, counted from the person's last message.
-        let last = self
-            .store
-            .last_inbound_by_chat(Platform::Messenger, &to.chat_id)
-            .await
-            .map_err(|e| DeliveryError::Transient(format!("database: {e}")))?;
-        if last.is_none_or(|t| self.store.now() - t > WINDOW_MS) {
-            return Err(DeliveryError::Skipped("outside messaging window".into()));
-        }
-        let _turn = self.chats.lock(&to.chat_id).await;
-        let mut delivered = Delivered::default();
-        if let Some(file) = file {
-            delivered = match file {
-                Attach::Upload(kind, name, mime, bytes) => {
-                    self.post_file(&to.chat_id, kind, name, mime, bytes).await?
-                }
-                Attach::Link(url) => {
-                    let message = json!({"attachment": {"type": "image",
-                        "payload": {"url": url, "is_reusable": true}}});
-                    self.post(&to.chat_id, message).await?
-                }
-            };
-            if text.trim().is_empty() && buttons.is_empty() {
-                return Ok(delivered);
-            }
-        }
-        // Remembered before sending: a person who answers the moment the message arrives
-        // answers these choices.
-        if let Err(e) = remember(&self.store, Platform::Messenger, &to.chat_id, &buttons).await {
-            tracing::warn!(error = ?e, "remembering numbered choices failed");
-        }
-        for part in plan(text, &buttons) {
-            delivered = self.post(&to.chat_id, part).await?;
-        }
-        Ok(delivered)
+        plain::deliver(self, to, message).await
     }
 }
 
