@@ -17,7 +17,7 @@ use super::engine::{Ctx, Engine, MAX_TEXT_CHARS};
 use super::keys::{NOT_ALLOWED, TOO_LONG, UNIT_UNKNOWN};
 use super::reply::Attachment;
 use super::{Action, Button, Reply, State, Turn};
-use crate::domain::{ChatAddress, Platform, UnitCode};
+use crate::domain::{ChatAddress, UnitCode};
 use crate::i18n::Msg;
 use crate::outbox::keys::*;
 use crate::outbox::progress::{Stage, class_phrases, head_msg, status_text};
@@ -26,7 +26,7 @@ use crate::store::{Audience, Queued};
 
 /// The message whose button was pressed, when the platform can edit it in place.
 fn pressed_message(ctx: &Ctx<'_>) -> Option<String> {
-    if !ctx.platform().edits_messages() {
+    if !ctx.edits_messages {
         return None;
     }
     match &ctx.inbound.event {
@@ -179,10 +179,11 @@ impl Engine {
                 .arg("unconfirmed", unconfirmed)
                 .arg("groups", groups),
         );
-        if let Some(PhotoRef::TelegramFile { .. }) = photo {
+        // A picture only one platform can show (a Telegram file id) misses people elsewhere.
+        if let Some(home) = photo.and_then(|p| self.platforms().photo_only_on(p)) {
             let elsewhere = self
                 .store
-                .audience_elsewhere(&unit.code, Platform::Telegram.as_str())
+                .audience_elsewhere(&unit.code, home.as_str())
                 .await?;
             if elsewhere > 0 {
                 reply = reply.para(Msg::new(&BC_PHOTO_ELSEWHERE).arg("count", elsewhere));

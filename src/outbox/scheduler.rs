@@ -136,7 +136,7 @@ impl Scheduler {
             let Some((to, locale)) = self.author_address(&b).await? else {
                 continue;
             };
-            let in_place = to.platform.edits_messages();
+            let in_place = crate::platform::Platforms::new(&self.settings).edits_messages(to.platform);
             let carrier = match b.progress_outbox_id {
                 Some(id) => self.store.outbox_row_state(id).await?,
                 None => None,

@@ -24,6 +24,7 @@ use super::chat_lock::ChatLocks;
 use super::profile::Profiles;
 use super::{Event, Inbound, choices, clean_line};
 use crate::conversation::Engine;
+use crate::domain::Platform;
 use crate::store::Store;
 
 /// How one account's events are taken in.
@@ -51,6 +52,33 @@ pub enum Taken {
     /// Handling one of them failed; its claim is released so the platform's retry handles
     /// it.
     Failed,
+}
+
+impl Taken {
+    /// The answer the platform gets: 200, 503 (retry later) or 500 (retry).
+    pub fn status(self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Taken::Handled => StatusCode::OK,
+            Taken::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Taken::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A webhook body as JSON, once its proof of origin checked out (`signed`): a forgery is
+/// counted and answered 403 without being read, a body that is no JSON 400.
+pub fn signed_json(
+    platform: Platform,
+    signed: bool,
+    body: &[u8],
+) -> Result<serde_json::Value, axum::http::StatusCode> {
+    if !signed {
+        crate::metrics::record_refused_webhook(platform);
+        tracing::warn!(%platform, "webhook with a missing or bad signature refused");
+        return Err(axum::http::StatusCode::FORBIDDEN);
+    }
+    serde_json::from_slice(body).map_err(|_| axum::http::StatusCode::BAD_REQUEST)
 }
 
 /// The inbound pipeline shared by every source. Cheap to clone.

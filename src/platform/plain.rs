@@ -20,8 +20,9 @@ use serde_json::Value;
 
 use super::chat_lock::ChatLocks;
 use super::choices::{flatten, remember};
-use super::{Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
+use super::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
 use crate::domain::{ChatAddress, Platform};
+use crate::outbox::PlatformLimits;
 use crate::store::Store;
 
 /// What goes before a caption.
@@ -45,6 +46,9 @@ pub enum Attachment<'a> {
 pub trait PlainPlatform: Send + Sync {
     /// The platform.
     fn platform(&self) -> Platform;
+
+    /// Requests per second over all chats (no per-chat rate is documented).
+    fn sends_per_second(&self) -> u32;
 
     /// How long after a person's last message the account may write to them, in ms.
     fn window_ms(&self) -> i64;
@@ -180,4 +184,28 @@ pub async fn deliver(
         delivered = platform.post(&to.chat_id, body).await?;
     }
     Ok(delivered)
+}
+
+/// Every plain-text platform delivers through [`deliver`], at `sends_per_second`.
+#[async_trait::async_trait]
+impl<T: PlainPlatform> Deliver for T {
+    fn platform(&self) -> Platform {
+        PlainPlatform::platform(self)
+    }
+
+    fn limits(&self) -> PlatformLimits {
+        PlatformLimits {
+            global_per_sec: Some(self.sends_per_second()),
+            margin: 0.02,
+            ..PlatformLimits::unlimited()
+        }
+    }
+
+    async fn deliver(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+    ) -> Result<Delivered, DeliveryError> {
+        deliver(self, to, message).await
+    }
 }

@@ -374,7 +374,6 @@ async fn zalo_refresh_tokens_rotate_across_a_restart() {
 async fn two_replicas_never_spend_the_same_refresh_token() {
     use std::sync::Arc;
 
-    use bluezone_bot::config::Settings;
     use bluezone_bot::platform::zalo::Tokens;
     use bluezone_bot::store::Store;
 
@@ -384,8 +383,10 @@ async fn two_replicas_never_spend_the_same_refresh_token() {
         crate::platform_fakes::env(None, Some(&fake))
             .into_iter()
             .collect();
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
-    let cfg = Arc::new(settings.zalo.expect("zalo configured"));
+    let cfg = bluezone_bot::platform::zalo::ZaloConfig::from_lookup(&|k| vars.get(k).cloned())
+        .expect("settings")
+        .expect("zalo configured");
+    let cfg = Arc::new(cfg);
     let clock: bluezone_bot::clock::SharedClock = Arc::new(clock());
     let a = Store::connect(&db.url, clock.clone())
         .await

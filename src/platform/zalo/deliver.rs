@@ -6,21 +6,21 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Tokens, ZaloConfig};
-use crate::domain::{ChatAddress, Platform};
+use crate::domain::Platform;
 use crate::platform::chat_lock::ChatLocks;
 use crate::platform::choices::{numbered_text, split_text};
-use crate::platform::plain::{self, Attachment, PlainPlatform};
-use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing};
+use crate::platform::plain::{Attachment, PlainPlatform};
+use crate::platform::{Delivered, DeliveryError, OutButton};
 use crate::store::Store;
 
 /// The interaction window for consultation messages: 7 days after the person's last message.
 pub const WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 /// The longest consultation text.
-const MAX_TEXT: usize = 2000;
+pub(super) const MAX_TEXT: usize = 2000;
 /// Buttons on one message.
-const MAX_BUTTONS: usize = 4;
+pub(super) const MAX_BUTTONS: usize = 4;
 /// The longest button title.
-const MAX_TITLE: usize = 100;
+pub(super) const MAX_TITLE: usize = 100;
 
 /// The Zalo adapter's sending half.
 #[derive(Clone)]
@@ -245,6 +245,10 @@ impl PlainPlatform for Zalo {
         Platform::Zalo
     }
 
+    fn sends_per_second(&self) -> u32 {
+        self.config.sends_per_second
+    }
+
     fn window_ms(&self) -> i64 {
         WINDOW_MS
     }
@@ -291,22 +295,6 @@ impl PlainPlatform for Zalo {
 
     async fn post(&self, user_id: &str, message: Value) -> Result<Delivered, DeliveryError> {
         Zalo::post(self, user_id, message).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Deliver for Zalo {
-    fn platform(&self) -> Platform {
-        Platform::Zalo
-    }
-
-    /// Through the shared plain-text downgrade ([`plain::deliver`]).
-    async fn deliver(
-        &self,
-        to: &ChatAddress,
-        message: &Outgoing,
-    ) -> Result<Delivered, DeliveryError> {
-        plain::deliver(self, to, message).await
     }
 }
 
