@@ -136,7 +136,8 @@ impl Scheduler {
             let Some((to, locale)) = self.author_address(&b).await? else {
                 continue;
             };
-            let in_place = crate::platform::Platforms::new(&self.settings).edits_messages(to.platform);
+            let in_place =
+                crate::platform::Platforms::new(&self.settings).edits_messages(to.platform);
             let carrier = match b.progress_outbox_id {
                 Some(id) => self.store.outbox_row_state(id).await?,
                 None => None,

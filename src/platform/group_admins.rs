@@ -5,7 +5,6 @@
 
 use anyhow::Result;
 
-
 /// Answers whether `user_id` is an administrator (or the owner) of group `chat_id`.
 #[async_trait::async_trait]
 pub trait GroupAdmins: Send + Sync {

@@ -41,30 +41,30 @@ pub enum Attachment<'a> {
     },
 }
 
+/// What the shared downgrade needs to know of one plain-text account.
+pub struct Traits<'a> {
+    /// The platform.
+    pub platform: Platform,
+    /// Requests per second over all chats (no per-chat rate is documented).
+    pub sends_per_second: u32,
+    /// How long after a person's last message the account may write to them, in ms.
+    pub window_ms: i64,
+    /// The reason recorded when a message falls outside the window (the platform's own
+    /// name for it).
+    pub outside_window: &'static str,
+    /// Whether files (exports) can be sent; when not, only their caption goes.
+    pub sends_files: bool,
+    /// The store that tells when a person last wrote and keeps numbered choices.
+    pub store: &'a Store,
+    /// One message at a time per chat, so a turn's messages arrive in order.
+    pub chats: &'a ChatLocks,
+}
+
 /// One plain-text platform account, as the shared downgrade needs it.
 #[async_trait::async_trait]
 pub trait PlainPlatform: Send + Sync {
-    /// The platform.
-    fn platform(&self) -> Platform;
-
-    /// Requests per second over all chats (no per-chat rate is documented).
-    fn sends_per_second(&self) -> u32;
-
-    /// How long after a person's last message the account may write to them, in ms.
-    fn window_ms(&self) -> i64;
-
-    /// The reason recorded when a message falls outside the window (the platform's own
-    /// name for it).
-    fn outside_window(&self) -> &'static str;
-
-    /// Whether files (exports) can be sent; when not, only their caption goes.
-    fn sends_files(&self) -> bool;
-
-    /// The store that tells when a person last wrote and keeps numbered choices.
-    fn store(&self) -> &Store;
-
-    /// One message at a time per chat, so a turn's messages arrive in order.
-    fn chats(&self) -> &ChatLocks;
+    /// What the account is and can do.
+    fn traits(&self) -> Traits<'_>;
 
     /// Sends an attachment on its own.
     async fn post_attachment(
@@ -89,7 +89,7 @@ struct Parts<'a> {
 
 /// What to do with `message` on `platform`: send its parts, or settle it at once.
 fn decompose<'a>(
-    platform: &dyn PlainPlatform,
+    traits: &Traits<'_>,
     message: &'a Outgoing,
 ) -> Result<Parts<'a>, Result<Delivered, DeliveryError>> {
     let parts = |text: &'a String, buttons: &[Vec<OutButton>], attachment| Parts {
@@ -120,11 +120,11 @@ fn decompose<'a>(
             buttons,
         } => {
             let attachment = match photo {
-                _ if photo.home().is_some_and(|home| home != platform.platform()) => {
+                _ if photo.home().is_some_and(|home| home != traits.platform) => {
                     if caption.trim().is_empty() {
                         return Err(Err(DeliveryError::Skipped(format!(
                             "a picture of another platform cannot be sent on {}",
-                            platform.platform()
+                            traits.platform
                         ))));
                     }
                     None
@@ -141,8 +141,8 @@ fn decompose<'a>(
         } => Ok(Parts {
             text: caption.as_str(),
             buttons: Vec::new(),
-            attachment: platform
-                .sends_files()
+            attachment: traits
+                .sends_files
                 .then_some(Attachment::File { filename, bytes }),
         }),
     }
@@ -154,20 +154,21 @@ pub async fn deliver(
     to: &ChatAddress,
     message: &Outgoing,
 ) -> Result<Delivered, DeliveryError> {
-    let parts = match decompose(platform, message) {
+    let traits = platform.traits();
+    let parts = match decompose(&traits, message) {
         Ok(parts) => parts,
         Err(settled) => return settled,
     };
-    let store = platform.store();
+    let store = traits.store;
     // The window is counted from the person's last message.
     let last = store
-        .last_inbound_by_chat(platform.platform(), &to.chat_id)
+        .last_inbound_by_chat(traits.platform, &to.chat_id)
         .await
         .map_err(|e| DeliveryError::Transient(format!("database: {e}")))?;
-    if last.is_none_or(|t| store.now() - t > platform.window_ms()) {
-        return Err(DeliveryError::Skipped(platform.outside_window().into()));
+    if last.is_none_or(|t| store.now() - t > traits.window_ms) {
+        return Err(DeliveryError::Skipped(traits.outside_window.into()));
     }
-    let _turn = platform.chats().lock(&to.chat_id).await;
+    let _turn = traits.chats.lock(&to.chat_id).await;
     let mut delivered = Delivered::default();
     if let Some(attachment) = parts.attachment {
         delivered = platform.post_attachment(&to.chat_id, attachment).await?;
@@ -177,7 +178,7 @@ pub async fn deliver(
     }
     // Remembered before sending: a person who answers the moment the message arrives
     // answers these choices.
-    if let Err(e) = remember(store, platform.platform(), &to.chat_id, &parts.buttons).await {
+    if let Err(e) = remember(store, traits.platform, &to.chat_id, &parts.buttons).await {
         tracing::warn!(error = ?e, "remembering numbered choices failed");
     }
     for body in platform.plan(parts.text, &parts.buttons) {
@@ -190,12 +191,12 @@ pub async fn deliver(
 #[async_trait::async_trait]
 impl<T: PlainPlatform> Deliver for T {
     fn platform(&self) -> Platform {
-        PlainPlatform::platform(self)
+        self.traits().platform
     }
 
     fn limits(&self) -> PlatformLimits {
         PlatformLimits {
-            global_per_sec: Some(self.sends_per_second()),
+            global_per_sec: Some(self.traits().sends_per_second),
             margin: 0.02,
             ..PlatformLimits::unlimited()
         }

@@ -9,7 +9,7 @@ use super::MessengerConfig;
 use super::plan::plan;
 use crate::domain::Platform;
 use crate::platform::chat_lock::ChatLocks;
-use crate::platform::plain::{Attachment, PlainPlatform};
+use crate::platform::plain::{Attachment, PlainPlatform, Traits};
 use crate::platform::{Delivered, DeliveryError, OutButton};
 use crate::store::Store;
 
@@ -210,32 +210,16 @@ impl crate::platform::profile::Profiles for Messenger {
 
 #[async_trait::async_trait]
 impl PlainPlatform for Messenger {
-    fn platform(&self) -> Platform {
-        Platform::Messenger
-    }
-
-    fn sends_per_second(&self) -> u32 {
-        self.config.sends_per_second
-    }
-
-    fn window_ms(&self) -> i64 {
-        WINDOW_MS
-    }
-
-    fn outside_window(&self) -> &'static str {
-        "outside messaging window"
-    }
-
-    fn sends_files(&self) -> bool {
-        true
-    }
-
-    fn store(&self) -> &Store {
-        &self.store
-    }
-
-    fn chats(&self) -> &ChatLocks {
-        &self.chats
+    fn traits(&self) -> Traits<'_> {
+        Traits {
+            platform: Platform::Messenger,
+            sends_per_second: self.config.sends_per_second,
+            window_ms: WINDOW_MS,
+            outside_window: "outside messaging window",
+            sends_files: true,
+            store: &self.store,
+            chats: &self.chats,
+        }
     }
 
     async fn post_attachment(

@@ -9,7 +9,7 @@ use super::{Tokens, ZaloConfig};
 use crate::domain::Platform;
 use crate::platform::chat_lock::ChatLocks;
 use crate::platform::choices::{numbered_text, split_text};
-use crate::platform::plain::{Attachment, PlainPlatform};
+use crate::platform::plain::{Attachment, PlainPlatform, Traits};
 use crate::platform::{Delivered, DeliveryError, OutButton};
 use crate::store::Store;
 
@@ -241,33 +241,17 @@ impl crate::platform::profile::Profiles for Zalo {
 
 #[async_trait::async_trait]
 impl PlainPlatform for Zalo {
-    fn platform(&self) -> Platform {
-        Platform::Zalo
-    }
-
-    fn sends_per_second(&self) -> u32 {
-        self.config.sends_per_second
-    }
-
-    fn window_ms(&self) -> i64 {
-        WINDOW_MS
-    }
-
-    fn outside_window(&self) -> &'static str {
-        "outside interaction window"
-    }
-
-    /// Zalo takes only PDF/DOC files; exports (CSV/XLSX) go as their caption.
-    fn sends_files(&self) -> bool {
-        false
-    }
-
-    fn store(&self) -> &Store {
-        &self.store
-    }
-
-    fn chats(&self) -> &ChatLocks {
-        &self.chats
+    fn traits(&self) -> Traits<'_> {
+        Traits {
+            platform: Platform::Zalo,
+            sends_per_second: self.config.sends_per_second,
+            window_ms: WINDOW_MS,
+            outside_window: "outside interaction window",
+            // Zalo takes only PDF/DOC files; exports (CSV/XLSX) go as their caption.
+            sends_files: false,
+            store: &self.store,
+            chats: &self.chats,
+        }
     }
 
     async fn post_attachment(
