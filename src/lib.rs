@@ -23,7 +23,7 @@
 //! - [`store`]: all SQL, one file per table family, on SQLite or PostgreSQL through the same
 //!   queries.
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
-//!   platform claims small windows of due rows (replies first), checks the platform's limits
+//!   account claims small windows of due rows (replies first), checks the account's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
 //!   holds back other chats), keeps several requests in flight and records outcomes in
 //!   batches. Claimed rows are leased, so a crash loses nothing. A scheduler moves broadcast
