@@ -66,7 +66,7 @@ impl Adapter for MessengerAccount {
             tracing::warn!(error = %e, "setting Messenger's Get started button failed");
         }
         let messenger = Arc::new(messenger);
-        let routes = routes::router(ctx.inbox, self.config.clone(), messenger.clone());
+        let routes = routes::router(ctx.inbox, self.account_id(), self.config.clone(), messenger.clone());
         tracing::info!(
             "Messenger enabled: webhook at /webhooks/{}",
             self.account_id()

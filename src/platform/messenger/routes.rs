@@ -21,13 +21,16 @@ struct Hook {
     config: Arc<MessengerConfig>,
 }
 
-/// `GET /` (handshake) and `POST /` (events) for the Page in `config`.
-pub fn router(inbox: &Inbox, config: Arc<MessengerConfig>, messenger: Arc<Messenger>) -> Router {
+/// `GET /` (handshake) and `POST /` (events) for the Page `account` in `config`; its events
+/// are claimed as `<account>.event.<id>`.
+pub fn router(
+    inbox: &Inbox,
+    account: &str, config: Arc<MessengerConfig>, messenger: Arc<Messenger>) -> Router {
     let source = inbox.register(Source {
         profiles: Some(messenger),
         // Buttons that do not fit are numbered lines: a typed number presses one.
         typed_choices: true,
-        claim_prefix: "messenger.event".into(),
+        claim_prefix: format!("{account}.event"),
     });
     Router::new()
         .route("/", get(handshake).post(webhook))

@@ -151,7 +151,12 @@ impl Adapter for TelegramAccount {
                     .secret_token(secret.clone())
                     .await
                     .context("Telegram setWebhook failed")?;
-                Some(routes::router(ctx.inbox.clone(), secret, reported))
+                Some(routes::router(
+                    ctx.inbox.clone(),
+                    self.account_id(),
+                    secret,
+                    reported,
+                ))
             }
             None => {
                 bot.delete_webhook()
@@ -159,6 +164,7 @@ impl Adapter for TelegramAccount {
                     .context("Telegram deleteWebhook failed")?;
                 ctx.tracker.spawn(run_polling(
                     ctx.inbox.clone(),
+                    format!("{}.update_offset", self.account_id()),
                     telegram.clone(),
                     reported,
                     self.config.poll_timeout_secs,

@@ -16,8 +16,6 @@ use crate::domain::Locale;
 use crate::i18n::{Key, Msg, render};
 use crate::platform::inbox::{Inbox, Source};
 
-/// Where the last handled update id is kept, so a restart neither loses nor repeats updates.
-const OFFSET_KEY: &str = "telegram.update_offset";
 
 /// The commands shown in Telegram's menu, per language.
 const MENU: &[(&str, &Key)] = &[
@@ -76,6 +74,9 @@ pub fn polling_client_timeout(poll_timeout_secs: u32) -> Duration {
 /// sent with the adapter's.
 pub async fn run_polling(
     inbox: Inbox,
+    // Where the last handled update id is kept (`<account>.update_offset`), so a restart
+    // neither loses nor repeats updates.
+    offset_key: String,
     telegram: Telegram,
     bot_username: String,
     poll_timeout_secs: u32,
@@ -83,7 +84,7 @@ pub async fn run_polling(
 ) {
     // Telegram has real buttons and names the sender in every update.
     let source = Source::default();
-    let mut offset: i32 = match inbox.store().kv_get(OFFSET_KEY).await {
+    let mut offset: i32 = match inbox.store().kv_get(&offset_key).await {
         Ok(Some(v)) => v.parse().unwrap_or(0),
         _ => 0,
     };
@@ -121,7 +122,7 @@ pub async fn run_polling(
                         tracing::error!(error = ?e, update = update.id.0, "update failed");
                     }
                     offset = update.id.0 as i32 + 1;
-                    if let Err(e) = inbox.store().kv_set(OFFSET_KEY, &offset.to_string()).await {
+                    if let Err(e) = inbox.store().kv_set(&offset_key, &offset.to_string()).await {
                         tracing::error!(error = ?e, "saving the update offset failed");
                     }
                 }

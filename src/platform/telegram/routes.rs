@@ -26,11 +26,12 @@ struct Hook {
     username: String,
 }
 
-/// `POST /` for the bot whose webhook secret is `secret`.
-pub fn router(inbox: Inbox, secret: String, username: String) -> Router {
+/// `POST /` for the bot `account` whose webhook secret is `secret`; its update ids are
+/// claimed as `<account>.webhook.<id>` (update ids are per bot).
+pub fn router(inbox: Inbox, account: &str, secret: String, username: String) -> Router {
     // Telegram has real buttons and names the sender in every update.
     let source = inbox.register(Source {
-        claim_prefix: "telegram.webhook".into(),
+        claim_prefix: format!("{account}.webhook"),
         ..Source::default()
     });
     Router::new().route("/", post(webhook)).with_state(Arc::new(Hook {

@@ -71,7 +71,7 @@ impl Adapter for ZaloAccount {
         ctx.tracker
             .spawn(tokens.clone().keep_fresh(TOKEN_CHECK, ctx.shutdown.clone()));
         let zalo = Arc::new(Zalo::new(self.config.clone(), ctx.store.clone(), tokens));
-        let routes = routes::router(ctx.inbox, self.config.clone(), zalo.clone());
+        let routes = routes::router(ctx.inbox, self.account_id(), self.config.clone(), zalo.clone());
         tracing::info!("Zalo OA enabled: webhook at /webhooks/{}", self.account_id());
         Ok(Started {
             deliver: zalo,

@@ -20,13 +20,16 @@ struct Hook {
     config: Arc<ZaloConfig>,
 }
 
-/// `POST /` for the OA in `config`.
-pub fn router(inbox: &Inbox, config: Arc<ZaloConfig>, zalo: Arc<Zalo>) -> Router {
+/// `POST /` for the OA `account` in `config`; its events are claimed as
+/// `<account>.event.<id>`.
+pub fn router(
+    inbox: &Inbox,
+    account: &str, config: Arc<ZaloConfig>, zalo: Arc<Zalo>) -> Router {
     let source = inbox.register(Source {
         profiles: Some(zalo),
         // A tapped button comes back as its label; numbered lines as their number.
         typed_choices: true,
-        claim_prefix: "zalo.event".into(),
+        claim_prefix: format!("{account}.event"),
     });
     Router::new().route("/", post(webhook)).with_state(Arc::new(Hook {
         inbox: inbox.clone(),
