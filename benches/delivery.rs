@@ -233,7 +233,7 @@ async fn limited_run(order: Order, scale: f64, x: u32) -> Result<Row> {
         Arc::new(Telegram::new(bot)),
         Arc::new(Notify::new()),
         WorkerConfig {
-            limits: PlatformLimits::telegram(1).scaled(x),
+            limits: bluezone_bot::platform::telegram::limits(1).scaled(x),
             concurrency: 16,
             lease_ms: 120_000,
             max_attempts: 6,
@@ -300,7 +300,7 @@ async fn reply_latency(backlog: i64, x: u32) -> Result<Vec<Duration>> {
         Arc::new(Telegram::new(bot)),
         ready.clone(),
         WorkerConfig {
-            limits: PlatformLimits::telegram(1).scaled(x),
+            limits: bluezone_bot::platform::telegram::limits(1).scaled(x),
             concurrency: 16,
             lease_ms: 120_000,
             max_attempts: 6,

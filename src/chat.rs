@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use crate::domain::Platform;
 use crate::outbox::Worker;
 use crate::platform::console::{CONSOLE_USER, Console};
+use crate::platform::inbox::{Inbox, Source};
 use crate::startup::{App, SAMPLE_UNITS};
 
 /// Runs the console chat on standard input until end of input or `/quit`, saving pictures
@@ -45,6 +46,9 @@ pub async fn run_with(app: App, input: impl AsyncBufRead + Unpin, console: Conso
         eprintln!("(you are an administrator in this chat)");
     }
     eprintln!("(type a message, a /command, or the number of a button; /quit or Ctrl-D ends)");
+    // The console resolves a typed number itself and knows its one person's name.
+    let inbox = Inbox::new(app.engine.clone());
+    let source = Source::default();
     let mut lines = input.lines();
     let mut first = Some("/start".to_string());
     loop {
@@ -68,7 +72,7 @@ pub async fn run_with(app: App, input: impl AsyncBufRead + Unpin, console: Conso
         let Some(inbound) = console.line_to_inbound(&line) else {
             continue;
         };
-        app.engine.handle(&inbound).await?;
+        inbox.take(&source, inbound).await?;
         while worker.try_execute_batch().await?.claimed > 0 {}
     }
     app.store.close().await;

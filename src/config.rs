@@ -4,11 +4,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::domain::Platform;
+use crate::platform::Adapter;
 
 /// A token or password. Printing it shows `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,43 +104,27 @@ impl Campaign {
     }
 }
 
-/// Telegram connection settings.
-#[derive(Debug, Clone)]
-pub struct TelegramConfig {
-    /// The bot token from @BotFather.
-    pub token: Secret,
-    /// A Bot API server other than api.telegram.org (a local server, or a test fake).
-    pub api_url: Option<url::Url>,
-}
-
-/// Everything the service reads from its environment.
+/// Everything the service reads from its environment. The platform-neutral settings live
+/// here; each platform reads its own variables in its folder (`src/platform/<name>/`).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `sqlite://…` or `postgres://…`.
     pub database_url: String,
-    /// Telegram, when a token is set.
-    pub telegram: Option<TelegramConfig>,
-    /// Facebook Messenger, when a Page token and the app secret are set.
-    pub messenger: Option<crate::platform::messenger::MessengerConfig>,
-    /// Zalo OA, when ZALO_APP_ID is set.
-    pub zalo: Option<crate::platform::zalo::ZaloConfig>,
+    /// The platform accounts to run (a Telegram bot, a Messenger Page, a Zalo OA), each
+    /// read from the environment by its platform ([`crate::platform::PLATFORMS`]).
+    pub accounts: Vec<Arc<dyn Adapter>>,
     /// Platform-qualified ids of administrators.
     pub admins: Vec<(Platform, String)>,
-    /// The public HTTPS address of the webhook server; webhook mode when set.
+    /// The public HTTPS address of the webhook server; webhook mode when set (each account's
+    /// webhooks are under `/webhooks/<account id>`).
     pub webhook_url: Option<url::Url>,
     /// Where the HTTP server (webhooks, health, metrics) listens.
     pub listen: SocketAddr,
-    /// The secret Telegram sends back in `X-Telegram-Bot-Api-Secret-Token`.
-    pub webhook_secret: Option<Secret>,
     /// Where `/metrics` is served, apart from the public webhooks (loopback by default);
     /// `None` when turned off.
     pub metrics_listen: Option<SocketAddr>,
     /// A bearer token `/metrics` asks for, when set.
     pub metrics_token: Option<Secret>,
-    /// `BLUEZONE_BOT_USERNAME`: overrides the Telegram username deep links name, which is
-    /// otherwise the one Telegram reports (`getMe`) at startup. No default: a made-up name
-    /// would send people, and leader invitations, to somebody else's bot.
-    pub bot_username: Option<String>,
     /// How long a leader invitation stays valid, in days.
     pub invite_ttl_days: i64,
     /// The app and the goal.
@@ -159,15 +145,6 @@ impl Settings {
     /// Reads the settings through `get`, so tests can pass their own variables.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings> {
         let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let telegram = match non_empty("TELOXIDE_TOKEN") {
-            Some(token) => Some(TelegramConfig {
-                token: Secret::new(token.trim()),
-                api_url: non_empty("TELOXIDE_API_URL")
-                    .map(|u| url::Url::parse(u.trim()).context("TELOXIDE_API_URL"))
-                    .transpose()?,
-            }),
-            None => None,
-        };
         let admins = match non_empty("BLUEZONE_ADMINS") {
             Some(list) => parse_admins(&list)?,
             None => Vec::new(),
@@ -178,9 +155,7 @@ impl Settings {
         };
         Ok(Settings {
             database_url: non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-            telegram,
-            messenger: crate::platform::messenger::MessengerConfig::from_lookup(&get)?,
-            zalo: crate::platform::zalo::ZaloConfig::from_lookup(&get)?,
+            accounts: crate::platform::accounts_from_lookup(&get)?,
             admins,
             webhook_url: non_empty("BLUEZONE_WEBHOOK_URL")
                 .map(|u| url::Url::parse(u.trim()).context("BLUEZONE_WEBHOOK_URL"))
@@ -190,12 +165,8 @@ impl Settings {
                 .trim()
                 .parse()
                 .context("BLUEZONE_LISTEN must be an address such as 0.0.0.0:8080")?,
-            webhook_secret: non_empty("BLUEZONE_WEBHOOK_SECRET").map(Secret::new),
             metrics_listen: parse_metrics_listen(non_empty("BLUEZONE_METRICS_LISTEN"))?,
             metrics_token: non_empty("BLUEZONE_METRICS_TOKEN").map(|t| Secret::new(t.trim())),
-            bot_username: non_empty("BLUEZONE_BOT_USERNAME")
-                .map(|v| v.trim().trim_start_matches('@').to_string())
-                .filter(|v| !v.is_empty()),
             invite_ttl_days: non_empty("BLUEZONE_INVITE_TTL_DAYS")
                 .map(|v| v.trim().parse::<i64>())
                 .transpose()
@@ -219,16 +190,12 @@ fn unreachable_defaults() -> Settings {
     // from_lookup with no variables cannot fail; this keeps the signature infallible.
     Settings {
         database_url: DEFAULT_DATABASE_URL.into(),
-        telegram: None,
-        messenger: None,
-        zalo: None,
+        accounts: Vec::new(),
         admins: Vec::new(),
         webhook_url: None,
         listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
-        webhook_secret: None,
         metrics_listen: Some(DEFAULT_METRICS_LISTEN),
         metrics_token: None,
-        bot_username: None,
         invite_ttl_days: 7,
         campaign: Campaign::default(),
         delivery: crate::outbox::DeliverySettings::default(),
@@ -288,13 +255,10 @@ mod tests {
     fn defaults_need_no_variables() -> Result<()> {
         let s = settings(&[])?;
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
-        assert!(s.telegram.is_none());
+        assert!(s.accounts.is_empty());
         assert_eq!(s.campaign.target, 0.6);
         assert_eq!(s.campaign.timezone, "Asia/Ho_Chi_Minh");
         assert_eq!(s.invite_ttl_days, 7);
-        assert_eq!(s.bot_username, None, "no made-up bot name");
-        let s = settings(&[("BLUEZONE_BOT_USERNAME", " @LongAnBot ")])?;
-        assert_eq!(s.bot_username.as_deref(), Some("LongAnBot"));
         Ok(())
     }
 
@@ -303,10 +267,8 @@ mod tests {
         let s = settings(&[("TELOXIDE_TOKEN", "123:SECRET-TOKEN")])?;
         let printed = format!("{s:?}");
         assert!(!printed.contains("SECRET-TOKEN"), "{printed}");
-        assert_eq!(
-            s.telegram.map(|t| t.token.expose().to_string()),
-            Some("123:SECRET-TOKEN".into())
-        );
+        assert_eq!(s.accounts.len(), 1);
+        assert_eq!(s.accounts[0].platform(), Platform::Telegram);
         Ok(())
     }
 

@@ -14,13 +14,18 @@
 //!   (message keys, not text). It never sees a platform type.
 //! - [`i18n`]: Fluent bundles from `locales/`, embedded at build time; one render function and
 //!   a test that every key exists in every locale with only the variables the code passes.
-//! - [`platform`]: the only platform-aware code. Adapters turn updates into inbound events and
-//!   deliver rendered messages, classifying failures so the outbox can decide what to do.
+//! - [`platform`]: the only platform-aware code. An [`Adapter`](platform::Adapter) is one
+//!   account on one platform (a Telegram bot, a Messenger Page, a Zalo OA); its folder
+//!   `platform/<name>/` owns its settings, start-up, webhook routes, delivery, links and
+//!   capabilities, and one line registers the platform ([`platform::PLATFORMS`]). Every
+//!   source of events feeds one pipeline ([`platform::inbox`]); Messenger and Zalo share one
+//!   plain-text downgrade ([`platform::plain`]). The conversation asks its capability
+//!   questions through [`Platforms`](platform::Platforms).
 //! - [`store`]: all SQL, one file per table family, on SQLite or PostgreSQL through the same
 //!   queries. Rows are parsed into domain values before they leave it (a damaged row is an
 //!   error naming it), and its functions take domain values (`&UnitCode`, `Platform`).
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
-//!   platform claims small windows of due rows (replies first), checks the platform's limits
+//!   account claims small windows of due rows (replies first), checks the account's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
 //!   holds back other chats), keeps several requests in flight and records outcomes in
 //!   batches. Claimed rows are leased, so a crash loses nothing. A scheduler runs the timed
@@ -36,12 +41,15 @@
 //!   label is passed in, already rendered from the locales.
 //! - [`units_csv`]: the unit file format (`code,name,parent_code,level[,population]`).
 //! - [`chat`]: the console chat, the embedded default a new user tries first.
-//! - [`startup`]: wires the pool, the engine, the platforms and the workers, and runs them
-//!   until a stop signal.
-//! - [`http`]: the public HTTP server: the Telegram, Messenger and Zalo webhooks (each checks
-//!   its platform's signature before anything else and handles a retried event once) and
-//!   `/healthz`; `/metrics` on a listener of its own (loopback by default).
-//!   [`platform_startup`] starts Messenger and Zalo next to Telegram.
+//! - [`config`]: the platform-neutral settings from the environment (plus an optional TOML
+//!   campaign file) and the list of configured platform accounts; secrets never printed.
+//! - [`clock`]: the injected clock (tests move time instead of sleeping).
+//! - [`telemetry`]: the tracing subscriber; tests can silence it.
+//! - [`startup`]: wires the pool, the engine, the platform accounts and the workers, and
+//!   runs them until a stop signal: every configured account is started the same way.
+//! - [`http`]: the public HTTP server: `/healthz` and each account's webhook routes, mounted
+//!   under `/webhooks/<account id>`; `/metrics` on a listener of its own (loopback by
+//!   default).
 //! - [`metrics`]: in-memory Prometheus counters kept with `prometheus-client`; the outbox depth
 //!   is read from the database at scrape time.
 //! - [`backoff`]: the one retry-delay formula (exponential, capped, optionally jittered) that
@@ -61,7 +69,6 @@ pub mod i18n;
 pub mod metrics;
 pub mod outbox;
 pub mod platform;
-pub mod platform_startup;
 pub mod reminders;
 pub mod reports;
 pub mod startup;

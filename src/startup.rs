@@ -1,13 +1,13 @@
-//! Wiring: the pool, the engine, the platforms, the workers and the HTTP server, run until a
-//! stop signal. `main.rs` only parses the command line and calls in here.
+//! Wiring: the pool, the engine, the platform accounts, the workers and the HTTP server, run
+//! until a stop signal. `main.rs` only parses the command line and calls in here. Each
+//! configured account ([`Settings::accounts`]) is started the same way: its sending half
+//! gets an outbox worker at its own limits, its webhook routes are mounted under
+//! `/webhooks/<account id>`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use teloxide::Bot;
-use teloxide::payloads::SetWebhookSetters;
-use teloxide::prelude::Requester;
-use teloxide::types::AllowedUpdate;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -16,7 +16,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::conversation::Engine;
 use crate::outbox::{Delivery, Scheduler, Worker, WorkerConfig};
-use crate::platform::telegram::{self, Telegram};
+use crate::platform::StartContext;
+use crate::platform::inbox::Inbox;
 use crate::store::Store;
 
 /// The bundled sample units (Long An, 2020).
@@ -94,31 +95,51 @@ impl App {
     ) -> Result<()> {
         let tracker = TaskTracker::new();
         let settings = self.settings.clone();
-        let no_platform =
-            settings.telegram.is_none() && settings.messenger.is_none() && settings.zalo.is_none();
-        if no_platform {
+        if !settings.accounts.iter().any(|a| a.serves()) {
             anyhow::bail!(
                 "no platform is configured: set TELOXIDE_TOKEN, MESSENGER_PAGE_ACCESS_TOKEN or ZALO_APP_ID (or use `bluezone-bot chat` to try the bot in the terminal)"
             );
         }
         warn_if_no_units(&self.store).await;
-        let mut routes = crate::http::Routes::default();
+        // Every source of events feeds this one pipeline.
+        let inbox = Inbox::new(self.engine.clone());
         // The senders and the scheduler run in one replica at a time (see `outbox::lead`).
         let mut delivery = Delivery::new();
-        if let Some(tg) = settings.telegram.clone() {
-            self.start_telegram(tg, &tracker, &shutdown, &mut routes, &mut delivery)
-                .await?;
+        let mut mounts = Vec::new();
+        let start = StartContext {
+            store: &self.store,
+            settings: &settings,
+            inbox: &inbox,
+            platforms: self.engine.platforms(),
+            tracker: &tracker,
+            shutdown: &shutdown,
+        };
+        for account in settings.accounts.iter().filter(|a| a.serves()) {
+            let started = account.start(&start).await?;
+            // Each account's rate limits are decided here, by its worker, and nowhere else.
+            let limits = started.deliver.limits();
+            delivery.add_worker(Worker::with_config(
+                self.store.clone(),
+                started.deliver,
+                self.outbox_ready.clone(),
+                WorkerConfig::from_settings(&settings, limits),
+                Arc::new(SystemClock),
+            ));
+            if let Some(routes) = started.routes {
+                mounts.push((account.account_id().to_string(), routes));
+            }
         }
-        crate::platform_startup::start_others(
-            &self.store,
-            &self.outbox_ready,
-            &settings,
-            &tracker,
-            &shutdown,
-            &mut routes,
-            &mut delivery,
-        )
-        .await?;
+        // Webhook event claims are kept three days, then forgotten (hourly).
+        let (claims, stop) = (inbox.clone(), shutdown.clone());
+        tracker.spawn(async move {
+            loop {
+                claims.purge_claims().await;
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                }
+            }
+        });
         // Broadcast progress, reminders and digests.
         delivery.set_scheduler(Scheduler::new(
             self.store.clone(),
@@ -133,7 +154,7 @@ impl App {
                 shutdown.clone(),
             ));
         }
-        let router = crate::http::router(self.engine.clone(), routes);
+        let router = crate::http::router(mounts);
         let addr = listener.local_addr().context("the listener's address")?;
         tracing::info!(%addr, "HTTP server listening");
         let stop = shutdown.clone();
@@ -169,95 +190,6 @@ impl App {
         self.store.close().await;
         Ok(())
     }
-
-    /// Connects to Telegram, starts its outbox worker and either polling or the webhook route.
-    async fn start_telegram(
-        &self,
-        tg: crate::config::TelegramConfig,
-        tracker: &TaskTracker,
-        shutdown: &CancellationToken,
-        routes: &mut crate::http::Routes,
-        delivery: &mut Delivery,
-    ) -> Result<()> {
-        let mut bot = Bot::new(tg.token.expose());
-        if let Some(url) = &tg.api_url {
-            bot = bot.set_api_url(url.clone());
-        }
-        let telegram = Telegram::new(bot.clone());
-        self.engine.group_admins().register(
-            crate::domain::Platform::Telegram,
-            Arc::new(telegram.clone()),
-        );
-        let me = bot
-            .get_me()
-            .await
-            .context("Telegram getMe failed (check TELOXIDE_TOKEN)")?;
-        // Every bot has a username; commands addressed `/cmd@bot` name this one.
-        let username = me.username.clone().unwrap_or_default();
-        self.engine.links().learn_telegram_username(&username);
-        match self.engine.links().telegram_username() {
-            Some(linked) if linked != username => tracing::warn!(
-                bot = %username,
-                links = %linked,
-                "connected to Telegram; BLUEZONE_BOT_USERNAME makes deep links name another bot"
-            ),
-            _ => tracing::info!(bot = %username, "connected to Telegram"),
-        }
-        if let Err(e) = telegram::set_commands(&telegram).await {
-            tracing::warn!(error = %e, "setting the command menu failed");
-        }
-        // Telegram's rate limits are decided here, by the worker, and nowhere else.
-        let worker = Worker::with_config(
-            self.store.clone(),
-            Arc::new(telegram.clone()),
-            self.outbox_ready.clone(),
-            WorkerConfig::from_settings(&self.settings, self.settings.delivery.telegram),
-            Arc::new(SystemClock),
-        );
-        delivery.add_worker(worker);
-        match &self.settings.webhook_url {
-            Some(public) => {
-                // `https://host/prefix` must keep its prefix: join below it, not beside it.
-                let mut base = public.clone();
-                if !base.path().ends_with('/') {
-                    base.set_path(&format!("{}/", base.path()));
-                }
-                let url = base
-                    .join("webhooks/telegram")
-                    .context("BLUEZONE_WEBHOOK_URL")?;
-                let mut req = bot.set_webhook(url).allowed_updates(vec![
-                    AllowedUpdate::Message,
-                    AllowedUpdate::CallbackQuery,
-                    AllowedUpdate::MyChatMember,
-                ]);
-                // Never an open webhook: without a configured secret, one is derived from the
-                // bot token (the same on every replica, unknown to whoever lacks the token).
-                let secret = match &self.settings.webhook_secret {
-                    Some(s) => s.expose().to_string(),
-                    None => derived_webhook_secret(tg.token.expose()),
-                };
-                req = req.secret_token(secret.clone());
-                req.await.context("Telegram setWebhook failed")?;
-                routes.telegram = Some(crate::http::TelegramHook {
-                    secret: Some(secret),
-                    username: username.clone(),
-                });
-            }
-            None => {
-                bot.delete_webhook()
-                    .await
-                    .context("Telegram deleteWebhook failed")?;
-                tracker.spawn(telegram::run_polling(
-                    self.engine.clone(),
-                    telegram.clone(),
-                    username.clone(),
-                    self.settings.delivery.tg_poll_timeout_secs,
-                    shutdown.clone(),
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -281,21 +213,6 @@ pub async fn stop_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// The webhook secret used when none is configured: HMAC-SHA256 of a fixed label under the
-/// bot token, in hex (Telegram allows `A-Z a-z 0-9 _ -`, up to 256 characters).
-pub fn derived_webhook_secret(token: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(b"bluezone-bot telegram webhook secret");
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Logs a clear warning when no units are imported: citizens could not choose theirs (they

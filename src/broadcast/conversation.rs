@@ -19,14 +19,14 @@ use crate::conversation::engine::{Ctx, Engine, MAX_TEXT_CHARS};
 use crate::conversation::keys::{NOT_ALLOWED, TOO_LONG, UNIT_UNKNOWN};
 use crate::conversation::reply::Attachment;
 use crate::conversation::{Action, Button, Reply, State, Turn};
-use crate::domain::{ChatAddress, Platform, UnitCode};
+use crate::domain::{ChatAddress, UnitCode};
 use crate::i18n::Msg;
 use crate::platform::{Event, Outgoing, PhotoRef};
 use crate::store::{Audience, Queued};
 
 /// The message whose button was pressed, when the platform can edit it in place.
 fn pressed_message(ctx: &Ctx<'_>) -> Option<String> {
-    if !ctx.platform().edits_messages() {
+    if !ctx.edits_messages {
         return None;
     }
     match &ctx.inbound.event {
@@ -184,10 +184,11 @@ impl Engine {
                 .arg("unconfirmed", unconfirmed)
                 .arg("groups", groups),
         );
-        if let Some(PhotoRef::TelegramFile { .. }) = photo {
+        // A picture only one platform can show (a Telegram file id) misses people elsewhere.
+        if let Some(home) = photo.and_then(|p| self.platforms().photo_only_on(p)) {
             let elsewhere = self
                 .store
-                .audience_elsewhere(&unit.code, Platform::Telegram)
+                .audience_elsewhere(&unit.code, home)
                 .await?;
             if elsewhere > 0 {
                 reply = reply.para(Msg::new(&BC_PHOTO_ELSEWHERE).arg("count", elsewhere));

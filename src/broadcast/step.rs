@@ -42,6 +42,7 @@ async fn author_address(store: &Store, b: &Broadcast) -> Result<Option<(ChatAddr
 pub async fn advance(store: &Store, settings: &Settings) -> Result<Advanced> {
     let mut tick = Advanced::default();
     let now = store.now();
+    let platforms = crate::platform::Platforms::new(settings);
     for b in store.running_broadcasts().await? {
         let finished = b.done() >= b.total;
         let due = now - b.last_progress_at >= settings.delivery.progress_every_ms
@@ -52,7 +53,7 @@ pub async fn advance(store: &Store, settings: &Settings) -> Result<Advanced> {
         let Some((to, locale)) = author_address(store, &b).await? else {
             continue;
         };
-        let in_place = to.platform.edits_messages();
+        let in_place = platforms.edits_messages(to.platform);
         let carrier = match b.progress_outbox_id {
             Some(id) => store.outbox_row_state(id).await?,
             None => None,

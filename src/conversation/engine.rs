@@ -24,10 +24,9 @@ pub struct Engine {
     pub(crate) store: Store,
     pub(crate) settings: Arc<Settings>,
     outbox_ready: Arc<Notify>,
-    /// Asks each platform whether a user administers a group (`/linkgroup`).
-    group_admins: crate::platform::group_admins::GroupAdminRegistry,
-    /// Deep links and share links; learns the Telegram username at startup.
-    links: Arc<crate::platform::deep_link::DeepLinks>,
+    /// The configured platform accounts, asked what they can do: deep links and share
+    /// links, edits, pictures, group administrators (`/linkgroup`).
+    platforms: crate::platform::Platforms,
 }
 
 /// What a handler knows about the event it handles.
@@ -40,6 +39,8 @@ pub(crate) struct Ctx<'a> {
     pub inbound: &'a Inbound,
     /// Whether the sender is an administrator.
     pub is_admin: bool,
+    /// Whether messages in this chat can be edited in place (asked of the platform).
+    pub edits_messages: bool,
 }
 
 impl Ctx<'_> {
@@ -63,10 +64,9 @@ impl Engine {
     pub fn new(store: Store, settings: Arc<Settings>, outbox_ready: Arc<Notify>) -> Engine {
         Engine {
             store,
-            links: Arc::new(crate::platform::deep_link::DeepLinks::new(&settings)),
+            platforms: crate::platform::Platforms::new(&settings),
             settings,
             outbox_ready,
-            group_admins: Default::default(),
         }
     }
 
@@ -75,9 +75,10 @@ impl Engine {
         &self.store
     }
 
-    /// The platforms' group-administrator checks; adapters register theirs at startup.
-    pub fn group_admins(&self) -> &crate::platform::group_admins::GroupAdminRegistry {
-        &self.group_admins
+    /// The configured platform accounts and their answers to capability questions; accounts
+    /// register their group-administrator checks at startup.
+    pub fn platforms(&self) -> &crate::platform::Platforms {
+        &self.platforms
     }
 
     /// The settings.
@@ -124,6 +125,7 @@ impl Engine {
             .await?;
         let ctx = Ctx {
             is_admin: self.is_admin(inbound.platform, &inbound.sender.user_id),
+            edits_messages: self.platforms.edits_messages(inbound.platform),
             person,
             is_new,
             inbound,
@@ -330,19 +332,14 @@ impl Engine {
         self.settings.campaign.app_name.clone()
     }
 
-    /// The deep-link builder (startup tells it the Telegram username).
-    pub fn links(&self) -> &crate::platform::deep_link::DeepLinks {
-        &self.links
-    }
-
     /// A deep link that opens the bot with `payload` on `platform`.
     pub fn deep_link(&self, platform: Platform, payload: &StartPayload) -> String {
-        self.links.deep_link(platform, payload)
+        self.platforms.deep_link(platform, payload)
     }
 
     /// Where a share button on `platform` points for `link`, if the platform has one.
     pub fn share_url(&self, platform: Platform, link: &str, text: &str) -> Option<String> {
-        self.links.share_url(platform, link, text)
+        self.platforms.share_url(platform, link, text)
     }
 
     /// Renders a turn and writes it, with the new state, in one transaction.

@@ -61,7 +61,7 @@ impl Engine {
             },
         };
         let is_group_admin = self
-            .group_admins()
+            .platforms()
             .is_chat_admin(ctx.platform(), &chat.chat_id, &ctx.inbound.sender.user_id)
             .await
             .unwrap_or_else(|e| {

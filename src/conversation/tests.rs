@@ -41,7 +41,10 @@ async fn bench_with(units: bool) -> Bench {
     let dir = tempfile::tempdir().expect("a temp dir");
     let url = format!("sqlite://{}", dir.path().join("engine.db").display());
     let mut settings = Settings::for_database(&url);
-    settings.bot_username = Some("BluezoneTestBot".into());
+    settings.accounts = crate::platform::accounts_from_lookup(&|k| {
+        (k == "BLUEZONE_BOT_USERNAME").then(|| "BluezoneTestBot".to_string())
+    })
+    .expect("links to a Telegram bot");
     settings.admins.push((Platform::Console, "admin".into()));
     let clock = ManualClock::at(1_590_000_000_000);
     let app = App::build_with_clock(settings, Arc::new(clock.clone()))

@@ -34,13 +34,6 @@ impl Platform {
         }
     }
 
-    /// Whether the bot can edit a message it sent, so one message can carry a changing
-    /// status (a broadcast's preview, progress and summary). Zalo and Messenger cannot (their
-    /// adapters drop a text-only edit); the console prints every message anew.
-    pub fn edits_messages(self) -> bool {
-        matches!(self, Platform::Telegram)
-    }
-
     /// Parses a stored platform name.
     pub fn parse(name: &str) -> Option<Platform> {
         Platform::ALL.into_iter().find(|p| p.as_str() == name)

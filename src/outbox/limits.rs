@@ -28,7 +28,6 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
 use crate::clock::{Millis, SharedClock};
-use crate::domain::Platform;
 
 /// What a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,37 +78,6 @@ impl PlatformLimits {
             group_window_ms: 60_000,
             answers_per_sec: None,
             margin: 0.0,
-        }
-    }
-
-    /// Telegram's documented limits: 30 messages/s overall, 1 message/s per chat, private or
-    /// group (with `private_burst` tolerated over as many seconds), 20 messages/min per group;
-    /// answers to button presses get 100/s of their own.
-    pub fn telegram(private_burst: u32) -> PlatformLimits {
-        let burst = private_burst.max(1);
-        PlatformLimits {
-            global_per_sec: Some(30),
-            private_max: Some(burst),
-            private_window_ms: 1000 * u64::from(burst),
-            group_max: Some(20),
-            group_window_ms: 60_000,
-            answers_per_sec: Some(100),
-            margin: 0.02,
-        }
-    }
-
-    /// Sensible defaults for a platform (Telegram's are configurable, see
-    /// [`super::DeliverySettings`]).
-    pub fn default_for(platform: Platform) -> PlatformLimits {
-        match platform {
-            Platform::Telegram => PlatformLimits::telegram(3),
-            Platform::Console => PlatformLimits::unlimited(),
-            // Zalo: 4000 requests/min per app; Messenger: 300 calls/s per Page.
-            #[allow(unreachable_patterns)]
-            _ => PlatformLimits {
-                global_per_sec: Some(50),
-                ..PlatformLimits::unlimited()
-            },
         }
     }
 
@@ -376,7 +344,7 @@ mod tests {
 
     #[test]
     fn the_global_rate_holds_over_any_second_and_is_reached() {
-        let (mut l, clock) = limiter(PlatformLimits::telegram(1));
+        let (mut l, clock) = limiter(crate::platform::telegram::limits(1));
         let mut sent = Vec::new();
         // Over ten simulated seconds, one request per millisecond is offered.
         for i in 0..10_000 {
@@ -400,7 +368,7 @@ mod tests {
 
     #[test]
     fn a_full_group_waits_without_holding_back_others() {
-        let (mut l, clock) = limiter(PlatformLimits::telegram(1));
+        let (mut l, clock) = limiter(crate::platform::telegram::limits(1));
         let mut group = Vec::new();
         // For 30 s, the group is offered a message every 40 ms.
         for i in 0..750 {
@@ -432,7 +400,7 @@ mod tests {
 
     #[test]
     fn answers_have_their_own_budget_beside_a_full_global_window() {
-        let (mut l, clock) = limiter(PlatformLimits::telegram(1));
+        let (mut l, clock) = limiter(crate::platform::telegram::limits(1));
         let mut messages = 0;
         for i in 0..100 {
             if l.try_acquire(&i.to_string(), false, CallKind::Message)
@@ -479,7 +447,7 @@ mod tests {
     fn idle_chats_are_forgotten() {
         let (mut l, clock) = limiter(PlatformLimits {
             global_per_sec: None,
-            ..PlatformLimits::telegram(1)
+            ..crate::platform::telegram::limits(1)
         });
         for i in 0..5000 {
             l.try_acquire(&i.to_string(), false, CallKind::Message)

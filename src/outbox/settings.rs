@@ -1,14 +1,8 @@
-//! Delivery settings, from environment variables (all optional):
+//! Delivery settings, from environment variables (all optional; each platform's rate limits
+//! are its own, read in its folder under `src/platform/`):
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `BLUEZONE_TG_GLOBAL_PER_SEC` | 30 | Telegram requests per second over all chats |
-//! | `BLUEZONE_TG_PRIVATE_PER_SEC` | 1 | messages per second to one chat, private or group (the name is historical) |
-//! | `BLUEZONE_TG_PRIVATE_BURST` | 3 | messages a chat may get at once (then the rate) |
-//! | `BLUEZONE_TG_GROUP_PER_MIN` | 20 | messages per minute to one group, on top of the per-second rule |
-//! | `BLUEZONE_TG_ANSWERS_PER_SEC` | 100 | answers to button presses per second, apart from messages (0 = no limit) |
-//! | `BLUEZONE_TG_POLL_TIMEOUT_SECS` | 25 | how long Telegram holds an idle long poll (the HTTP client waits 10 s longer) |
-//! | `BLUEZONE_RATE_MARGIN` | 0.02 | safety margin on every limit (fraction) |
 //! | `BLUEZONE_SEND_CONCURRENCY` | 16 | requests in flight per platform |
 //! | `BLUEZONE_SEND_MAX_ATTEMPTS` | 6 | attempts before a network/5xx failure is final |
 //! | `BLUEZONE_OUTBOX_LEASE_SECS` | 60 | how long a claimed row is held before another worker may retake it |
@@ -20,16 +14,11 @@
 
 use anyhow::{Context, Result, bail};
 
-use super::limits::PlatformLimits;
 use crate::clock::Millis;
 
 /// How the delivery engine sends, retries, reminds and reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliverySettings {
-    /// Telegram's limits.
-    pub telegram: PlatformLimits,
-    /// How long Telegram is asked to hold an idle `getUpdates` (long polling).
-    pub tg_poll_timeout_secs: u32,
     /// Requests in flight per platform.
     pub concurrency: usize,
     /// Attempts before a transient failure is final.
@@ -51,8 +40,6 @@ pub struct DeliverySettings {
 impl Default for DeliverySettings {
     fn default() -> DeliverySettings {
         DeliverySettings {
-            telegram: PlatformLimits::telegram(3),
-            tg_poll_timeout_secs: 25,
             concurrency: 16,
             max_attempts: 6,
             lease_ms: 60_000,
@@ -105,29 +92,6 @@ impl DeliverySettings {
                 })
                 .transpose()
         };
-        let per_sec = count("BLUEZONE_TG_PRIVATE_PER_SEC")?.unwrap_or(1).max(1);
-        let burst = count("BLUEZONE_TG_PRIVATE_BURST")?.unwrap_or(3).max(1);
-        s.telegram = PlatformLimits::telegram(burst);
-        s.telegram.private_window_ms = 1000 * u64::from(burst) / u64::from(per_sec);
-        if let Some(g) = count("BLUEZONE_TG_GLOBAL_PER_SEC")? {
-            s.telegram.global_per_sec = (g > 0).then_some(g);
-        }
-        if let Some(g) = count("BLUEZONE_TG_GROUP_PER_MIN")? {
-            s.telegram.group_max = (g > 0).then_some(g);
-        }
-        if let Some(a) = count("BLUEZONE_TG_ANSWERS_PER_SEC")? {
-            s.telegram.answers_per_sec = (a > 0).then_some(a);
-        }
-        if let Some(t) = count("BLUEZONE_TG_POLL_TIMEOUT_SECS")? {
-            // Telegram accepts 0 (short polling) up to any value; keep it below an hour.
-            s.tg_poll_timeout_secs = t.min(3600);
-        }
-        if let Some(m) = num("BLUEZONE_RATE_MARGIN")? {
-            if !(0.0..=1.0).contains(&m) {
-                bail!("BLUEZONE_RATE_MARGIN must be between 0 and 1");
-            }
-            s.telegram.margin = m;
-        }
         if let Some(c) = count("BLUEZONE_SEND_CONCURRENCY")? {
             s.concurrency = c.clamp(1, 256) as usize;
         }
@@ -186,8 +150,6 @@ mod tests {
         let s = DeliverySettings::from_lookup(&|_| None).expect("defaults");
         assert_eq!(s, DeliverySettings::default());
         let vars = [
-            ("BLUEZONE_TG_GLOBAL_PER_SEC", "300"),
-            ("BLUEZONE_TG_PRIVATE_BURST", "1"),
             ("BLUEZONE_REMINDER_DAYS", "2, 1"),
             ("BLUEZONE_REMINDER_WINDOW", "07:30-21:00"),
             ("BLUEZONE_DIGEST_AT", "off"),
@@ -198,9 +160,6 @@ mod tests {
                 .map(|(_, v)| v.to_string())
         };
         let s = DeliverySettings::from_lookup(&get).expect("valid");
-        assert_eq!(s.telegram.global_per_sec, Some(300));
-        assert_eq!(s.telegram.private_max, Some(1));
-        assert_eq!(s.telegram.private_window_ms, 1000);
         assert_eq!(s.reminder_offsets(), &[DAY, 2 * DAY]);
         assert_eq!(s.reminder_window, (450, 1260));
         assert_eq!(s.digest_at, None);

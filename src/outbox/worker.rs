@@ -210,12 +210,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Worker {
-    /// A worker for `deliver`'s platform with that platform's default limits, timed by the
+    /// A worker for `deliver`'s platform at the limits it describes ([`Deliver::limits`]), timed by the
     /// system clock (rate limits are about real seconds even when tests freeze the store's
     /// clock). `ready` wakes it when something is queued.
     pub fn new(store: Store, deliver: Arc<dyn Deliver>, ready: Arc<Notify>) -> Worker {
         let config = WorkerConfig {
-            limits: PlatformLimits::default_for(deliver.platform()),
+            limits: deliver.limits(),
             concurrency: 16,
             lease_ms: crate::store::outbox::LEASE_MS,
             max_attempts: MAX_ATTEMPTS,

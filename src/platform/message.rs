@@ -201,6 +201,17 @@ pub enum PhotoRef {
     },
 }
 
+impl PhotoRef {
+    /// The platform the picture belongs to, when only that platform can show it (a Telegram
+    /// file id means nothing elsewhere); `None` for a picture any platform can fetch.
+    pub fn home(&self) -> Option<crate::domain::Platform> {
+        match self {
+            PhotoRef::TelegramFile { .. } => Some(crate::domain::Platform::Telegram),
+            PhotoRef::Url { .. } => None,
+        }
+    }
+}
+
 /// A button on an outgoing message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OutButton {
@@ -323,53 +334,21 @@ impl Outgoing {
     }
 }
 
+/// Bytes stored in the outbox as standard base64 text.
 mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                chunk.get(1).copied().unwrap_or(0),
-                chunk.get(2).copied().unwrap_or(0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        s.serialize_str(&out)
+        s.serialize_str(&STANDARD.encode(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
-        let mut out = Vec::with_capacity(text.len() / 4 * 3);
-        let mut acc = 0u32;
-        let mut bits = 0;
-        for c in text.bytes() {
-            if c == b'=' {
-                break;
-            }
-            let v = ALPHABET
-                .iter()
-                .position(|&a| a == c)
-                .ok_or_else(|| serde::de::Error::custom("invalid base64"))?;
-            acc = (acc << 6) | v as u32;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        Ok(out)
+        STANDARD
+            .decode(text.trim())
+            .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
     }
 }
 
@@ -468,5 +447,13 @@ mod tests {
             let back: Outgoing = serde_json::from_str(&json).expect("deserialize");
             assert_eq!(back, doc);
         }
+        // Rows queued before the switch to the `base64` crate read the same.
+        let doc = Outgoing::Document {
+            filename: "a.csv".into(),
+            bytes: b"any carnal pleas".to_vec(),
+            caption: String::new(),
+        };
+        let json = serde_json::to_string(&doc).expect("serialize");
+        assert!(json.contains("\"YW55IGNhcm5hbCBwbGVhcw==\""), "{json}");
     }
 }

@@ -2,16 +2,31 @@
 //! events for the conversation engine and delivers rendered [`Outgoing`] messages from the
 //! outbox, classifying failures as [`DeliveryError`] so the outbox can decide what to do.
 
+pub mod adapter;
 pub mod chat_lock;
 pub mod choices;
 pub mod console;
-pub mod deep_link;
 pub mod group_admins;
+pub mod inbox;
 mod message;
-pub mod messenger;
+pub mod plain;
 pub mod profile;
-pub mod telegram;
-pub mod zalo;
+
+/// Declares each platform's folder and lists it in [`PLATFORMS`].
+macro_rules! platforms {
+    ($($name:ident),* $(,)?) => {
+        $(pub mod $name;)*
+        /// Every platform the service can run, each reading its accounts from the
+        /// environment in its own folder (`<name>::accounts`).
+        pub const PLATFORMS: &[ReadAccounts] = &[$($name::accounts),*];
+    };
+}
+
+// The registration line: a new platform is its folder `src/platform/<name>/` (with a
+// `pub fn accounts`) and its name here.
+platforms![telegram, messenger, zalo];
+
+pub use adapter::{Adapter, Capabilities, Platforms, ReadAccounts, StartContext, Started};
 
 pub use message::{
     Chat, ChatKind, Delivered, DeliveryError, Event, Inbound, OutButton, Outgoing, PhotoRef,
@@ -19,6 +34,7 @@ pub use message::{
 };
 
 use crate::domain::{ChatAddress, Platform};
+use crate::outbox::PlatformLimits;
 
 /// Sends one rendered message to one chat. Implemented by every platform adapter.
 #[async_trait::async_trait]
@@ -26,10 +42,27 @@ pub trait Deliver: Send + Sync {
     /// The platform this adapter talks to.
     fn platform(&self) -> Platform;
 
+    /// The platform's rate limits for this account, which the outbox worker keeps to (none
+    /// by default: the console).
+    fn limits(&self) -> PlatformLimits {
+        PlatformLimits::unlimited()
+    }
+
     /// Sends `message` to `to` and reports what happened.
     async fn deliver(
         &self,
         to: &ChatAddress,
         message: &Outgoing,
     ) -> Result<Delivered, DeliveryError>;
+}
+
+/// Every configured account of every platform, read through `get`.
+pub fn accounts_from_lookup(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<std::sync::Arc<dyn Adapter>>> {
+    let mut all = Vec::new();
+    for read in PLATFORMS {
+        all.extend(read(get)?);
+    }
+    Ok(all)
 }

@@ -445,7 +445,7 @@ async fn each_error_class_gets_its_treatment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_group_never_holds_back_other_chats() {
     let b = Bench::new().await;
-    let worker = b.worker(PlatformLimits::telegram(1), 6);
+    let worker = b.worker(bluezone_bot::platform::telegram::limits(1), 6);
     let group = -500;
     let mut group_rows = Vec::new();
     for i in 0..30 {
@@ -1268,7 +1268,7 @@ async fn group_messages_go_once_a_second_in_queue_order_even_after_a_429() {
     }
     // The platform defers one group's first message.
     b.fake.fail_chat_times(-602, Failure::retry_after(1), 1);
-    let (worker, _) = real_time_worker(&b, PlatformLimits::telegram(1));
+    let (worker, _) = real_time_worker(&b, bluezone_bot::platform::telegram::limits(1));
     let stop = tokio_util::sync::CancellationToken::new();
     // The store's clock follows real time here (deferred rows come due).
     let clock = b.clock.clone();
@@ -1386,7 +1386,7 @@ async fn button_presses_are_answered_at_once_during_a_big_broadcast() {
         })
         .collect();
     b.store.enqueue(&items).await.expect("queued");
-    let (worker, ready) = real_time_worker(&b, PlatformLimits::telegram(1));
+    let (worker, ready) = real_time_worker(&b, bluezone_bot::platform::telegram::limits(1));
     let stop = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(worker.run(stop.clone()));
     tokio::time::sleep(Duration::from_millis(1_000)).await;
@@ -1439,7 +1439,7 @@ async fn an_answer_past_its_deadline_is_dropped_not_sent() {
     let cb = b.fake.press_button(&user, 1, "x");
     let id = queue_answer(&b.store, user.id, cb).await;
     b.clock.advance_ms(20_000);
-    let worker = b.worker(PlatformLimits::telegram(1), 6);
+    let worker = b.worker(bluezone_bot::platform::telegram::limits(1), 6);
     let o = worker.try_execute_batch().await.expect("batch");
     assert_eq!(o.failed, 1, "{o:?}");
     assert_eq!(b.status(id).await.0, "skipped");

@@ -321,7 +321,7 @@ async fn messenger_window_and_send_errors() {
             .expect("kv")
             .is_some()
     );
-    bluezone_bot::http::purge_claims(store).await;
+    bluezone_bot::platform::inbox::purge_claims(store, &["messenger.event"]).await;
     assert!(
         store
             .kv_get("messenger.event.mid.purge")
@@ -330,7 +330,7 @@ async fn messenger_window_and_send_errors() {
             .is_some()
     );
     clock.advance_ms(4 * 24 * HOUR);
-    bluezone_bot::http::purge_claims(store).await;
+    bluezone_bot::platform::inbox::purge_claims(store, &["messenger.event"]).await;
     assert!(
         store
             .kv_get("messenger.event.mid.purge")
@@ -394,7 +394,12 @@ async fn messenger_alone_is_enough_to_serve() {
     vars.insert("DATABASE_URL".into(), db.url.clone());
     vars.insert("BLUEZONE_LISTEN".into(), addr.to_string());
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
-    assert!(settings.telegram.is_none() && settings.zalo.is_none());
+    assert!(
+        settings
+            .accounts
+            .iter()
+            .all(|a| a.platform() == Platform::Messenger)
+    );
     let printed = format!("{settings:?}");
     assert!(!printed.contains("PAGE-TOKEN") && !printed.contains(fake_platforms::MESSENGER_SECRET));
     let app = App::build(settings).await.expect("built");

@@ -120,7 +120,7 @@ async fn without_a_configured_secret_the_webhook_is_still_closed() {
         .wait_for(1, WAIT, |c| c.method == "setWebhook")
         .await
         .expect("setWebhook");
-    let derived = bluezone_bot::startup::derived_webhook_secret(FakeTelegram::TOKEN);
+    let derived = bluezone_bot::platform::telegram::derived_webhook_secret(FakeTelegram::TOKEN);
     assert_eq!(derived.len(), 64);
     assert_eq!(
         set[0].params["secret_token"].as_str(),

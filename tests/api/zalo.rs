@@ -373,7 +373,6 @@ async fn zalo_refresh_tokens_rotate_across_a_restart() {
 async fn two_replicas_never_spend_the_same_refresh_token() {
     use std::sync::Arc;
 
-    use bluezone_bot::config::Settings;
     use bluezone_bot::platform::zalo::Tokens;
     use bluezone_bot::store::Store;
 
@@ -383,8 +382,10 @@ async fn two_replicas_never_spend_the_same_refresh_token() {
         crate::platform_fakes::env(None, Some(&fake))
             .into_iter()
             .collect();
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("settings");
-    let cfg = Arc::new(settings.zalo.expect("zalo configured"));
+    let cfg = bluezone_bot::platform::zalo::ZaloConfig::from_lookup(&|k| vars.get(k).cloned())
+        .expect("settings")
+        .expect("zalo configured");
+    let cfg = Arc::new(cfg);
     let clock: bluezone_bot::clock::SharedClock = Arc::new(clock());
     let a = Store::connect(&db.url, clock.clone())
         .await
@@ -457,5 +458,34 @@ async fn zalo_greetings_after_a_follow_are_not_searches_and_start_is_no_return()
     let skip = r[0].button("Để sau");
     let r = p.z_say(third, &skip, 2).await;
     find(&r, "loại điện thoại");
+    p.app.finish().await;
+}
+
+/// Numbered choices are remembered before a message goes out, as on Messenger (a person who
+/// answers the moment it arrives answers its choices): even a message Zalo refused leaves
+/// its buttons as the chat's choices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zalo_remembers_choices_before_sending() {
+    let p = spawn_platforms(Options::default()).await;
+    let user = "ZU-2001";
+    let r = p.z_say(user, "/start u_794", 3).await;
+    let phone = find(&r, "loại điện thoại");
+    // The guide (store link, "installed", other phone) is refused for good.
+    p.zalo
+        .fail_next(200, json!({"error": -201, "message": "Invalid parameters"}));
+    let tried = p.zalo.attempts();
+    let (body, ts) = p.zalo_body("user_send_text", user, Some(&phone.button("Android")));
+    assert_eq!(p.post_zalo_signed(&body, &ts).await, 200);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while p.zalo.attempts() == tried {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guide was not tried"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // "2" is the guide's second button ("installed"), not the phone question's ("iPhone").
+    let r = p.z_say(user, "2", 1).await;
+    assert!(r[0].text().contains("Cảm ơn"), "{}", r[0].text());
     p.app.finish().await;
 }

@@ -6,24 +6,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::MessengerConfig;
-use crate::domain::{ChatAddress, Platform};
+use super::plan::plan;
+use crate::domain::Platform;
 use crate::platform::chat_lock::ChatLocks;
-use crate::platform::choices::{flatten, numbered_text, remember, split_text};
-use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
+use crate::platform::plain::{Attachment, PlainPlatform, Traits};
+use crate::platform::{Delivered, DeliveryError, OutButton};
 use crate::store::Store;
 
 /// The standard messaging window: a person can be messaged for 24 hours after they wrote.
 pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
-/// The longest text message.
-const MAX_TEXT: usize = 2000;
-/// The longest text of a button template.
-const MAX_TEMPLATE_TEXT: usize = 640;
-/// Buttons in a button template.
-const MAX_TEMPLATE_BUTTONS: usize = 3;
-/// Quick replies on one message.
-const MAX_QUICK_REPLIES: usize = 13;
-/// The longest button or quick-reply title.
-const MAX_TITLE: usize = 20;
 
 /// The Messenger adapter's sending half.
 #[derive(Clone)]
@@ -188,97 +179,6 @@ fn mime_for(filename: &str) -> &'static str {
     }
 }
 
-/// The Send API message objects for a text with buttons, in order.
-///
-/// A label that fits a title (20 characters) stays on its button. One that does not is never
-/// cut: its button (or quick reply) shows its number, and the message lists it in full as
-/// `[n] label`, so "Xã Tân Hòa (Huyện Tân Thạnh)" and "Xã Tân Hòa (Huyện Bến Lức)" stay
-/// distinct. Typing the number, the full label or a shortened label presses it too
-/// ([`crate::platform::choices::resolve`]).
-pub(crate) fn plan(text: &str, buttons: &[OutButton]) -> Vec<Value> {
-    let text = if text.trim().is_empty() { "…" } else { text };
-    let all_callbacks = buttons
-        .iter()
-        .all(|b| matches!(b, OutButton::Callback { .. }));
-    let mut parts = split_text(text, MAX_TEXT);
-    let last = parts.pop().unwrap_or_default();
-    let mut out: Vec<Value> = parts.into_iter().map(|p| json!({"text": p})).collect();
-    if buttons.is_empty() {
-        out.push(json!({"text": last}));
-        return out;
-    }
-    let with_long = numbered_long_labels(&last, buttons);
-    if buttons.len() <= MAX_TEMPLATE_BUTTONS && with_long.chars().count() <= MAX_TEMPLATE_TEXT {
-        let bs: Vec<Value> = buttons
-            .iter()
-            .enumerate()
-            .map(|(i, b)| match b {
-                OutButton::Callback { label, data } => {
-                    json!({"type": "postback", "title": title(i, label), "payload": data})
-                }
-                OutButton::Url { label, url } => {
-                    json!({"type": "web_url", "title": title(i, label), "url": url})
-                }
-            })
-            .collect();
-        out.push(json!({"attachment": {"type": "template", "payload": {
-            "template_type": "button", "text": with_long, "buttons": bs}}}));
-    } else if all_callbacks
-        && buttons.len() <= MAX_QUICK_REPLIES
-        && with_long.chars().count() <= MAX_TEXT
-    {
-        let qs: Vec<Value> = buttons
-            .iter()
-            .enumerate()
-            .filter_map(|(i, b)| match b {
-                OutButton::Callback { label, data } => {
-                    Some(json!({"content_type": "text", "title": title(i, label), "payload": data}))
-                }
-                OutButton::Url { .. } => None,
-            })
-            .collect();
-        out.push(json!({"text": with_long, "quick_replies": qs}));
-    } else {
-        // Too many or mixed: numbered lines, answered by typing the number.
-        for p in split_text(&numbered_text(&last, buttons), MAX_TEXT) {
-            out.push(json!({"text": p}));
-        }
-    }
-    out
-}
-
-/// Whether `label` fits a button or quick-reply title as it is.
-fn fits(label: &str) -> bool {
-    label.chars().count() <= MAX_TITLE
-}
-
-/// The title of the button at `index`: its label when it fits, else its number.
-fn title(index: usize, label: &str) -> String {
-    if fits(label) {
-        label.to_string()
-    } else {
-        (index + 1).to_string()
-    }
-}
-
-/// `text` followed by the buttons whose labels do not fit, as `[n] label` lines (numbered
-/// by their place among all the buttons, as their titles are).
-fn numbered_long_labels(text: &str, buttons: &[OutButton]) -> String {
-    let mut out = text.trim_end().to_string();
-    let long: Vec<(usize, &str)> = buttons
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| !fits(b.label()))
-        .map(|(i, b)| (i + 1, b.label()))
-        .collect();
-    if !long.is_empty() {
-        out.push('\n');
-        for (n, label) in long {
-            out.push_str(&format!("\n[{n}] {label}"));
-        }
-    }
-    out
-}
 
 #[async_trait::async_trait]
 impl crate::platform::profile::Profiles for Messenger {
@@ -308,186 +208,54 @@ impl crate::platform::profile::Profiles for Messenger {
     }
 }
 
-/// What goes before a caption: an upload (kind, file name, MIME type, bytes) or a picture
-/// Messenger fetches from an address.
-enum Attach<'a> {
-    Upload(&'static str, &'a str, &'static str, &'a [u8]),
-    Link(&'a str),
-}
-
 #[async_trait::async_trait]
-impl Deliver for Messenger {
-    fn platform(&self) -> Platform {
-        Platform::Messenger
+impl PlainPlatform for Messenger {
+    fn traits(&self) -> Traits<'_> {
+        Traits {
+            platform: Platform::Messenger,
+            sends_per_second: self.config.sends_per_second,
+            window_ms: WINDOW_MS,
+            outside_window: "outside messaging window",
+            sends_files: true,
+            store: &self.store,
+            chats: &self.chats,
+        }
     }
 
-    async fn deliver(
+    async fn post_attachment(
         &self,
-        to: &ChatAddress,
-        message: &Outgoing,
+        psid: &str,
+        attachment: Attachment<'_>,
     ) -> Result<Delivered, DeliveryError> {
-        // A picture or file goes first, then its caption (with the buttons) as a message.
-        let (text, buttons, file) = match message {
-            // Messenger has no toast for a press.
-            Outgoing::AnswerCallback { .. } => return Ok(Delivered::default()),
-            // No edits here: a progress update (an edit without buttons) is dropped, since
-            // a summary follows as its own message; an edited menu goes as a new message.
-            Outgoing::Edit {
-                message_id,
-                buttons,
-                ..
-            } if buttons.is_empty() => {
-                return Ok(Delivered {
-                    message_id: Some(message_id.clone()),
-                });
+        match attachment {
+            Attachment::Picture(png) => {
+                self.post_file(psid, "image", "chart.png", "image/png", png)
+                    .await
             }
-            // Messenger cannot edit: a progress update is a new message.
-            Outgoing::Text { text, buttons } | Outgoing::Edit { text, buttons, .. } => {
-                (text.as_str(), flatten(buttons), None)
+            Attachment::File { filename, bytes } => {
+                self.post_file(psid, "file", filename, mime_for(filename), bytes)
+                    .await
             }
-            Outgoing::Photo {
-                png,
-                caption,
-                buttons,
-            } => (
-                caption.as_str(),
-                flatten(buttons),
-                Some(Attach::Upload("image", "chart.png", "image/png", png)),
-            ),
-            // A Telegram file id means nothing here: only the caption goes.
-            Outgoing::SharedPhoto {
-                photo,
-                caption,
-                buttons,
-            } => (
-                caption.as_str(),
-                flatten(buttons),
-                match photo {
-                    PhotoRef::Url { url } => Some(Attach::Link(url)),
-                    PhotoRef::TelegramFile { .. } if caption.trim().is_empty() => {
-                        return Err(DeliveryError::Skipped(
-                            "a Telegram picture cannot be sent on Messenger".into(),
-                        ));
-                    }
-                    PhotoRef::TelegramFile { .. } => None,
-                },
-            ),
-            Outgoing::Document {
-                filename,
-                bytes,
-                caption,
-            } => (
-                caption.as_str(),
-                Vec::new(),
-                Some(Attach::Upload(
-                    "file",
-                    filename.as_str(),
-                    mime_for(filename),
-                    bytes,
-                )),
-            ),
-        };
-        // The 24-hour standard messaging window, counted from the person's last message.
-        let last = self
-            .store
-            .last_inbound_by_chat(Platform::Messenger, &to.chat_id)
-            .await
-            .map_err(|e| DeliveryError::Transient(format!("database: {e}")))?;
-        if last.is_none_or(|t| self.store.now() - t > WINDOW_MS) {
-            return Err(DeliveryError::Skipped("outside messaging window".into()));
-        }
-        let _turn = self.chats.lock(&to.chat_id).await;
-        let mut delivered = Delivered::default();
-        if let Some(file) = file {
-            delivered = match file {
-                Attach::Upload(kind, name, mime, bytes) => {
-                    self.post_file(&to.chat_id, kind, name, mime, bytes).await?
-                }
-                Attach::Link(url) => {
-                    let message = json!({"attachment": {"type": "image",
-                        "payload": {"url": url, "is_reusable": true}}});
-                    self.post(&to.chat_id, message).await?
-                }
-            };
-            if text.trim().is_empty() && buttons.is_empty() {
-                return Ok(delivered);
+            Attachment::PictureAt(url) => {
+                let message = json!({"attachment": {"type": "image",
+                    "payload": {"url": url, "is_reusable": true}}});
+                self.post(psid, message).await
             }
         }
-        // Remembered before sending: a person who answers the moment the message arrives
-        // answers these choices.
-        if let Err(e) = remember(&self.store, Platform::Messenger, &to.chat_id, &buttons).await {
-            tracing::warn!(error = ?e, "remembering numbered choices failed");
-        }
-        for part in plan(text, &buttons) {
-            delivered = self.post(&to.chat_id, part).await?;
-        }
-        Ok(delivered)
+    }
+
+    fn plan(&self, text: &str, buttons: &[OutButton]) -> Vec<Value> {
+        plan(text, buttons)
+    }
+
+    async fn post(&self, psid: &str, message: Value) -> Result<Delivered, DeliveryError> {
+        Messenger::post(self, psid, message).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cb(label: &str) -> OutButton {
-        OutButton::Callback {
-            label: label.into(),
-            data: format!("d:{label}"),
-        }
-    }
-
-    #[test]
-    fn buttons_pick_the_form_that_fits() {
-        let p = plan("Hi", &[cb("A"), cb("B")]);
-        assert_eq!(p[0]["attachment"]["payload"]["template_type"], "button");
-        assert_eq!(
-            p[0]["attachment"]["payload"]["buttons"][1]["payload"],
-            "d:B"
-        );
-        let five: Vec<OutButton> = (0..5).map(|i| cb(&format!("Opt {i}"))).collect();
-        let p = plan("Hi", &five);
-        assert_eq!(p[0]["quick_replies"].as_array().map(Vec::len), Some(5));
-        let twenty: Vec<OutButton> = (0..20).map(|i| cb(&format!("Opt {i}"))).collect();
-        let p = plan("Hi", &twenty);
-        let text = p[0]["text"].as_str().unwrap_or("");
-        assert!(text.contains("\n[20] Opt 19"), "{text}");
-        let long = vec![cb("A very long unit name that does not fit"); 4];
-        let p = plan("Hi", &long);
-        assert!(
-            p[0]["text"]
-                .as_str()
-                .unwrap_or("")
-                .contains("[4] A very long unit name that does not fit")
-        );
-        let titles: Vec<&str> = p[0]["quick_replies"]
-            .as_array()
-            .map(|q| q.iter().filter_map(|r| r["title"].as_str()).collect())
-            .unwrap_or_default();
-        assert_eq!(titles, ["1", "2", "3", "4"]);
-    }
-
-    #[test]
-    fn long_labels_are_numbered_never_cut() {
-        let p = plan(
-            "Which one?",
-            &[
-                cb("Xã Tân Hòa (Huyện Tân Thạnh)"),
-                cb("Xã Tân Hòa (Huyện Bến Lức)"),
-                cb("Other"),
-            ],
-        );
-        let payload = &p[0]["attachment"]["payload"];
-        assert_eq!(
-            payload["text"],
-            "Which one?\n\n[1] Xã Tân Hòa (Huyện Tân Thạnh)\n[2] Xã Tân Hòa (Huyện Bến Lức)"
-        );
-        let titles: Vec<&str> = payload["buttons"]
-            .as_array()
-            .map(|b| b.iter().filter_map(|x| x["title"].as_str()).collect())
-            .unwrap_or_default();
-        assert_eq!(titles, ["1", "2", "Other"]);
-        assert!(!serde_json::to_string(&p).unwrap_or_default().contains('…'));
-    }
 
     #[test]
     fn errors_are_classified() {

@@ -22,12 +22,19 @@ const MAX_CAPTION: usize = 1024;
 #[derive(Clone)]
 pub struct Telegram {
     bot: Bot,
+    /// The rate limits the outbox keeps to for this bot.
+    limits: crate::outbox::PlatformLimits,
 }
 
 impl Telegram {
     /// Wraps a configured bot (token and API URL set).
     pub fn new(bot: Bot) -> Telegram {
-        Telegram { bot }
+        Telegram::with_limits(bot, super::limits(3))
+    }
+
+    /// Wraps a configured bot whose rate limits are `limits`.
+    pub fn with_limits(bot: Bot, limits: crate::outbox::PlatformLimits) -> Telegram {
+        Telegram { bot, limits }
     }
 
     /// The bot.
@@ -127,6 +134,10 @@ pub fn classify(error: &RequestError) -> DeliveryError {
 impl Deliver for Telegram {
     fn platform(&self) -> Platform {
         Platform::Telegram
+    }
+
+    fn limits(&self) -> crate::outbox::PlatformLimits {
+        self.limits
     }
 
     async fn deliver(

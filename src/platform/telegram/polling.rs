@@ -11,13 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::Telegram;
 use super::updates::to_inbound;
-use crate::conversation::Engine;
 use crate::conversation::keys::*;
 use crate::domain::Locale;
 use crate::i18n::{Key, Msg, render};
+use crate::platform::inbox::{Inbox, Source};
 
-/// Where the last handled update id is kept, so a restart neither loses nor repeats updates.
-const OFFSET_KEY: &str = "telegram.update_offset";
 
 /// The commands shown in Telegram's menu, per language.
 const MENU: &[(&str, &Key)] = &[
@@ -70,17 +68,23 @@ pub fn polling_client_timeout(poll_timeout_secs: u32) -> Duration {
     Duration::from_secs(u64::from(poll_timeout_secs) + POLL_GRACE_SECS)
 }
 
-/// Polls for updates until `shutdown`, handing each to the engine in order. The offset is
-/// saved after each update. Polling has a client of its own ([`polling_client`]); messages
-/// are sent with the adapter's.
+/// Polls for updates until `shutdown`, handing each to the [`Inbox`] in order (the offset
+/// keeps an update from being handled twice, so no claim is taken). The offset is saved
+/// after each update. Polling has a client of its own ([`polling_client`]); messages are
+/// sent with the adapter's.
 pub async fn run_polling(
-    engine: Engine,
+    inbox: Inbox,
+    // Where the last handled update id is kept (`<account>.update_offset`), so a restart
+    // neither loses nor repeats updates.
+    offset_key: String,
     telegram: Telegram,
     bot_username: String,
     poll_timeout_secs: u32,
     shutdown: CancellationToken,
 ) {
-    let mut offset: i32 = match engine.store().kv_get(OFFSET_KEY).await {
+    // Telegram has real buttons and names the sender in every update.
+    let source = Source::default();
+    let mut offset: i32 = match inbox.store().kv_get(&offset_key).await {
         Ok(Some(v)) => v.parse().unwrap_or(0),
         _ => 0,
     };
@@ -113,12 +117,12 @@ pub async fn run_polling(
                 failures = 0;
                 for update in updates {
                     if let Some(inbound) = to_inbound(&update, &bot_username)
-                        && let Err(e) = engine.handle(&inbound).await
+                        && let Err(e) = inbox.take(&source, inbound).await
                     {
                         tracing::error!(error = ?e, update = update.id.0, "update failed");
                     }
                     offset = update.id.0 as i32 + 1;
-                    if let Err(e) = engine.store().kv_set(OFFSET_KEY, &offset.to_string()).await {
+                    if let Err(e) = inbox.store().kv_set(&offset_key, &offset.to_string()).await {
                         tracing::error!(error = ?e, "saving the update offset failed");
                     }
                 }

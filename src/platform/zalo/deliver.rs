@@ -6,20 +6,21 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Tokens, ZaloConfig};
-use crate::domain::{ChatAddress, Platform};
+use crate::domain::Platform;
 use crate::platform::chat_lock::ChatLocks;
-use crate::platform::choices::{flatten, numbered_text, remember, split_text};
-use crate::platform::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
+use crate::platform::choices::{numbered_text, split_text};
+use crate::platform::plain::{Attachment, PlainPlatform, Traits};
+use crate::platform::{Delivered, DeliveryError, OutButton};
 use crate::store::Store;
 
 /// The interaction window for consultation messages: 7 days after the person's last message.
 pub const WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 /// The longest consultation text.
-const MAX_TEXT: usize = 2000;
+pub(super) const MAX_TEXT: usize = 2000;
 /// Buttons on one message.
-const MAX_BUTTONS: usize = 4;
+pub(super) const MAX_BUTTONS: usize = 4;
 /// The longest button title.
-const MAX_TITLE: usize = 100;
+pub(super) const MAX_TITLE: usize = 100;
 
 /// The Zalo adapter's sending half.
 #[derive(Clone)]
@@ -238,102 +239,46 @@ impl crate::platform::profile::Profiles for Zalo {
     }
 }
 
-/// The picture before a caption: PNG bytes to upload, or an address Zalo fetches.
-enum Picture<'a> {
-    Upload(&'a [u8]),
-    Link(&'a str),
-}
-
 #[async_trait::async_trait]
-impl Deliver for Zalo {
-    fn platform(&self) -> Platform {
-        Platform::Zalo
+impl PlainPlatform for Zalo {
+    fn traits(&self) -> Traits<'_> {
+        Traits {
+            platform: Platform::Zalo,
+            sends_per_second: self.config.sends_per_second,
+            window_ms: WINDOW_MS,
+            outside_window: "outside interaction window",
+            // Zalo takes only PDF/DOC files; exports (CSV/XLSX) go as their caption.
+            sends_files: false,
+            store: &self.store,
+            chats: &self.chats,
+        }
     }
 
-    async fn deliver(
+    async fn post_attachment(
         &self,
-        to: &ChatAddress,
-        message: &Outgoing,
+        user_id: &str,
+        attachment: Attachment<'_>,
     ) -> Result<Delivered, DeliveryError> {
-        let (text, buttons, picture) = match message {
-            Outgoing::AnswerCallback { .. } => return Ok(Delivered::default()),
-            // No edits here: a progress update (an edit without buttons) is dropped, since
-            // a summary follows as its own message; an edited menu goes as a new message.
-            Outgoing::Edit {
-                message_id,
-                buttons,
-                ..
-            } if buttons.is_empty() => {
-                return Ok(Delivered {
-                    message_id: Some(message_id.clone()),
-                });
-            }
-            Outgoing::Text { text, buttons } | Outgoing::Edit { text, buttons, .. } => {
-                (text.as_str(), flatten(buttons), None)
-            }
-            Outgoing::Photo {
-                png,
-                caption,
-                buttons,
-            } => (
-                caption.as_str(),
-                flatten(buttons),
-                Some(Picture::Upload(png)),
-            ),
-            // A Telegram file id means nothing here: only the caption goes.
-            Outgoing::SharedPhoto {
-                photo,
-                caption,
-                buttons,
-            } => (
-                caption.as_str(),
-                flatten(buttons),
-                match photo {
-                    PhotoRef::Url { url } => Some(Picture::Link(url)),
-                    PhotoRef::TelegramFile { .. } if caption.trim().is_empty() => {
-                        return Err(DeliveryError::Skipped(
-                            "a Telegram picture cannot be sent on Zalo".into(),
-                        ));
-                    }
-                    PhotoRef::TelegramFile { .. } => None,
-                },
-            ),
-            // Zalo takes only PDF/DOC files; exports (CSV/XLSX) go as their caption.
-            Outgoing::Document { caption, .. } => (caption.as_str(), Vec::new(), None),
-        };
-        let last = self
-            .store
-            .last_inbound_by_chat(Platform::Zalo, &to.chat_id)
-            .await
-            .map_err(|e| DeliveryError::Transient(format!("database: {e}")))?;
-        if last.is_none_or(|t| self.store.now() - t > WINDOW_MS) {
-            return Err(DeliveryError::Skipped("outside interaction window".into()));
-        }
-        let _turn = self.chats.lock(&to.chat_id).await;
-        let mut delivered = Delivered::default();
-        let picture_sent = picture.is_some();
-        match picture {
-            Some(Picture::Upload(png)) => {
-                delivered = self.post_picture(&to.chat_id, png).await?;
-            }
-            Some(Picture::Link(url)) => {
+        match attachment {
+            Attachment::Picture(png) => self.post_picture(user_id, png).await,
+            Attachment::PictureAt(url) => {
                 let message = json!({"attachment": {"type": "template", "payload": {
                     "template_type": "media",
                     "elements": [{"media_type": "image", "url": url}]}}});
-                delivered = self.post(&to.chat_id, message).await?;
+                self.post(user_id, message).await
             }
-            None => {}
+            Attachment::File { .. } => Err(DeliveryError::Rejected(
+                "Zalo takes no exported files".into(),
+            )),
         }
-        if picture_sent && text.trim().is_empty() && buttons.is_empty() {
-            return Ok(delivered);
-        }
-        for part in plan(text, &buttons) {
-            delivered = self.post(&to.chat_id, part).await?;
-        }
-        if let Err(e) = remember(&self.store, Platform::Zalo, &to.chat_id, &buttons).await {
-            tracing::warn!(error = ?e, "remembering numbered choices failed");
-        }
-        Ok(delivered)
+    }
+
+    fn plan(&self, text: &str, buttons: &[OutButton]) -> Vec<Value> {
+        plan(text, buttons)
+    }
+
+    async fn post(&self, user_id: &str, message: Value) -> Result<Delivered, DeliveryError> {
+        Zalo::post(self, user_id, message).await
     }
 }
 

@@ -1,0 +1,288 @@
+//! The seam between the service and a platform: an [`Adapter`] is ONE account on one
+//! platform (a Telegram bot token, a Messenger Page, a Zalo OA), read from the environment
+//! by its platform's folder (`src/platform/<name>/`), which owns everything about it: its
+//! settings, its start-up, its webhook routes, its delivery, its links and a description of
+//! what it can do ([`Capabilities`]). An account is data: two bots of one platform are two
+//! adapters with two account ids, and nothing here assumes one account per platform.
+//!
+//! The conversation asks its capability questions through [`Platforms`], which the engine
+//! holds: which link opens the bot, where a share button points, whether a chat's messages
+//! can be edited, where a picture can go, whether a user administers a group.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Result;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::group_admins::GroupAdmins;
+use super::inbox::Inbox;
+use super::{Deliver, PhotoRef};
+use crate::config::Settings;
+use crate::domain::{Platform, StartPayload};
+use crate::store::Store;
+
+/// What an account's platform can do, as the conversation and the outbox need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Whether a sent message can be edited, so one message can carry a changing status (a
+    /// broadcast's preview, progress and summary).
+    pub edits_messages: bool,
+    /// The longest text of one message (longer texts are split).
+    pub max_text: usize,
+    /// Buttons one message can carry as buttons (more become numbered lines).
+    pub max_buttons: usize,
+    /// The longest button label shown as it is.
+    pub max_label: usize,
+    /// How long after a person's last message the account may write to them, in ms
+    /// (`None`: any time).
+    pub window_ms: Option<i64>,
+    /// Whether its deep links also serve chats on platforms without an account of their own
+    /// (the console): a link anyone can open.
+    pub links_for_others: bool,
+}
+
+/// What a started account hands back to the service.
+pub struct Started {
+    /// Its sending half, driven by an outbox worker at the adapter's limits
+    /// ([`Deliver::limits`]).
+    pub deliver: Arc<dyn Deliver>,
+    /// Its webhook routes (paths relative to `/webhooks/<account id>`), if it takes any.
+    pub routes: Option<axum::Router>,
+}
+
+/// What an account needs to start.
+pub struct StartContext<'a> {
+    /// The database.
+    pub store: &'a Store,
+    /// The service's settings (the public webhook address among them).
+    pub settings: &'a Settings,
+    /// Where its events go.
+    pub inbox: &'a Inbox,
+    /// Where it registers what it can answer (group administrators).
+    pub platforms: &'a Platforms,
+    /// Its background tasks (polling, token refresh) run here.
+    pub tracker: &'a TaskTracker,
+    /// Stops its background tasks.
+    pub shutdown: &'a CancellationToken,
+}
+
+/// One account on one platform.
+#[async_trait::async_trait]
+pub trait Adapter: fmt::Debug + Send + Sync {
+    /// The account's id, unique among the configured accounts; its webhooks are served
+    /// under `/webhooks/<account id>`. (The single account of a platform uses the platform's
+    /// name, so addresses and stored rows keep working.)
+    fn account_id(&self) -> &str;
+
+    /// The platform the account is on.
+    fn platform(&self) -> Platform;
+
+    /// What the platform can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Whether the account has anything to run (a Telegram username set without a token
+    /// only lends its name to links).
+    fn serves(&self) -> bool {
+        true
+    }
+
+    /// A link that opens this account with `payload`; `None` when it cannot make one (yet).
+    fn deep_link(&self, payload: &StartPayload) -> Option<String>;
+
+    /// Where a "share with friends" button points for a person's own `link` and a
+    /// suggested `text`; `None` when the platform has no way to share that a button opens.
+    fn share_url(&self, link: &str, text: &str) -> Option<String>;
+
+    /// Connects, registers what the platform needs (command menus, webhooks, tokens) and
+    /// starts the account's background tasks.
+    async fn start(&self, ctx: &StartContext<'_>) -> Result<Started>;
+}
+
+/// Reads one platform's accounts from the environment (through a lookup, so tests pass
+/// their own variables); none when the platform is not configured.
+pub type ReadAccounts = fn(&dyn Fn(&str) -> Option<String>) -> Result<Vec<Arc<dyn Adapter>>>;
+
+/// The configured accounts and what they answer, shared by every clone of the engine.
+#[derive(Clone, Default)]
+pub struct Platforms {
+    accounts: Arc<Vec<Arc<dyn Adapter>>>,
+    /// Group-administrator checks, registered by the accounts that can answer at start-up.
+    group_admins: Arc<RwLock<HashMap<Platform, Arc<dyn GroupAdmins>>>>,
+}
+
+impl fmt::Debug for Platforms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.accounts.iter()).finish()
+    }
+}
+
+impl Platforms {
+    /// The accounts in `settings`.
+    pub fn new(settings: &Settings) -> Platforms {
+        Platforms {
+            accounts: Arc::new(settings.accounts.clone()),
+            group_admins: Arc::default(),
+        }
+    }
+
+    /// The configured accounts.
+    pub fn accounts(&self) -> &[Arc<dyn Adapter>] {
+        &self.accounts
+    }
+
+    /// The account that serves chats on `platform`.
+    fn account(&self, platform: Platform) -> Option<&Arc<dyn Adapter>> {
+        self.accounts.iter().find(|a| a.platform() == platform)
+    }
+
+    /// A link that opens the bot with `payload` for a person on `platform`: the platform's
+    /// own; else (the console, or a platform whose link is not known yet) one anyone can
+    /// open; else the command itself (`/start u_794`).
+    pub fn deep_link(&self, platform: Platform, payload: &StartPayload) -> String {
+        self.account(platform)
+            .and_then(|a| a.deep_link(payload))
+            .or_else(|| {
+                self.accounts
+                    .iter()
+                    .filter(|a| a.capabilities().links_for_others)
+                    .find_map(|a| a.deep_link(payload))
+            })
+            .unwrap_or_else(|| format!("/start {}", payload.encode()))
+    }
+
+    /// Where a share button on `platform` points for `link`: the platform's way to share;
+    /// without an account there (the console), the link itself when it is one.
+    pub fn share_url(&self, platform: Platform, link: &str, text: &str) -> Option<String> {
+        match self.account(platform) {
+            Some(account) => account.share_url(link, text),
+            None => link.starts_with("https://").then(|| link.to_string()),
+        }
+    }
+
+    /// Whether messages in chats on `platform` can be edited in place.
+    pub fn edits_messages(&self, platform: Platform) -> bool {
+        self.account(platform)
+            .is_some_and(|a| a.capabilities().edits_messages)
+    }
+
+    /// The one platform `photo` can be sent on, when it cannot go everywhere.
+    pub fn photo_only_on(&self, photo: &PhotoRef) -> Option<Platform> {
+        photo.home()
+    }
+
+    /// Sets the group-administrator check of `platform`.
+    pub fn register_group_admins(&self, platform: Platform, checker: Arc<dyn GroupAdmins>) {
+        if let Ok(mut map) = self.group_admins.write() {
+            map.insert(platform, checker);
+        }
+    }
+
+    /// Whether `user_id` administers group `chat_id` on `platform`; false where nothing can
+    /// tell, so nothing is linked there by mistake.
+    pub async fn is_chat_admin(
+        &self,
+        platform: Platform,
+        chat_id: &str,
+        user_id: &str,
+    ) -> Result<bool> {
+        let checker = match self.group_admins.read() {
+            Ok(map) => map.get(&platform).cloned(),
+            Err(_) => None,
+        };
+        match checker {
+            Some(c) => c.is_chat_admin(chat_id, user_id).await,
+            None => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platforms(vars: &[(&str, &str)]) -> Platforms {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let settings = Settings::from_lookup(|k| map.get(k).cloned()).expect("settings");
+        Platforms::new(&settings)
+    }
+
+    fn unit() -> StartPayload {
+        StartPayload::parse("u_794").expect("payload")
+    }
+
+    #[test]
+    fn without_a_known_bot_links_are_the_command() {
+        let p = platforms(&[("TELOXIDE_TOKEN", "1:x")]);
+        // Nothing made up before Telegram has answered.
+        assert_eq!(p.deep_link(Platform::Telegram, &unit()), "/start u_794");
+        assert_eq!(p.deep_link(Platform::Console, &unit()), "/start u_794");
+        assert_eq!(p.share_url(Platform::Telegram, "/start u_794", "t"), None);
+        assert_eq!(p.share_url(Platform::Console, "/start u_794", "t"), None);
+    }
+
+    #[test]
+    fn each_platform_links_and_shares_its_own_way() {
+        let p = platforms(&[
+            ("BLUEZONE_BOT_USERNAME", "B"),
+            ("MESSENGER_PAGE_ACCESS_TOKEN", "t"),
+            ("MESSENGER_APP_SECRET", "s"),
+            ("MESSENGER_VERIFY_TOKEN", "v"),
+            ("MESSENGER_PAGE_ID", "Page"),
+            ("ZALO_APP_ID", "a"),
+            ("ZALO_OA_ID", "oa1"),
+            ("ZALO_SECRET_KEY", "s"),
+            ("ZALO_OA_SECRET", "s"),
+            ("ZALO_REFRESH_TOKEN", "r"),
+        ]);
+        let tg = p.deep_link(Platform::Telegram, &unit());
+        assert_eq!(tg, "https://t.me/B?start=u_794");
+        let share = p
+            .share_url(Platform::Telegram, &tg, "hi there")
+            .expect("tg");
+        assert!(share.starts_with("https://t.me/share/url?url=https%3A%2F%2Ft.me%2FB"));
+        // The console has no account: it gets the link anyone can open.
+        assert_eq!(p.deep_link(Platform::Console, &unit()), tg);
+        assert_eq!(p.share_url(Platform::Console, &tg, "x"), Some(tg.clone()));
+        let m = p.deep_link(Platform::Messenger, &unit());
+        assert_eq!(m, "https://m.me/Page?ref=u_794");
+        assert_eq!(p.share_url(Platform::Messenger, &m, "x"), Some(m.clone()));
+        let z = p.deep_link(Platform::Zalo, &unit());
+        assert_eq!(z, "https://zalo.me/oa1 /start u_794");
+        assert_eq!(
+            p.share_url(Platform::Zalo, &z, "x").as_deref(),
+            Some("https://zalo.me/oa1")
+        );
+    }
+
+    #[test]
+    fn capabilities_are_asked_of_the_account() {
+        let p = platforms(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("MESSENGER_PAGE_ACCESS_TOKEN", "t"),
+            ("MESSENGER_APP_SECRET", "s"),
+            ("MESSENGER_VERIFY_TOKEN", "v"),
+            ("MESSENGER_PAGE_ID", "Page"),
+        ]);
+        assert!(p.edits_messages(Platform::Telegram));
+        assert!(!p.edits_messages(Platform::Messenger));
+        // No account, no edits (the console prints every message anew).
+        assert!(!p.edits_messages(Platform::Console));
+        assert!(!p.edits_messages(Platform::Zalo));
+        let file = PhotoRef::TelegramFile {
+            file_id: "f".into(),
+        };
+        assert_eq!(p.photo_only_on(&file), Some(Platform::Telegram));
+        let url = PhotoRef::Url {
+            url: "https://x/y.png".into(),
+        };
+        assert_eq!(p.photo_only_on(&url), None);
+        let ids: Vec<&str> = p.accounts().iter().map(|a| a.account_id()).collect();
+        assert_eq!(ids, ["telegram", "messenger"]);
+    }
+}

@@ -1,0 +1,303 @@
+//! The one way in: every source of events (a platform's webhook routes, Telegram's long
+//! polling, the console) hands its [`Inbound`] events to the [`Inbox`], which takes each in
+//! the same steps:
+//!
+//! 1. makes every platform string safe to store ([`Inbound::cleaned`]);
+//! 2. for webhooks, claims the event's id, so a retried delivery is handled once
+//!    ([`Inbox::take_claimed`]);
+//! 3. turns a typed number or label into the press of a remembered button, where the
+//!    source's buttons come back as text ([`choices::resolve`]);
+//! 4. fills in the sender's name when the event carries none (the stored one, else the
+//!    platform's profile, asked once);
+//! 5. takes the chat's turn (one event per chat at a time on this replica) and lets the
+//!    [`Engine`] handle it.
+//!
+//! A [`Source`] says how one account's events are taken in; it is the account's, not the
+//! platform's, so two accounts of one platform each feed the inbox with their own.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+
+use super::chat_lock::ChatLocks;
+use super::profile::Profiles;
+use super::{Event, Inbound, choices, clean_line};
+use crate::conversation::Engine;
+use crate::domain::Platform;
+use crate::store::Store;
+
+/// How one account's events are taken in.
+#[derive(Clone, Default)]
+pub struct Source {
+    /// Where to ask a sender's name when the event carries none (platforms whose events
+    /// carry only an id).
+    pub profiles: Option<Arc<dyn Profiles>>,
+    /// Whether a typed number or label may press a remembered button: the account's buttons
+    /// are numbered lines, or taps that come back as the person's text.
+    pub typed_choices: bool,
+    /// The prefix of the account's webhook event claims (`messenger.event`); claims are kept
+    /// as `<prefix>.<event id>` and forgotten after [`CLAIM_KEEP_MS`].
+    pub claim_prefix: String,
+}
+
+/// What became of a batch of claimed events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Every event was handled now or before.
+    Handled,
+    /// Another attempt holds one of them right now (or the claim could not be read): the
+    /// platform should retry later.
+    Busy,
+    /// Handling one of them failed; its claim is released so the platform's retry handles
+    /// it.
+    Failed,
+}
+
+impl Taken {
+    /// The answer the platform gets: 200, 503 (retry later) or 500 (retry).
+    pub fn status(self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Taken::Handled => StatusCode::OK,
+            Taken::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Taken::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A webhook body as JSON, once its proof of origin checked out (`signed`): a forgery is
+/// counted and answered 403 without being read, a body that is no JSON 400.
+pub fn signed_json(
+    platform: Platform,
+    signed: bool,
+    body: &[u8],
+) -> Result<serde_json::Value, axum::http::StatusCode> {
+    if !signed {
+        crate::metrics::record_refused_webhook(platform);
+        tracing::warn!(%platform, "webhook with a missing or bad signature refused");
+        return Err(axum::http::StatusCode::FORBIDDEN);
+    }
+    serde_json::from_slice(body).map_err(|_| axum::http::StatusCode::BAD_REQUEST)
+}
+
+/// The inbound pipeline shared by every source. Cheap to clone.
+#[derive(Clone)]
+pub struct Inbox {
+    engine: Engine,
+    /// One inbound event per chat at a time.
+    chats: ChatLocks,
+    /// The claim prefixes of the sources that claim events, for [`Inbox::purge_claims`].
+    prefixes: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Inbox {
+    /// The pipeline into `engine`.
+    pub fn new(engine: Engine) -> Inbox {
+        Inbox {
+            engine,
+            chats: ChatLocks::default(),
+            prefixes: Arc::default(),
+        }
+    }
+
+    /// The store (a source may look a sender up before handing an event in).
+    pub fn store(&self) -> &Store {
+        self.engine.store()
+    }
+
+    /// Makes `source` known: its claims are forgotten with the others'.
+    pub fn register(&self, source: Source) -> Arc<Source> {
+        if !source.claim_prefix.is_empty()
+            && let Ok(mut prefixes) = self.prefixes.lock()
+        {
+            prefixes.insert(source.claim_prefix.clone());
+        }
+        Arc::new(source)
+    }
+
+    /// Takes in one event of a source that needs no claim (long polling keeps an offset; the
+    /// console has one person).
+    pub async fn take(&self, source: &Source, inbound: Inbound) -> Result<()> {
+        let inbound = self.prepare(source, inbound.cleaned()).await;
+        self.handle(&inbound).await
+    }
+
+    /// Takes in webhook events once each: claims `<prefix>.<key>` first (a retry finds it
+    /// taken, or takes it over when the attempt holding it died). A failure releases the
+    /// claim, so the platform's retry is handled. The other events of a batch are handled
+    /// either way.
+    pub async fn take_claimed(&self, source: &Source, events: Vec<(String, Inbound)>) -> Taken {
+        let store = self.store();
+        let mut taken = Taken::Handled;
+        for (mut key, inbound) in events {
+            clean_line(&mut key);
+            let claim = format!("{}.{key}", source.claim_prefix);
+            match claim_event(store, &claim).await {
+                Ok(Claim::Mine) => {}
+                Ok(Claim::Done) => continue,
+                Ok(Claim::Busy) => {
+                    taken = Taken::Busy;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "claiming a webhook event failed");
+                    return Taken::Busy;
+                }
+            }
+            let inbound = self.prepare(source, inbound.cleaned()).await;
+            match self.handle(&inbound).await {
+                Ok(()) => {
+                    let done = format!("{claim}.done");
+                    if let Err(e) = store.kv_insert_new(&done, &store.now().to_string()).await {
+                        // The claim stays: a retry after the lease handles it again rather
+                        // than never.
+                        tracing::warn!(error = ?e, "marking a webhook event handled failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, platform = %inbound.platform, "webhook event failed");
+                    let _ = store.kv_delete(&claim).await;
+                    taken = Taken::Failed;
+                }
+            }
+        }
+        taken
+    }
+
+    /// Claims an event the source ignores, so a retry of it stays ignored.
+    pub async fn claim_ignored(&self, source: &Source, key: &str) {
+        let mut key = key.to_string();
+        clean_line(&mut key);
+        let store = self.store();
+        let _ = store
+            .kv_insert_new(
+                &format!("{}.{key}", source.claim_prefix),
+                &store.now().to_string(),
+            )
+            .await;
+    }
+
+    /// Forgets the claims of every registered source older than [`CLAIM_KEEP_MS`].
+    pub async fn purge_claims(&self) {
+        let prefixes: Vec<String> = match self.prefixes.lock() {
+            Ok(p) => p.iter().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        purge_claims(self.store(), &prefixes).await;
+    }
+
+    /// Steps 3 and 4: typed choices and the sender's name.
+    async fn prepare(&self, source: &Source, mut inbound: Inbound) -> Inbound {
+        if source.typed_choices
+            && let Event::Text(text) = &inbound.event
+        {
+            match choices::resolve(self.store(), inbound.platform, &inbound.chat.id, text).await {
+                Ok(Some(pressed)) => inbound.event = pressed,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = ?e, "reading numbered choices failed"),
+            }
+        }
+        if let Some(profiles) = &source.profiles {
+            self.name_sender(profiles.as_ref(), &mut inbound).await;
+        }
+        inbound
+    }
+
+    /// Step 5: the chat's turn, then the engine. Two quick messages do not both work from
+    /// the same saved state.
+    async fn handle(&self, inbound: &Inbound) -> Result<()> {
+        let _turn = self
+            .chats
+            .lock(&format!("{}:{}", inbound.platform, inbound.chat.id))
+            .await;
+        self.engine.handle(inbound).await
+    }
+
+    /// Fills in the sender's name where the event gave none: the stored one, or (for a new
+    /// account, or one still without a name) the platform's, asked once.
+    async fn name_sender(&self, profiles: &dyn Profiles, inbound: &mut Inbound) {
+        if !inbound.sender.display_name.is_empty() {
+            return;
+        }
+        let user = inbound.sender.user_id.clone();
+        match self
+            .store()
+            .person_by_platform_id(inbound.platform, &user)
+            .await
+        {
+            Ok(Some(p)) if !p.display_name.is_empty() => {
+                inbound.sender.display_name = p.display_name
+            }
+            Ok(_) => {
+                if let Some(mut name) = profiles.display_name(&user).await {
+                    // The platform's profile is as untrusted as its webhooks.
+                    clean_line(&mut name);
+                    inbound.sender.display_name = name;
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "reading a person failed"),
+        }
+    }
+}
+
+/// How long event claims are kept: platforms retry for hours at most.
+pub const CLAIM_KEEP_MS: i64 = 3 * 24 * 3600 * 1000;
+
+/// Forgets event claims under `prefixes` older than [`CLAIM_KEEP_MS`].
+pub async fn purge_claims(store: &Store, prefixes: &[&str]) {
+    let before = store.now() - CLAIM_KEEP_MS;
+    for prefix in prefixes {
+        match store.purge_event_claims(prefix, before).await {
+            Ok(n) if n > 0 => tracing::debug!(prefix, n, "old webhook claims forgotten"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, prefix, "forgetting old webhook claims failed"),
+        }
+    }
+}
+
+/// How long a claimed event may be in hand before a retry of it takes over (the first
+/// attempt crashed): longer than any handling takes.
+const CLAIM_LEASE_MS: i64 = 30_000;
+
+/// What a webhook event's claim says.
+enum Claim {
+    /// Ours to handle.
+    Mine,
+    /// Handled before: answer 200 and do nothing.
+    Done,
+    /// Another attempt is handling it right now: ask the platform to retry later.
+    Busy,
+}
+
+/// Claims `claim` (`prefix.key`) for this attempt. The claim holds the time it was taken; a
+/// `.done` key beside it says the event was handled. A claim left by an attempt that died
+/// before finishing is taken over once [`CLAIM_LEASE_MS`] has passed, so a crash between
+/// claiming and handling loses nothing.
+async fn claim_event(store: &Store, claim: &str) -> Result<Claim> {
+    let now = store.now();
+    if store.kv_insert_new(claim, &now.to_string()).await? {
+        return Ok(Claim::Mine);
+    }
+    if store.kv_get(&format!("{claim}.done")).await?.is_some() {
+        return Ok(Claim::Done);
+    }
+    let Some(held) = store.kv_get(claim).await? else {
+        // Released by a failed attempt just now: the platform's next retry takes it.
+        return Ok(Claim::Busy);
+    };
+    let since = held.parse::<i64>().unwrap_or(0);
+    if now - since < CLAIM_LEASE_MS {
+        return Ok(Claim::Busy);
+    }
+    if store.kv_replace(claim, &held, &now.to_string()).await? {
+        tracing::warn!(
+            claim,
+            "taking over a webhook event an earlier attempt did not finish"
+        );
+        Ok(Claim::Mine)
+    } else {
+        Ok(Claim::Busy)
+    }
+}

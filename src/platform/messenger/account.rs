@@ -1,0 +1,79 @@
+//! One Facebook Page as an [`Adapter`]: `m.me` links, what Messenger can do, and its
+//! start-up (the "Get started" button, then its webhook route).
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::{Messenger, MessengerConfig, WINDOW_MS, routes};
+use crate::domain::{Platform, StartPayload};
+use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
+
+/// One Messenger Page account.
+#[derive(Debug)]
+pub struct MessengerAccount {
+    config: Arc<MessengerConfig>,
+}
+
+impl MessengerAccount {
+    /// The Page in `config`.
+    pub fn new(config: MessengerConfig) -> MessengerAccount {
+        MessengerAccount {
+            config: Arc::new(config),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Adapter for MessengerAccount {
+    fn account_id(&self) -> &str {
+        "messenger"
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::Messenger
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            edits_messages: false,
+            max_text: super::plan::MAX_TEXT,
+            max_buttons: super::plan::MAX_QUICK_REPLIES,
+            max_label: super::plan::MAX_TITLE,
+            window_ms: Some(WINDOW_MS),
+            links_for_others: false,
+        }
+    }
+
+    /// `https://m.me/<page>?ref=<payload>`; the `ref` comes back in a referral event, which
+    /// the webhook turns into `/start <payload>`.
+    fn deep_link(&self, payload: &StartPayload) -> Option<String> {
+        Some(format!(
+            "https://m.me/{}?ref={}",
+            self.config.page_id,
+            payload.encode()
+        ))
+    }
+
+    /// The `m.me` link itself (Messenger's own forward carries it on).
+    fn share_url(&self, link: &str, _text: &str) -> Option<String> {
+        link.starts_with("https://").then(|| link.to_string())
+    }
+
+    async fn start(&self, ctx: &StartContext<'_>) -> Result<Started> {
+        let messenger = Messenger::new(self.config.clone(), ctx.store.clone());
+        if let Err(e) = messenger.set_get_started().await {
+            tracing::warn!(error = %e, "setting Messenger's Get started button failed");
+        }
+        let messenger = Arc::new(messenger);
+        let routes = routes::router(ctx.inbox, self.account_id(), self.config.clone(), messenger.clone());
+        tracing::info!(
+            "Messenger enabled: webhook at /webhooks/{}",
+            self.account_id()
+        );
+        Ok(Started {
+            deliver: messenger,
+            routes: Some(routes),
+        })
+    }
+}

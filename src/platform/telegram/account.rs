@@ -1,0 +1,243 @@
+//! One Telegram bot as an [`Adapter`]: its links (the username Telegram reports, unless
+//! `BLUEZONE_BOT_USERNAME` overrides it; nothing made up), what it can do, and its start-up:
+//! getMe, the command menu, then the webhook (when a public address is set) or long polling.
+
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, Result};
+use subtle::ConstantTimeEq;
+use teloxide::Bot;
+use teloxide::payloads::SetWebhookSetters;
+use teloxide::prelude::Requester;
+use teloxide::types::AllowedUpdate;
+
+use super::config::TelegramConfig;
+use super::{Telegram, routes, run_polling, set_commands};
+use crate::domain::{Platform, StartPayload};
+use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
+
+/// One Telegram bot account.
+#[derive(Debug)]
+pub struct TelegramAccount {
+    config: TelegramConfig,
+    /// The username Telegram reported (`getMe`), set once at startup.
+    reported: OnceLock<String>,
+}
+
+impl TelegramAccount {
+    /// The account in `config`; its username is still to be learned unless the settings
+    /// name it.
+    pub fn new(config: TelegramConfig) -> TelegramAccount {
+        TelegramAccount {
+            config,
+            reported: OnceLock::new(),
+        }
+    }
+
+    /// Records the username Telegram reported. The first one wins.
+    pub fn learn_username(&self, username: &str) {
+        let name = username.trim().trim_start_matches('@');
+        if !name.is_empty() {
+            let _ = self.reported.set(name.to_string());
+        }
+    }
+
+    /// The username links name: the override, else what Telegram reported.
+    pub fn username(&self) -> Option<&str> {
+        self.config
+            .username
+            .as_deref()
+            .or_else(|| self.reported.get().map(String::as_str))
+    }
+}
+
+#[async_trait::async_trait]
+impl Adapter for TelegramAccount {
+    fn account_id(&self) -> &str {
+        "telegram"
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            edits_messages: true,
+            max_text: 4096,
+            max_buttons: 100,
+            max_label: 64,
+            window_ms: None,
+            links_for_others: true,
+        }
+    }
+
+    fn serves(&self) -> bool {
+        self.config.token.is_some()
+    }
+
+    /// `https://t.me/<bot>?start=<payload>`, once the bot's username is known.
+    fn deep_link(&self, payload: &StartPayload) -> Option<String> {
+        self.username()
+            .map(|bot| format!("https://t.me/{bot}?start={}", payload.encode()))
+    }
+
+    /// Telegram's share dialog, `https://t.me/share/url?url=<link>&text=<text>`.
+    fn share_url(&self, link: &str, text: &str) -> Option<String> {
+        if !link.starts_with("https://") {
+            return None;
+        }
+        let mut url = url::Url::parse("https://t.me/share/url").ok()?;
+        url.query_pairs_mut()
+            .append_pair("url", link)
+            .append_pair("text", text);
+        Some(url.to_string())
+    }
+
+    async fn start(&self, ctx: &StartContext<'_>) -> Result<Started> {
+        let token = self
+            .config
+            .token
+            .as_ref()
+            .context("Telegram has no TELOXIDE_TOKEN")?;
+        let mut bot = Bot::new(token.expose());
+        if let Some(url) = &self.config.api_url {
+            bot = bot.set_api_url(url.clone());
+        }
+        let telegram = Telegram::with_limits(bot.clone(), self.config.limits);
+        ctx.platforms
+            .register_group_admins(Platform::Telegram, Arc::new(telegram.clone()));
+        let me = bot
+            .get_me()
+            .await
+            .context("Telegram getMe failed (check TELOXIDE_TOKEN)")?;
+        // Every bot has a username; commands addressed `/cmd@bot` name this one.
+        let reported = me.username.clone().unwrap_or_default();
+        self.learn_username(&reported);
+        match self.username() {
+            Some(linked) if linked != reported => tracing::warn!(
+                bot = %reported,
+                links = %linked,
+                "connected to Telegram; BLUEZONE_BOT_USERNAME makes deep links name another bot"
+            ),
+            _ => tracing::info!(bot = %reported, "connected to Telegram"),
+        }
+        if let Err(e) = set_commands(&telegram).await {
+            tracing::warn!(error = %e, "setting the command menu failed");
+        }
+        let allowed = vec![
+            AllowedUpdate::Message,
+            AllowedUpdate::CallbackQuery,
+            AllowedUpdate::MyChatMember,
+        ];
+        let routes = match &ctx.settings.webhook_url {
+            Some(public) => {
+                // `https://host/prefix` must keep its prefix: join below it, not beside it.
+                let mut base = public.clone();
+                if !base.path().ends_with('/') {
+                    base.set_path(&format!("{}/", base.path()));
+                }
+                let url = base
+                    .join(&format!("webhooks/{}", self.account_id()))
+                    .context("BLUEZONE_WEBHOOK_URL")?;
+                // Never an open webhook: without a configured secret, one is derived from
+                // the bot token (the same on every replica, unknown to whoever lacks it).
+                let secret = match &self.config.webhook_secret {
+                    Some(s) => s.expose().to_string(),
+                    None => derived_webhook_secret(token.expose()),
+                };
+                bot.set_webhook(url)
+                    .allowed_updates(allowed)
+                    .secret_token(secret.clone())
+                    .await
+                    .context("Telegram setWebhook failed")?;
+                Some(routes::router(
+                    ctx.inbox.clone(),
+                    self.account_id(),
+                    secret,
+                    reported,
+                ))
+            }
+            None => {
+                bot.delete_webhook()
+                    .await
+                    .context("Telegram deleteWebhook failed")?;
+                ctx.tracker.spawn(run_polling(
+                    ctx.inbox.clone(),
+                    format!("{}.update_offset", self.account_id()),
+                    telegram.clone(),
+                    reported,
+                    self.config.poll_timeout_secs,
+                    ctx.shutdown.clone(),
+                ));
+                None
+            }
+        };
+        Ok(Started {
+            deliver: Arc::new(telegram),
+            routes,
+        })
+    }
+}
+
+/// The webhook secret used when none is configured: HMAC-SHA256 of a fixed label under the
+/// bot token, in hex (Telegram allows `A-Z a-z 0-9 _ -`, up to 256 characters).
+pub fn derived_webhook_secret(token: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(b"bluezone-bot telegram webhook secret");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether the secret header `given` is the expected one (compared in constant time).
+pub(super) fn secret_ok(given: &[u8], secret: &str) -> bool {
+    bool::from(given.ct_eq(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(vars: &[(&str, &str)]) -> TelegramAccount {
+        let get = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let config = TelegramConfig::from_lookup(&get)
+            .expect("valid")
+            .expect("configured");
+        TelegramAccount::new(config)
+    }
+
+    fn unit() -> StartPayload {
+        StartPayload::parse("u_794").expect("payload")
+    }
+
+    #[test]
+    fn links_name_the_bot_telegram_reports() {
+        let a = account(&[("TELOXIDE_TOKEN", "1:x")]);
+        // Nothing made up before Telegram has answered.
+        assert_eq!(a.deep_link(&unit()), None);
+        assert_eq!(a.share_url("/start u_794", "t"), None);
+        a.learn_username("@LongAnBot");
+        a.learn_username("SomebodyElse");
+        assert_eq!(
+            a.deep_link(&unit()).as_deref(),
+            Some("https://t.me/LongAnBot?start=u_794")
+        );
+    }
+
+    #[test]
+    fn the_variable_overrides_what_telegram_reports() {
+        let a = account(&[("BLUEZONE_BOT_USERNAME", "@Chosen")]);
+        assert!(!a.serves(), "a username alone runs no bot");
+        a.learn_username("Reported");
+        assert_eq!(
+            a.deep_link(&unit()).as_deref(),
+            Some("https://t.me/Chosen?start=u_794")
+        );
+    }
+}
