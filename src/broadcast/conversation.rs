@@ -184,12 +184,9 @@ impl Engine {
                 .arg("unconfirmed", unconfirmed)
                 .arg("groups", groups),
         );
-        // A picture only one platform can show (a Telegram file id) misses people elsewhere.
+        // A picture only one platform can show (its own file id) misses people elsewhere.
         if let Some(home) = photo.and_then(|p| self.platforms().photo_only_on(p)) {
-            let elsewhere = self
-                .store
-                .audience_elsewhere(&unit.code, home)
-                .await?;
+            let elsewhere = self.store.audience_elsewhere(&unit.code, home).await?;
             if elsewhere > 0 {
                 reply = reply.para(Msg::new(&BC_PHOTO_ELSEWHERE).arg("count", elsewhere));
             }
