@@ -21,6 +21,8 @@
 //!   source of events feeds one pipeline ([`platform::inbox`]); Messenger and Zalo share one
 //!   plain-text downgrade ([`platform::plain`]). The conversation asks its capability
 //!   questions through [`Platforms`](platform::Platforms).
+//! - [`reach`]: whom each account may write to now and at what cost (windows, billed
+//!   periods, budgets, paid speed), as data each adapter describes and one pure classifier.
 //! - [`store`]: all SQL, one file per table family, on SQLite or PostgreSQL through the same
 //!   queries. Rows are parsed into domain values before they leave it (a damaged row is an
 //!   error naming it), and its functions take domain values (`&UnitCode`, `Platform`).
@@ -69,6 +71,7 @@ pub mod i18n;
 pub mod metrics;
 pub mod outbox;
 pub mod platform;
+pub mod reach;
 pub mod reminders;
 pub mod reports;
 pub mod startup;

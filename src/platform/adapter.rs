@@ -22,6 +22,7 @@ use super::inbox::Inbox;
 use super::{Deliver, PhotoRef};
 use crate::config::Settings;
 use crate::domain::{Platform, StartPayload};
+use crate::reach::ReachRules;
 use crate::store::Store;
 
 /// What an account's platform can do, as the conversation and the outbox need to know.
@@ -36,9 +37,9 @@ pub struct Capabilities {
     pub max_buttons: usize,
     /// The longest button label shown as it is.
     pub max_label: usize,
-    /// How long after a person's last message the account may write to them, in ms
-    /// (`None`: any time).
-    pub window_ms: Option<i64>,
+    /// Whom the account may write to and at what cost: its messaging windows, billed
+    /// periods, prices, budgets and paid speed.
+    pub reach: ReachRules,
     /// Whether its deep links also serve chats on platforms without an account of their own
     /// (the console): a link anyone can open.
     pub links_for_others: bool,
@@ -160,6 +161,13 @@ impl Platforms {
             Some(account) => account.share_url(link, text),
             None => link.starts_with("https://").then(|| link.to_string()),
         }
+    }
+
+    /// The reach rules of the account that serves chats on `platform` (always free where
+    /// no account says otherwise: the console).
+    pub fn reach_rules(&self, platform: Platform) -> ReachRules {
+        self.account(platform)
+            .map_or(ReachRules::ALWAYS_FREE, |a| a.capabilities().reach)
     }
 
     /// Whether messages in chats on `platform` can be edited in place.

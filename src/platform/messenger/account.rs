@@ -40,7 +40,11 @@ impl Adapter for MessengerAccount {
             max_text: super::plan::MAX_TEXT,
             max_buttons: super::plan::MAX_QUICK_REPLIES,
             max_label: super::plan::MAX_TITLE,
-            window_ms: Some(WINDOW_MS),
+            // Free for 24 hours after the person's last message, then unreachable.
+            reach: crate::reach::ReachRules {
+                free_ms: Some(WINDOW_MS),
+                ..crate::reach::ReachRules::ALWAYS_FREE
+            },
             links_for_others: false,
         }
     }

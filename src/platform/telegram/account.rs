@@ -67,7 +67,7 @@ impl Adapter for TelegramAccount {
             max_text: 4096,
             max_buttons: 100,
             max_label: 64,
-            window_ms: None,
+            reach: crate::reach::ReachRules::ALWAYS_FREE,
             links_for_others: true,
         }
     }

@@ -44,7 +44,13 @@ impl Adapter for ZaloAccount {
             max_text: super::deliver::MAX_TEXT,
             max_buttons: super::deliver::MAX_BUTTONS,
             max_label: super::deliver::MAX_TITLE,
-            window_ms: Some(WINDOW_MS),
+            // Free for 48 hours after the last interaction, billed until 7 days (no price
+            // or budget configured yet: billing off), refused after.
+            reach: crate::reach::ReachRules {
+                free_ms: Some(48 * 3600 * 1000),
+                billed_until_ms: Some(WINDOW_MS),
+                ..crate::reach::ReachRules::ALWAYS_FREE
+            },
             links_for_others: false,
         }
     }
