@@ -15,6 +15,7 @@ pub mod messaging;
 pub mod outbox;
 pub mod people;
 pub mod reminders;
+pub mod spend;
 mod types;
 pub mod units;
 
