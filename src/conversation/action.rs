@@ -1,5 +1,5 @@
 //! Button callback data. Every button carries an [`Action`], encoded in at most 64 bytes
-//! (Telegram's limit). Data coming back is untrusted: it may be forged or stale, so parsing
+//! (the strictest platform's limit). Data coming back is untrusted: it may be forged or stale, so parsing
 //! never panics and anything unknown is `None`.
 
 use crate::domain::{Locale, UnitCode};
@@ -87,7 +87,7 @@ impl PhoneKind {
     }
 }
 
-/// Telegram's limit for callback data, in bytes.
+/// The longest callback data any platform takes, in bytes.
 pub const MAX_DATA_LEN: usize = 64;
 
 impl Action {

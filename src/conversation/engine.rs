@@ -157,8 +157,8 @@ impl Engine {
     }
 
     async fn route_private(&self, ctx: &Ctx<'_>, state: State) -> Result<(State, Turn)> {
-        // The first words of someone the bot has not met ("hello" on Messenger, "xin chào"
-        // on Zalo, a sticker) start the journey exactly as /start does.
+        // The first words of someone the bot has not met ("hello", "xin chào", a sticker)
+        // start the journey exactly as /start does.
         if (ctx.is_new || !ctx.person.started)
             && matches!(
                 ctx.inbound.event,
