@@ -87,11 +87,19 @@ async fn an_idle_long_poll_does_not_fail_and_the_next_message_is_answered_at_onc
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve starts");
-    // Idle for more than two polls.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle_polls = fake
-        .calls_matching(|c| c.method == "getUpdates" && c.ok())
-        .len();
+    // Idle for more than two polls (each held its whole 2 s): wait until two have been
+    // answered, however long the bot takes to start on a loaded machine.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut idle_polls = 0;
+    while std::time::Instant::now() < deadline {
+        idle_polls = fake
+            .calls_matching(|c| c.method == "getUpdates" && c.ok())
+            .len();
+        if idle_polls >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let user = TgUser::vi(5002);
     let mark = fake.mark();
     let started = std::time::Instant::now();
