@@ -150,7 +150,12 @@ pub async fn build(
         let own = store.reach_by_unit(code, cuts).await?;
         let parents: HashMap<&str, Option<&str>> = units
             .iter()
-            .map(|u| (u.code.as_str(), u.parent_code.as_ref().map(UnitCode::as_str)))
+            .map(|u| {
+                (
+                    u.code.as_str(),
+                    u.parent_code.as_ref().map(UnitCode::as_str),
+                )
+            })
             .collect();
         let mut sub: HashMap<&str, ReachCounts> = HashMap::new();
         for (unit, counts) in &own {

@@ -507,7 +507,17 @@ impl Store {
             .await?
             .into_iter()
             .map(
-                |(id, display_name, platform, unit_code, unit_name, opted, unreach, started, last)| {
+                |(
+                    id,
+                    display_name,
+                    platform,
+                    unit_code,
+                    unit_name,
+                    opted,
+                    unreach,
+                    started,
+                    last,
+                )| {
                     let damaged = || format!("person {id} in the database is damaged");
                     Ok(UnreachableMember {
                         platform: super::people::platform(&platform).with_context(damaged)?,

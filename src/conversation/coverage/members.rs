@@ -78,9 +78,9 @@ impl Engine {
             .scope(ctx, Some(code.as_str()), false, "members")
             .await?
         {
-            Ok(Scope::Unit(code)) => Ok(Turn::reply(
-                self.unreachable_page(ctx, &code, page).await?,
-            )),
+            Ok(Scope::Unit(code)) => {
+                Ok(Turn::reply(self.unreachable_page(ctx, &code, page).await?))
+            }
             Ok(Scope::Country) => Ok(Turn::default()),
             Err(reply) => Ok(Turn::reply(reply)),
         }
