@@ -793,7 +793,7 @@ async fn coverage_counts_reachability_and_lists_the_unreachable() {
         "{text}"
     );
     let r = p.app.say(&leader, "/members 794", 1).await;
-    assert!(text_has(&r[0].text(), "5 cannot be reached now"));
+    assert!(text_has(r[0].text(), "5 cannot be reached now"));
     let r = p
         .app
         .press(&leader, &r[0], "📵 Cannot be reached (5)", 1)
