@@ -125,3 +125,24 @@ cov-no-unit-people = Without a unit yet: { $members } { $members ->
     } ({ $confirmed } confirmed; they count for a unit once they choose it).
 members-empty = { $unit } has no members yet. Invite people with /invite { $code } (a poster with a QR code) or share this link:
     { $link }
+cov-reach = Not confirmed yet: { $free } reachable now for free · { $billed } reachable at a cost · { $unreachable } cannot be reached now (visit them in person: /members unreachable)
+btn-members-unreachable = 📵 Cannot be reached ({ $count })
+unreach-header = { $unit }: { $count } { $count ->
+        [one] member has
+       *[other] members have
+    } not confirmed and cannot be reached by message now (page { $page }/{ $pages }).
+unreach-none = Every member of { $unit } who has not confirmed can be reached by message now. 🎉
+unreach-row = { $rank }. { $name } – { $unit } – { $platform ->
+        [telegram] Telegram
+        [zalo] Zalo
+        [messenger] Messenger
+       *[other] console
+    }, { $why ->
+        [blocked] blocked the bot or unfollowed
+        [opted_out] asked for no messages
+       *[window] has not written for too long
+    }
+unreach-hint = Please visit them in person: post offices, banks and one-stop service desks can help them install the app on the spot. Print this list, or use the Excel/CSV file.
+export-col-reach-free = Not confirmed: reachable free
+export-col-reach-billed = Not confirmed: reachable at a cost
+export-col-reach-none = Not confirmed: unreachable

@@ -113,3 +113,21 @@ btn-group-open-bot = 💬 Hướng dẫn từng bước (nhắn riêng)
 cov-no-unit-people = Chưa thuộc đơn vị nào: { $members } người, trong đó { $confirmed } người đã xác nhận (được tính cho đơn vị khi họ chọn đơn vị).
 members-empty = { $unit } chưa có thành viên nào. Hãy mời mọi người bằng /invite { $code } (kèm áp phích có mã QR) hoặc chia sẻ đường dẫn này:
     { $link }
+cov-reach = Chưa xác nhận: { $free } người nhắn được ngay, miễn phí · { $billed } người nhắn được nhưng mất phí · { $unreachable } người hiện không nhắn được (cần gặp trực tiếp: /members unreachable)
+btn-members-unreachable = 📵 Không nhắn được ({ $count })
+unreach-header = { $unit }: { $count } thành viên chưa xác nhận và hiện không thể nhắn tin (trang { $page }/{ $pages }).
+unreach-none = Mọi thành viên chưa xác nhận của { $unit } đều nhắn tin được lúc này. 🎉
+unreach-row = { $rank }. { $name } – { $unit } – { $platform ->
+        [telegram] Telegram
+        [zalo] Zalo
+        [messenger] Messenger
+       *[other] máy tính
+    }, { $why ->
+        [blocked] đã chặn hoặc bỏ theo dõi
+        [opted_out] đã xin không nhận tin
+       *[window] lâu rồi chưa nhắn tin
+    }
+unreach-hint = Hãy gặp trực tiếp những người này: bưu điện, ngân hàng và bộ phận một cửa có thể giúp họ cài ứng dụng ngay tại chỗ. Có thể in danh sách này hoặc dùng tệp Excel/CSV.
+export-col-reach-free = Chưa xác nhận: nhắn được miễn phí
+export-col-reach-billed = Chưa xác nhận: nhắn được, mất phí
+export-col-reach-none = Chưa xác nhận: không nhắn được

@@ -45,6 +45,8 @@ pub enum Action {
     Export(Option<UnitCode>),
     /// The post-check list of this unit, at this page.
     Members(UnitCode, u32),
+    /// The members of this unit who cannot be reached now (to visit in person), at this page.
+    MembersUnreachable(UnitCode, u32),
     /// Mark this person verified.
     Verify(i64),
     /// "I have installed" pressed in a linked member group.
@@ -116,6 +118,7 @@ impl Action {
             Action::Chart(c) => format!("chart:{}", opt(c)),
             Action::Export(c) => format!("exp:{}", opt(c)),
             Action::Members(c, page) => format!("mem:{c}:{page}"),
+            Action::MembersUnreachable(c, page) => format!("memu:{c}:{page}"),
             Action::Verify(id) => format!("ver:{id}"),
             Action::GroupInstalled => "ginst".into(),
             Action::SkipUnit => "uskip".into(),
@@ -158,6 +161,9 @@ impl Action {
             ("exp", [code]) => Action::Export(opt_code(code)?),
             ("mem", [code, page]) => {
                 Action::Members(UnitCode::parse(code).ok()?, page.parse().ok()?)
+            }
+            ("memu", [code, page]) => {
+                Action::MembersUnreachable(UnitCode::parse(code).ok()?, page.parse().ok()?)
             }
             ("ver", [id]) => Action::Verify(id.parse().ok().filter(|i: &i64| *i > 0)?),
             ("ginst", []) => Action::GroupInstalled,
@@ -214,6 +220,7 @@ mod tests {
             Action::Export(Some(code(&long))),
             Action::Export(None),
             Action::Members(code(&long), 4_000_000_000),
+            Action::MembersUnreachable(code(&long), 4_000_000_000),
             Action::Verify(i64::MAX),
             Action::GroupInstalled,
             Action::BroadcastAudience(i64::MAX, true),

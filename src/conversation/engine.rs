@@ -261,6 +261,9 @@ impl Engine {
             Action::Chart(code) => self.chart_cmd(ctx, Some(opt_str(&code))).await?,
             Action::Export(code) => self.export_cmd(ctx, Some(opt_str(&code))).await?,
             Action::Members(code, page) => self.members_button(ctx, &code, page).await?,
+            Action::MembersUnreachable(code, page) => {
+                self.unreachable_button(ctx, &code, page).await?
+            }
             Action::Verify(id) => self.verify_button(ctx, id).await?,
             Action::GroupInstalled => self.installed(ctx).await?,
             Action::SkipUnit => self.skip_unit(ctx).await?,

@@ -7,9 +7,11 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::export::{Format, build, render_export};
+use super::reach::ReachCuts;
 use super::snapshot;
 use crate::config::Settings;
 use crate::domain::{Locale, UnitCode};
+use crate::platform::Platforms;
 use crate::store::Store;
 
 /// Writes the report. `format` is `xlsx`, `csv` or `text`; an xlsx needs `out`. With
@@ -42,7 +44,16 @@ pub async fn report(
         Some(Err(_)) => bail!("unknown unit {}", unit.unwrap_or_default()),
         None => None,
     };
-    let Some(export) = build(store, code.as_ref(), settings.campaign.target, tz, locale).await?
+    let cuts = ReachCuts::new(&Platforms::new(settings), store.now());
+    let Some(export) = build(
+        store,
+        code.as_ref(),
+        settings.campaign.target,
+        tz,
+        locale,
+        Some(&cuts),
+    )
+    .await?
     else {
         bail!("unknown unit {}", unit.unwrap_or_default());
     };

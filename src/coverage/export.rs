@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 
 use super::figures::{Figures, coverage_of};
 use super::keys::*;
+use super::reach::{ReachCounts, ReachCuts};
 use super::snapshot::{day_key, parse_day, today};
 use crate::domain::{Locale, UnitCode};
 use crate::i18n::{Msg, render};
@@ -74,6 +75,9 @@ pub fn headers(locale: Locale, unit_name: &str, date: &str) -> ExportHeaders {
             r(&EXPORT_COL_COVERAGE),
             r(&EXPORT_COL_TARGET),
             r(&EXPORT_COL_GAP),
+            r(&EXPORT_COL_REACH_FREE),
+            r(&EXPORT_COL_REACH_BILLED),
+            r(&EXPORT_COL_REACH_NONE),
         ],
         history: [
             r(&EXPORT_COL_DAY),
@@ -108,16 +112,22 @@ pub fn export_row(f: &Figures, level: String) -> ExportRow {
         coverage: f.coverage(),
         target: f.target,
         gap: f.gap(),
+        reach_free: None,
+        reach_billed: None,
+        reach_none: None,
     }
 }
 
 /// Builds the export of `code`'s subtree (every unit when `None`); `None` for an unknown unit.
+/// With `cuts`, each unit's unconfirmed members are counted by how they can be reached now
+/// (one grouped query over the subtree's unconfirmed members, summed up the tree).
 pub async fn build(
     store: &Store,
     code: Option<&UnitCode>,
     campaign_target: f64,
     tz: Tz,
     locale: Locale,
+    cuts: Option<&ReachCuts>,
 ) -> Result<Option<Export>> {
     let units = store.subtree(code).await?;
     if units.is_empty() && code.is_some() {
@@ -135,6 +145,33 @@ pub async fn build(
             .or_insert_with(|| render(locale, &Msg::new(&UNIT_LEVEL).arg("kind", u.kind.as_str())))
             .clone();
         rows.push(export_row(&Figures::of_unit(u, campaign_target), level));
+    }
+    if let Some(cuts) = cuts {
+        let own = store.reach_by_unit(code, cuts).await?;
+        let parents: HashMap<&str, Option<&str>> = units
+            .iter()
+            .map(|u| {
+                (
+                    u.code.as_str(),
+                    u.parent_code.as_ref().map(UnitCode::as_str),
+                )
+            })
+            .collect();
+        let mut sub: HashMap<&str, ReachCounts> = HashMap::new();
+        for (unit, counts) in &own {
+            // Add the unit's own counts to it and every ancestor inside the export.
+            let mut at = parents.get_key_value(unit.as_str()).map(|(k, _)| *k);
+            while let Some(c) = at {
+                sub.entry(c).or_default().plus(counts);
+                at = parents.get(c).copied().flatten();
+            }
+        }
+        for row in &mut rows {
+            let r = sub.get(row.code.as_str()).copied().unwrap_or_default();
+            row.reach_free = Some(r.free);
+            row.reach_billed = Some(r.billed);
+            row.reach_none = Some(r.unreachable);
+        }
     }
     // History: the unit and its children (the top units for the country).
     let shown: Vec<&crate::store::Unit> = units

@@ -81,4 +81,13 @@ crate::define_keys! {
     BTN_GROUP_ANDROID = "btn-group-android" [];
     BTN_GROUP_IPHONE = "btn-group-iphone" [];
     BTN_GROUP_OPEN_BOT = "btn-group-open-bot" [];
+    COV_REACH = "cov-reach" [free, billed, unreachable];
+    BTN_MEMBERS_UNREACHABLE = "btn-members-unreachable" [count];
+    UNREACH_HEADER = "unreach-header" [unit, count, page, pages];
+    UNREACH_NONE = "unreach-none" [unit];
+    UNREACH_ROW = "unreach-row" [rank, name, unit, platform, why];
+    UNREACH_HINT = "unreach-hint" [];
+    EXPORT_COL_REACH_FREE = "export-col-reach-free" [];
+    EXPORT_COL_REACH_BILLED = "export-col-reach-billed" [];
+    EXPORT_COL_REACH_NONE = "export-col-reach-none" [];
 }

@@ -8,11 +8,14 @@
 //!   [`crate::reports`], shared by `/export` and `bluezone-bot report`.
 //! - [`cli`]: `bluezone-bot report`.
 //! - [`snapshot`]: the task that writes the day's snapshot.
+//! - [`reach`]: how the members who have not confirmed can be reached now (free, at a cost,
+//!   not at all), as cut-off times the store counts with.
 
 pub mod cli;
 pub mod export;
 pub mod figures;
 pub mod keys;
+pub mod reach;
 pub mod snapshot;
 pub mod view;
 

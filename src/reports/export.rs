@@ -42,6 +42,13 @@ pub struct ExportRow {
     pub target: f64,
     /// People still needed to reach the target; `None` without population.
     pub gap: Option<i64>,
+    /// Members who have not confirmed and can be messaged now for free; `None` when not
+    /// computed.
+    pub reach_free: Option<i64>,
+    /// Members who have not confirmed and can be messaged now at a cost.
+    pub reach_billed: Option<i64>,
+    /// Members who have not confirmed and cannot be messaged now (to visit in person).
+    pub reach_none: Option<i64>,
 }
 
 /// One unit's figures on one day.
@@ -73,8 +80,9 @@ pub struct ExportHeaders {
     /// Name of the history sheet (sanitised to Excel's rules).
     pub sheet_history: String,
     /// Columns: code, unit, level, population, members, confirmed, verified,
-    /// reported, coverage %, target, gap.
-    pub figures: [String; 11],
+    /// reported, coverage %, target, gap, and the unconfirmed members reachable free,
+    /// reachable at a cost, unreachable.
+    pub figures: [String; 14],
     /// Columns: day, code, unit, members, confirmed, verified, reported,
     /// coverage %.
     pub history: [String; 8],
@@ -90,7 +98,7 @@ enum Cell<'a> {
     Pct(Option<f64>),
 }
 
-fn figure_cells(r: &ExportRow) -> [Cell<'_>; 11] {
+fn figure_cells(r: &ExportRow) -> [Cell<'_>; 14] {
     [
         Cell::Text(&r.code),
         Cell::Text(&r.unit),
@@ -103,6 +111,9 @@ fn figure_cells(r: &ExportRow) -> [Cell<'_>; 11] {
         Cell::Pct(r.coverage),
         Cell::Pct(Some(r.target)),
         Cell::Int(r.gap),
+        Cell::Int(r.reach_free),
+        Cell::Int(r.reach_billed),
+        Cell::Int(r.reach_none),
     ]
 }
 
@@ -405,6 +416,9 @@ mod tests {
                 "Độ phủ %",
                 "Mục tiêu",
                 "Còn thiếu",
+                "Nhắn miễn phí",
+                "Nhắn mất phí",
+                "Không nhắn được",
             ]
             .map(String::from),
             history: [
@@ -436,6 +450,9 @@ mod tests {
                 coverage: Some(0.1171),
                 target: 0.4,
                 gap: Some(477_819),
+                reach_free: Some(10),
+                reach_billed: Some(2),
+                reach_none: Some(3),
             },
             ExportRow {
                 code: "794".into(),
@@ -449,6 +466,9 @@ mod tests {
                 coverage: None,
                 target: 0.4,
                 gap: None,
+                reach_free: Some(10),
+                reach_billed: Some(2),
+                reach_none: Some(3),
             },
             ExportRow {
                 code: "27787".into(),
@@ -462,6 +482,9 @@ mod tests {
                 coverage: Some(0.42),
                 target: 0.4,
                 gap: Some(0),
+                reach_free: Some(10),
+                reach_billed: Some(2),
+                reach_none: Some(3),
             },
         ]
     }
@@ -577,7 +600,10 @@ mod tests {
                 "10000",
                 "11.71",
                 "40",
-                "477819"
+                "477819",
+                "10",
+                "2",
+                "3"
             ]
         );
         assert_eq!(
@@ -593,7 +619,10 @@ mod tests {
                 "0",
                 "",
                 "40",
-                ""
+                "",
+                "10",
+                "2",
+                "3"
             ]
         );
         assert_eq!(&recs[2][8], "42");

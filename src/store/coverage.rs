@@ -9,7 +9,9 @@ use sqlx::AssertSqlSafe;
 use super::Store;
 use super::units::Counters;
 use crate::coverage::Totals;
+use crate::coverage::reach::{ReachClass, ReachCounts, ReachCuts};
 use crate::domain::{PersonId, Platform, UnitCode};
+use crate::reach::Contact;
 
 /// What a `/report` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,5 +314,229 @@ fn totals(r: &SnapRow) -> Totals {
         confirmed: r.3,
         verified: r.4,
         reported: r.5,
+    }
+}
+
+/// A member who cannot be reached now, for the list of people to visit in person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreachableMember {
+    /// The person (the primary account).
+    pub id: i64,
+    /// The name the platform shows.
+    pub display_name: String,
+    /// The primary account's platform.
+    pub platform: Platform,
+    /// Their unit's code.
+    pub unit_code: String,
+    /// Their unit's name.
+    pub unit_name: String,
+    /// What the primary account's row says about reaching them.
+    pub contact: Contact,
+}
+
+/// The SQL class (0 free, 1 billed, 2 unreachable) of the account row aliased `a`, under
+/// `cuts`; the cut-off times are bound from `$first` on and pushed onto `binds`. The same
+/// decision as [`crate::reach::classify`] (tested against it in [`crate::coverage::reach`]).
+fn class_sql(a: &str, cuts: &ReachCuts, first: usize, binds: &mut Vec<i64>) -> String {
+    let mut next = first;
+    let mut bind = |v: i64, binds: &mut Vec<i64>| {
+        binds.push(v);
+        let mark = format!("${next}");
+        next += 1;
+        mark
+    };
+    let mut sql = format!(
+        "CAST(CASE WHEN {a}.opted_out <> 0 OR {a}.unreachable <> 0 OR {a}.started = 0 THEN 2"
+    );
+    for cut in &cuts.cuts {
+        // Platform names are this program's own constants, never input.
+        let name = cut.platform.as_str();
+        match cut.free_since {
+            None => sql.push_str(&format!(" WHEN {a}.platform = '{name}' THEN 0")),
+            Some(free) => {
+                let f = bind(free, binds);
+                let billed = match cut.billed_since {
+                    Some(b) => format!(" WHEN {a}.last_inbound_at >= {} THEN 1", bind(b, binds)),
+                    None => String::new(),
+                };
+                sql.push_str(&format!(
+                    " WHEN {a}.platform = '{name}' THEN \
+                     (CASE WHEN {a}.last_inbound_at >= {f} THEN 0{billed} ELSE 2 END)"
+                ));
+            }
+        }
+    }
+    sql.push_str(" ELSE 0 END AS BIGINT)");
+    sql
+}
+
+/// The members of `unit`'s subtree (of every unit when `None`) who have not confirmed:
+/// primary accounts only. `$1` is the unit's path when there is one.
+fn pending_where(m: &str, unit: Option<&str>) -> String {
+    let scope = match unit {
+        Some(_) => format!(
+            "{m}.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1)"
+        ),
+        None => format!("{m}.unit_code IS NOT NULL"),
+    };
+    format!("{scope} AND {m}.confirmed_at IS NULL AND {m}.linked_to IS NULL")
+}
+
+/// member unit, own class, best class over its linked accounts.
+type LinkRow = (String, i64, i64);
+
+/// id, display_name, platform, unit code, unit name, opted_out, unreachable, started,
+/// last_inbound_at.
+type UnreachableRow = (i64, String, String, String, String, i64, i64, i64, i64);
+
+impl Store {
+    /// The path of `unit`, `Ok(None)` when there is no such unit.
+    async fn unit_path(&self, unit: &UnitCode) -> Result<Option<String>> {
+        Ok(self.unit(unit).await?.map(|u| u.path))
+    }
+
+    /// How the members of `unit`'s subtree (of every unit when `None`) who have not confirmed
+    /// can be reached now, counted per unit they belong to (not summed up the tree). A person
+    /// with linked accounts counts once, in the cheapest class any of their accounts is in.
+    /// Reads the unconfirmed members of the subtree (through the `people_reach` index), so a
+    /// caller keeps it to one unit's view or an export.
+    pub async fn reach_by_unit(
+        &self,
+        unit: Option<&UnitCode>,
+        cuts: &ReachCuts,
+    ) -> Result<HashMap<String, ReachCounts>> {
+        let path = match unit {
+            Some(u) => match self.unit_path(u).await? {
+                Some(p) => Some(p),
+                None => return Ok(HashMap::new()),
+            },
+            None => None,
+        };
+        let first = if path.is_some() { 2 } else { 1 };
+        let mut binds = Vec::new();
+        let class_m = class_sql("m", cuts, first, &mut binds);
+        let scope = pending_where("m", path.as_deref());
+        let sql = format!(
+            "SELECT m.unit_code, {class_m} AS reach_class, COUNT(*) FROM people m \
+             WHERE {scope} GROUP BY m.unit_code, reach_class"
+        );
+        let mut q = sqlx::query_as::<_, (String, i64, i64)>(AssertSqlSafe(sql));
+        if let Some(p) = &path {
+            q = q.bind(p.clone());
+        }
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let mut out: HashMap<String, ReachCounts> = HashMap::new();
+        for (code, class, n) in q.fetch_all(self.pool()).await? {
+            out.entry(code)
+                .or_default()
+                .add(ReachClass::from_sql(class), n);
+        }
+        // Members with linked accounts: reached on the cheapest one (few rows: only people
+        // who linked accounts, found through the `people_linked` index).
+        let mut binds = Vec::new();
+        let class_m = class_sql("m", cuts, first, &mut binds);
+        let next = first + binds.len();
+        let class_a = class_sql("a", cuts, next, &mut binds);
+        let sql = format!(
+            "SELECT m.unit_code, {class_m} AS own_class, MIN({class_a}) AS best_class \
+             FROM people a JOIN people m ON m.id = a.linked_to WHERE {scope} \
+             GROUP BY m.id, m.unit_code, m.opted_out, m.unreachable, m.started, m.platform, \
+             m.last_inbound_at"
+        );
+        let mut q = sqlx::query_as::<_, LinkRow>(AssertSqlSafe(sql));
+        if let Some(p) = &path {
+            q = q.bind(p.clone());
+        }
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        for (code, own, best) in q.fetch_all(self.pool()).await? {
+            if best < own {
+                let counts = out.entry(code).or_default();
+                counts.add(ReachClass::from_sql(own), -1);
+                counts.add(ReachClass::from_sql(best), 1);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Store::reach_by_unit`] summed over `unit`'s subtree.
+    pub async fn reach_of(&self, unit: &UnitCode, cuts: &ReachCuts) -> Result<ReachCounts> {
+        let mut total = ReachCounts::default();
+        for c in self.reach_by_unit(Some(unit), cuts).await?.values() {
+            total.plus(c);
+        }
+        Ok(total)
+    }
+
+    /// One page of the members of `unit`'s subtree who have not confirmed and cannot be
+    /// reached now on any of their accounts (the people to visit in person), by id. Their
+    /// number is [`ReachCounts::unreachable`] of [`Store::reach_of`].
+    pub async fn unreachable_members(
+        &self,
+        unit: &UnitCode,
+        cuts: &ReachCuts,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<UnreachableMember>> {
+        let Some(path) = self.unit_path(unit).await? else {
+            return Ok(Vec::new());
+        };
+        let mut binds = Vec::new();
+        let class_m = class_sql("m", cuts, 4, &mut binds);
+        let next = 4 + binds.len();
+        let class_a = class_sql("a", cuts, next, &mut binds);
+        let scope = pending_where("m", Some(&path));
+        let sql = format!(
+            "SELECT m.id, m.display_name, m.platform, u.code, u.name, m.opted_out, m.unreachable, \
+             m.started, m.last_inbound_at FROM people m JOIN units u ON u.code = m.unit_code \
+             WHERE {scope} AND {class_m} = 2 \
+             AND NOT EXISTS (SELECT 1 FROM people a WHERE a.linked_to = m.id AND {class_a} < 2) \
+             ORDER BY m.id LIMIT $2 OFFSET $3"
+        );
+        let mut q = sqlx::query_as::<_, UnreachableRow>(AssertSqlSafe(sql))
+            .bind(path)
+            .bind(limit)
+            .bind(offset);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    display_name,
+                    platform,
+                    unit_code,
+                    unit_name,
+                    opted,
+                    unreach,
+                    started,
+                    last,
+                )| {
+                    let damaged = || format!("person {id} in the database is damaged");
+                    Ok(UnreachableMember {
+                        platform: super::people::platform(&platform).with_context(damaged)?,
+                        contact: Contact {
+                            last_inbound_at: last,
+                            blocked: super::people::flag("unreachable", unreach)
+                                .with_context(damaged)?
+                                || !super::people::flag("started", started)
+                                    .with_context(damaged)?,
+                            opted_out: super::people::flag("opted_out", opted)
+                                .with_context(damaged)?,
+                        },
+                        id,
+                        display_name,
+                        unit_code,
+                        unit_name,
+                    })
+                },
+            )
+            .collect()
     }
 }

@@ -642,3 +642,218 @@ async fn without_units_admins_are_told_what_to_run_and_citizens_get_the_guide() 
     assert!(!r[0].text().contains("No unit found"), "{}", r[0].text());
     app.finish().await;
 }
+
+/// One started member of `unit` on `platform`, last heard from now (on the app's clock).
+async fn reach_member(store: &Store, platform: Platform, uid: &str, unit: &str) -> i64 {
+    let (p, _) = store
+        .touch_person(platform, uid, uid, &format!("Reach {uid}"), Locale::Vi)
+        .await
+        .expect("member");
+    store
+        .save_state(p.id, &bluezone_bot::domain::State::Idle)
+        .await
+        .expect("started");
+    // save_state stamps the activity, not the inbound time: touch again to keep it.
+    store
+        .touch_person(platform, uid, uid, &format!("Reach {uid}"), Locale::Vi)
+        .await
+        .expect("member");
+    store
+        .set_person_unit(p.id, Some(&unit_code(unit)))
+        .await
+        .expect("unit");
+    p.id
+}
+
+/// Reachability of unconfirmed members: Telegram always free, Messenger inside/outside 24 h,
+/// Zalo under 48 h, 48 h–7 d (billed only with a budget) and over 7 days, blocked and opted
+/// out people, a linked person reached on their cheapest account; `/coverage`, `/members`,
+/// `/members unreachable` and the export agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_counts_reachability_and_lists_the_unreachable() {
+    use bluezone_bot::coverage::reach::{ReachCounts, ReachCuts};
+    use bluezone_bot::reach::ReachRules;
+    const HOUR: i64 = 3600 * 1000;
+    let base = chrono::Utc::now().timestamp_millis();
+    let clock = ManualClock::at(base - 10 * DAY_MS);
+    let p = crate::platform_fakes::spawn_platforms(Options {
+        admins: vec![ADMIN],
+        clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    let store = &p.app.store;
+    make_leader(store, TAN_AN_LEADER, "794").await;
+    let unit = "27694";
+    // 10 days ago.
+    reach_member(store, Platform::Telegram, "t-old", unit).await; // free
+    reach_member(store, Platform::Zalo, "z-10d", unit).await; // unreachable
+    let done = reach_member(store, Platform::Zalo, "z-done", unit).await;
+    store.confirm_install(done).await.expect("confirm"); // not counted
+    clock.set_ms(base - 72 * HOUR);
+    reach_member(store, Platform::Zalo, "z-72h", unit).await; // billed with a budget
+    clock.set_ms(base - 30 * HOUR);
+    reach_member(store, Platform::Messenger, "m-30h", unit).await; // unreachable
+    let linked_primary = reach_member(store, Platform::Messenger, "m-linked", unit).await;
+    clock.set_ms(base - 10 * HOUR);
+    reach_member(store, Platform::Zalo, "z-10h", unit).await; // free
+    clock.set_ms(base - 2 * HOUR);
+    reach_member(store, Platform::Messenger, "m-2h", unit).await; // free
+    clock.set_ms(base);
+    reach_member(store, Platform::Telegram, "t-blocked", unit).await;
+    store
+        .mark_unreachable(Platform::Telegram, "t-blocked", "blocked")
+        .await
+        .expect("blocked");
+    let opted = reach_member(store, Platform::Telegram, "t-opted", unit).await;
+    store.set_opted_out(opted, true).await.expect("opted out");
+    // The Messenger person outside the window also has a Telegram account: reached there.
+    let (second, _) = store
+        .touch_person(Platform::Telegram, "t-linked", "t-linked", "L", Locale::Vi)
+        .await
+        .expect("second account");
+    store
+        .save_state(second.id, &bluezone_bot::domain::State::Idle)
+        .await
+        .expect("started");
+    let code = store
+        .link_code_create(linked_primary, 600_000)
+        .await
+        .expect("code");
+    store.link_redeem(second.id, &code).await.expect("linked");
+
+    let zalo = |budget| ReachRules {
+        free_ms: Some(48 * HOUR),
+        billed_until_ms: Some(7 * 24 * HOUR),
+        price: 55,
+        monthly_budget: budget,
+        paid_speed: None,
+    };
+    let messenger = ReachRules {
+        free_ms: Some(24 * HOUR),
+        ..ReachRules::ALWAYS_FREE
+    };
+    let cuts = |budget| {
+        ReachCuts::from_rules(
+            |pl| match pl {
+                Platform::Zalo => zalo(budget),
+                Platform::Messenger => messenger,
+                _ => ReachRules::ALWAYS_FREE,
+            },
+            base,
+        )
+    };
+    let counts = |free, billed, unreachable| ReachCounts {
+        free,
+        billed,
+        unreachable,
+    };
+    // free: t-old, z-10h, m-2h, m-linked (via Telegram); unreachable: z-10d, m-30h,
+    // t-blocked, t-opted, and z-72h unless a budget is set.
+    let with_budget = store
+        .reach_of(&unit_code("794"), &cuts(1_000_000))
+        .await
+        .expect("reach");
+    assert_eq!(with_budget, counts(4, 1, 4));
+    let without = store
+        .reach_of(&unit_code("794"), &cuts(0))
+        .await
+        .expect("reach");
+    assert_eq!(without, counts(4, 0, 5));
+    let listed: Vec<String> = store
+        .unreachable_members(&unit_code(unit), &cuts(0), 0, 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|m| m.display_name)
+        .collect();
+    let mut expected: Vec<String> = ["z-10d", "z-72h", "m-30h", "t-blocked", "t-opted"]
+        .iter()
+        .map(|u| format!("Reach {u}"))
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    let budgeted = store
+        .unreachable_members(&unit_code(unit), &cuts(1_000_000), 0, 100)
+        .await
+        .expect("list");
+    assert_eq!(budgeted.len(), 4);
+    assert!(budgeted.iter().all(|m| m.display_name != "Reach z-72h"));
+
+    // The chat, with the configured accounts (Zalo has no budget here: nothing billed).
+    let leader = TgUser::en(TAN_AN_LEADER);
+    let r = p.app.say(&leader, "/coverage 27694", 1).await;
+    let text = r[0].text();
+    assert!(
+        text.contains(
+            "Not confirmed yet: 4 reachable now for free · 0 reachable at a cost · 5 cannot be reached now"
+        ),
+        "{text}"
+    );
+    let r = p.app.say(&leader, "/members 794", 1).await;
+    assert!(text_has(r[0].text(), "5 cannot be reached now"));
+    let r = p
+        .app
+        .press(&leader, &r[0], "📵 Cannot be reached (5)", 1)
+        .await;
+    let text = r[0].text();
+    assert!(
+        text.contains("5 members have not confirmed and cannot be reached"),
+        "{text}"
+    );
+    for name in &expected {
+        assert!(text.contains(name.as_str()), "{name} missing: {text}");
+    }
+    for free in ["t-old", "z-10h", "m-2h", "m-linked", "z-done"] {
+        assert!(!text.contains(&format!("Reach {free}")), "{free}: {text}");
+    }
+    assert!(
+        text.contains("Reach t-blocked – Phường 1 (27694) – Telegram, blocked"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Reach t-opted – Phường 1 (27694) – Telegram, asked for no messages"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Reach m-30h – Phường 1 (27694) – Messenger, has not written"),
+        "{text}"
+    );
+    assert!(text.contains("post offices, banks"), "{text}");
+    let typed = p.app.say(&leader, "/members unreachable 794", 1).await;
+    assert_eq!(typed[0].text(), text);
+
+    // The export carries the three columns, summed up the tree.
+    p.app.say(&leader, "/export 794", 2).await;
+    let docs = documents_to(&p.app, TAN_AN_LEADER).await;
+    let (_, csv) = docs
+        .iter()
+        .find(|(name, _)| name.ends_with(".csv"))
+        .expect("a csv");
+    let mut rdr = csv::Reader::from_reader(&csv[3..]);
+    let headers = rdr.headers().expect("headers").clone();
+    let n = headers.len();
+    assert_eq!(&headers[n - 3], "Not confirmed: reachable free");
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.expect("row")).collect();
+    for code in ["794", "27694"] {
+        let row = rows.iter().find(|r| &r[0] == code).expect("row");
+        assert_eq!(
+            (&row[n - 3], &row[n - 2], &row[n - 1]),
+            ("4", "0", "5"),
+            "{code}"
+        );
+    }
+    let other = rows
+        .iter()
+        .find(|r| &r[0] != "794" && &r[0] != "27694")
+        .expect("another unit");
+    assert_eq!(&other[n - 1], "0");
+    p.app.finish().await;
+}
+
+fn text_has(text: &str, needle: &str) -> bool {
+    assert!(text.contains(needle), "{needle} not in {text}");
+    true
+}

@@ -122,6 +122,7 @@ impl Engine {
             self.campaign_target(),
             tz,
             ctx.locale(),
+            Some(&self.reach_cuts()),
         )
         .await?
         else {

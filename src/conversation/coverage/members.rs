@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::Scope;
+use super::{Scope, reach_msg};
 use crate::conversation::engine::{Ctx, Engine};
 use crate::conversation::keys::MEMBERS_EMPTY;
 use crate::conversation::pager::Pager;
@@ -11,10 +11,14 @@ use crate::conversation::{Action, Button, Reply, Turn};
 use crate::coverage::keys::*;
 use crate::domain::{StartPayload, UnitCode};
 use crate::i18n::{Msg, render};
+use crate::reach::{Reach, Unreachable};
 use crate::store::coverage::VerifyOutcome;
 
 /// Members per page of `/members`.
 const MEMBERS_PAGE: usize = 8;
+
+/// Members per page of `/members unreachable` (a list to print).
+const UNREACHABLE_PAGE: usize = 25;
 
 impl Engine {
     /// `/members [CODE]`: the post-check list.
@@ -23,6 +27,20 @@ impl Engine {
         ctx: &Ctx<'_>,
         arg: Option<&str>,
     ) -> Result<Turn> {
+        // `/members unreachable [CODE]`: the people to visit in person.
+        let trimmed = arg.map(str::trim).unwrap_or_default();
+        let (first, rest) = trimmed.split_once(' ').unwrap_or((trimmed, ""));
+        if first.eq_ignore_ascii_case("unreachable") {
+            return match self.scope(ctx, Some(rest), false, "members").await? {
+                Ok(Scope::Unit(code)) => {
+                    Ok(Turn::reply(self.unreachable_page(ctx, &code, 0).await?))
+                }
+                Ok(Scope::Country) => Ok(Turn::reply(Reply::to_sender(
+                    Msg::new(&COV_NEED_UNIT).arg("command", "members unreachable"),
+                ))),
+                Err(reply) => Ok(Turn::reply(reply)),
+            };
+        }
         match self.scope(ctx, arg, false, "members").await? {
             Ok(Scope::Unit(code)) => Ok(Turn::reply(self.members_page(ctx, &code, 0).await?)),
             Ok(Scope::Country) => Ok(Turn::reply(Reply::to_sender(
@@ -49,6 +67,85 @@ impl Engine {
         }
     }
 
+    /// A page button of the list of members who cannot be reached.
+    pub(in crate::conversation) async fn unreachable_button(
+        &self,
+        ctx: &Ctx<'_>,
+        code: &UnitCode,
+        page: u32,
+    ) -> Result<Turn> {
+        match self
+            .scope(ctx, Some(code.as_str()), false, "members")
+            .await?
+        {
+            Ok(Scope::Unit(code)) => {
+                Ok(Turn::reply(self.unreachable_page(ctx, &code, page).await?))
+            }
+            Ok(Scope::Country) => Ok(Turn::default()),
+            Err(reply) => Ok(Turn::reply(reply)),
+        }
+    }
+
+    /// One page of the members of `code`'s subtree who have not confirmed and cannot be
+    /// reached by message now, with their unit and why, to print and visit in person.
+    async fn unreachable_page(&self, ctx: &Ctx<'_>, code: &UnitCode, page: u32) -> Result<Reply> {
+        let Some(unit) = self.store.unit(code).await? else {
+            return Ok(Reply::to_sender(
+                Msg::new(&COV_UNKNOWN_UNIT).arg("code", code),
+            ));
+        };
+        let cuts = self.reach_cuts();
+        let count = self.store.reach_of(code, &cuts).await?.unreachable.max(0) as usize;
+        if count == 0 {
+            return Ok(Reply::to_sender(
+                Msg::new(&UNREACH_NONE).arg("unit", unit.name),
+            ));
+        }
+        let pager = Pager::new(count, UNREACHABLE_PAGE, page);
+        let list = self
+            .store
+            .unreachable_members(code, &cuts, pager.offset() as i64, UNREACHABLE_PAGE as i64)
+            .await?;
+        let locale = ctx.locale();
+        let lines: Vec<String> = list
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let why = match cuts.classify(m.platform, &m.contact) {
+                    Reach::Unreachable(Unreachable::Blocked) => "blocked",
+                    Reach::Unreachable(Unreachable::OptedOut) => "opted_out",
+                    // The primary account's window closed (or only a linked one could
+                    // have been used and is closed too).
+                    _ => "window",
+                };
+                render(
+                    locale,
+                    &Msg::new(&UNREACH_ROW)
+                        .arg("rank", pager.offset() + i + 1)
+                        .arg("name", display(&m.display_name, m.id))
+                        .arg("unit", format!("{} ({})", m.unit_name, m.unit_code))
+                        .arg("platform", m.platform.as_str())
+                        .arg("why", why),
+                )
+            })
+            .collect();
+        let here = code.clone();
+        Ok(Reply::to_sender(
+            Msg::new(&UNREACH_HEADER)
+                .arg("unit", unit.name.clone())
+                .arg("count", count)
+                .arg("page", pager.page + 1)
+                .arg("pages", pager.pages),
+        )
+        .para(Msg::new(&COV_TABLE).arg("rows", lines.join("\n")))
+        .para(&UNREACH_HINT)
+        .row(
+            pager.nav(Msg::new(&BTN_COV_PREV), Msg::new(&BTN_COV_NEXT), |page| {
+                Action::MembersUnreachable(here.clone(), page)
+            }),
+        ))
+    }
+
     async fn members_page(&self, ctx: &Ctx<'_>, code: &UnitCode, page: u32) -> Result<Reply> {
         let Some(unit) = self.store.unit(code).await? else {
             return Ok(Reply::to_sender(
@@ -71,6 +168,7 @@ impl Engine {
                 Msg::new(&MEMBERS_NONE).arg("unit", unit.name),
             ));
         }
+        let reach = self.store.reach_of(code, &self.reach_cuts()).await?;
         let pager = Pager::new(count, MEMBERS_PAGE, page);
         let list = self
             .store
@@ -97,6 +195,7 @@ impl Engine {
                 .arg("page", pager.page + 1)
                 .arg("pages", pager.pages),
         )
+        .para(reach_msg(&reach))
         .para(Msg::new(&COV_TABLE).arg("rows", lines.join("\n")));
         let buttons: Vec<Button> = list
             .iter()
@@ -112,11 +211,18 @@ impl Engine {
             reply = reply.row(chunk.to_vec());
         }
         let here = UnitCode::parse(code).map_err(anyhow::Error::msg)?;
-        Ok(reply.row(
+        reply = reply.row(
             pager.nav(Msg::new(&BTN_COV_PREV), Msg::new(&BTN_COV_NEXT), |page| {
                 Action::Members(here.clone(), page)
             }),
-        ))
+        );
+        if reach.unreachable > 0 {
+            reply = reply.row(vec![Button::action(
+                Msg::new(&BTN_MEMBERS_UNREACHABLE).arg("count", reach.unreachable),
+                Action::MembersUnreachable(here, 0),
+            )]);
+        }
+        Ok(reply)
     }
 
     /// A verify button: the member must be in the leader's branch.

@@ -63,6 +63,11 @@ impl Engine {
         self.settings.campaign.target
     }
 
+    /// The configured accounts' reach rules as cut-off times now.
+    pub(super) fn reach_cuts(&self) -> crate::coverage::reach::ReachCuts {
+        crate::coverage::reach::ReachCuts::new(self.platforms(), self.store.now())
+    }
+
     /// Resolves the unit a leader or administrator asks about; `Err` is the refusal to send.
     /// Without an argument: the whole country for an administrator (when `allow_country`),
     /// else the first unit the person leads.
@@ -161,6 +166,14 @@ impl Engine {
             Some(gap) => reply = reply.para(Msg::new(&COV_GAP).arg("gap", gap)),
             None => {}
         }
+        // How the unit's unconfirmed members can be reached now: read from people (through
+        // an index), so shown for one unit's view, not for the whole country.
+        if let Some(code) = scope.code()
+            && head.members > head.confirmed
+        {
+            let reach = self.store.reach_of(code, &self.reach_cuts()).await?;
+            reply = reply.para(reach_msg(&reach));
+        }
         if view.is_country {
             // People who skipped the unit question count nowhere yet: show them apart.
             let (members, confirmed) = self.store.people_without_unit().await?;
@@ -254,6 +267,14 @@ impl Engine {
         ));
         Ok(reply.row(bottom))
     }
+}
+
+/// The unconfirmed members by how they can be reached now.
+pub(super) fn reach_msg(r: &crate::coverage::reach::ReachCounts) -> Msg {
+    Msg::new(&COV_REACH)
+        .arg("free", r.free)
+        .arg("billed", r.billed)
+        .arg("unreachable", r.unreachable)
 }
 
 fn header(name: &str, row: &Row) -> Msg {
