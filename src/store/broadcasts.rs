@@ -140,6 +140,8 @@ pub struct ReachPlan {
     pub rules: Vec<(Platform, ReachRules)>,
     /// Billed recipients each platform may queue (none where missing).
     pub billed_allowed: Vec<(Platform, i64)>,
+    /// What the leader chose to spend; stored with the broadcast when it is queued.
+    pub spend: crate::reach::Spend,
 }
 
 /// The reason stored on the outbox row of a recipient skipped when queued because the
@@ -468,12 +470,13 @@ impl Store {
         let now = self.now();
         let mut tx = self.begin().await?;
         let claimed = sqlx::query(
-            "UPDATE broadcasts SET status = 'running', queued_at = $1 \
+            "UPDATE broadcasts SET status = 'running', queued_at = $1, spend = $4 \
              WHERE id = $2 AND author_id = $3 AND status = 'draft'",
         )
         .bind(now)
         .bind(id)
         .bind(author_id)
+        .bind(plan.spend.as_str())
         .execute(&mut *tx)
         .await?;
         if claimed.rows_affected() != 1 {
