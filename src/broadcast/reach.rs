@@ -151,18 +151,23 @@ impl ReachPreview {
                     parts.push(
                         Msg::new(&BC_REACH_PAID)
                             .arg("time", estimate::duration(secs))
-                            .arg("stars", estimate::stars(estimate::paid_stars(n, &speed).1, locale)),
+                            .arg(
+                                "stars",
+                                estimate::stars(estimate::paid_stars(n, &speed).1, locale),
+                            ),
                     );
                 }
             }
-            out.push(Msg::new(&BC_REACH_LINE).arg(
-                "parts",
-                parts
-                    .iter()
-                    .map(|m| crate::i18n::render(locale, m))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ));
+            out.push(
+                Msg::new(&BC_REACH_LINE).arg(
+                    "parts",
+                    parts
+                        .iter()
+                        .map(|m| crate::i18n::render(locale, m))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            );
         }
         out
     }

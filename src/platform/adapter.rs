@@ -189,7 +189,10 @@ impl Platforms {
 
     /// The sending limits of the account on `platform`, once started.
     pub fn limits(&self, platform: Platform) -> Option<crate::outbox::PlatformLimits> {
-        self.limits.read().ok().and_then(|m| m.get(&platform).copied())
+        self.limits
+            .read()
+            .ok()
+            .and_then(|m| m.get(&platform).copied())
     }
 
     /// Whether messages in chats on `platform` can be edited in place.

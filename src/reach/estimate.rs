@@ -109,7 +109,8 @@ pub fn paid_stars(count: i64, speed: &PaidSpeed) -> (i64, i64) {
     let paid = whole * (per_sec - free_per_sec) + (rest - free_per_sec).max(0);
     let mut cost = paid * speed.star_tenths_per_msg;
     if speed.star_tenths_budget > 0 && speed.star_tenths_per_msg > 0 {
-        cost = cost.min(speed.star_tenths_budget / speed.star_tenths_per_msg * speed.star_tenths_per_msg);
+        cost = cost
+            .min(speed.star_tenths_budget / speed.star_tenths_per_msg * speed.star_tenths_per_msg);
     }
     (paid, cost)
 }
@@ -195,7 +196,10 @@ mod tests {
             billed_within_budget(Spend::FreeAndBilled, 30, 55, 1000),
             (18, 990)
         );
-        assert_eq!(billed_within_budget(Spend::FreeAndBilled, 30, 55, 0), (0, 0));
+        assert_eq!(
+            billed_within_budget(Spend::FreeAndBilled, 30, 55, 0),
+            (0, 0)
+        );
     }
 
     #[test]

@@ -316,8 +316,9 @@ impl Store {
             .await?;
         let mut out: Vec<(Platform, Classes)> = Vec::new();
         for (platform, cls, n) in rows {
-            let platform = Platform::parse(&platform)
-                .ok_or_else(|| anyhow::anyhow!("a person in the database has platform {platform:?}"))?;
+            let platform = Platform::parse(&platform).ok_or_else(|| {
+                anyhow::anyhow!("a person in the database has platform {platform:?}")
+            })?;
             let class = Class::from_code(cls)
                 .ok_or_else(|| anyhow::anyhow!("reach class {cls} out of range"))?;
             match out.iter_mut().find(|(p, _)| *p == platform) {
@@ -544,11 +545,10 @@ impl Store {
             billed = Class::Billed.code(),
             closed = Class::Unreachable(crate::reach::Unreachable::WindowClosed).code(),
         );
-        let (billed, billed_cost, excluded): (i64, i64, i64) =
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(pattern.clone())
-                .fetch_one(&mut *tx)
-                .await?;
+        let (billed, billed_cost, excluded): (i64, i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(pattern.clone())
+            .fetch_one(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE broadcasts SET skipped = skipped + $1, billed = $2, billed_cost = $3, excluded = $4 \
              WHERE id = $5",
