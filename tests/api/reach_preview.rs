@@ -190,3 +190,186 @@ async fn a_leader_cannot_choose_paid_speed() {
     );
     p.app.finish().await;
 }
+
+/// A Zalo or Messenger member of unit 27694 created straight in the store (writing now).
+async fn member(store: &bluezone_bot::store::Store, platform: Platform, id: &str) -> i64 {
+    let (p, _) = store
+        .touch_person(platform, id, id, "Member", bluezone_bot::domain::Locale::Vi)
+        .await
+        .expect("a person");
+    store
+        .save_state(p.id, &bluezone_bot::domain::State::Idle)
+        .await
+        .expect("started");
+    store
+        .set_person_unit(p.id, Some(&crate::helpers::unit_code("27694")))
+        .await
+        .expect("joined");
+    p.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billed_recipients_are_queued_within_the_budget_as_the_preview_said() {
+    use bluezone_bot::reach::ReachRules;
+    use bluezone_bot::reach::estimate::billed_within_budget;
+    use bluezone_bot::store::{Audience, ReachPlan};
+
+    let clock = ManualClock::at(1_700_000_000_000);
+    let app = crate::helpers::spawn_app_with(Options {
+        clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    let store = &app.store;
+    // 3 Zalo members outside every window (200 h), 20 in the billed period (60 h), 2 free
+    // (10 h), one of them blocked and one opted out (both free by age).
+    for i in 0..3 {
+        member(store, Platform::Zalo, &format!("Z-CLOSED-{i}")).await;
+    }
+    let old_messenger = member(store, Platform::Messenger, "M-LINKED").await;
+    clock.advance_ms(140 * H);
+    let mut billed_ids = Vec::new();
+    for i in 0..20 {
+        billed_ids.push(member(store, Platform::Zalo, &format!("Z-BILLED-{i}")).await);
+    }
+    clock.advance_ms(50 * H);
+    for i in 0..2 {
+        member(store, Platform::Zalo, &format!("Z-FREE-{i}")).await;
+    }
+    let blocked = member(store, Platform::Zalo, "Z-BLOCKED").await;
+    store
+        .mark_unreachable(Platform::Zalo, "Z-BLOCKED", "unfollowed")
+        .await
+        .expect("blocked");
+    let opted = member(store, Platform::Zalo, "Z-OPTED").await;
+    store.set_opted_out(opted, true).await.expect("opted out");
+    assert_ne!(blocked, opted);
+    clock.advance_ms(10 * H);
+    // A person whose Messenger account (window closed) is linked to a billed Zalo account:
+    // reached once, on Zalo, at a price (the cheapest way that reaches them now).
+    let code = store
+        .link_code_create(billed_ids[0], H)
+        .await
+        .expect("a code");
+    store
+        .link_redeem(old_messenger, &code)
+        .await
+        .expect("linked");
+
+    let zalo = ReachRules {
+        free_ms: Some(48 * H),
+        billed_until_ms: Some(7 * 24 * H),
+        price: 55,
+        monthly_budget: 1_000,
+        paid_speed: None,
+    };
+    let messenger = ReachRules {
+        free_ms: Some(24 * H),
+        ..ReachRules::ALWAYS_FREE
+    };
+    let rules = vec![(Platform::Zalo, zalo), (Platform::Messenger, messenger)];
+    let unit = crate::helpers::unit_code("27694");
+    let base = ReachPlan {
+        now: store.now(),
+        rules: rules.clone(),
+        ..ReachPlan::default()
+    };
+    let reach = store
+        .audience_reach(&unit, Audience::Everyone, &base)
+        .await
+        .expect("reach");
+    assert_eq!(reach.len(), 1, "{reach:?}");
+    let (platform, classes) = reach[0];
+    assert_eq!(platform, Platform::Zalo);
+    assert_eq!(
+        (
+            classes.free,
+            classes.billed,
+            classes.window_closed,
+            classes.blocked,
+            classes.opted_out
+        ),
+        (2, 20, 3, 1, 1)
+    );
+    // 100 of the budget already spent: 900 left pays for 16 messages at 55.
+    let budget_left = 1_000 - 100;
+    let (allowed, cost) =
+        billed_within_budget(Spend::FreeAndBilled, classes.billed, 55, budget_left);
+    assert_eq!((allowed, cost), (16, 880));
+
+    // The author has no unit: not in the audience.
+    let (leader, _) = store
+        .touch_person(
+            Platform::Telegram,
+            "9001",
+            "9001",
+            "Leader",
+            bluezone_bot::domain::Locale::Vi,
+        )
+        .await
+        .expect("the author");
+    let leader = leader.id;
+    let to = bluezone_bot::domain::ChatAddress {
+        platform: Platform::Telegram,
+        chat_id: "9001".into(),
+        is_group: false,
+    };
+    for (spend, queued, skipped, billed) in [
+        (Spend::FreeAndBilled, 2 + 16, 3 + 4, 16),
+        (Spend::FreeOnly, 2, 3 + 20, 0),
+    ] {
+        let id = store
+            .create_broadcast_draft(
+                leader,
+                "telegram:9001",
+                &unit,
+                "Tin",
+                r#"{"type":"text","text":"Tin"}"#,
+            )
+            .await
+            .expect("draft");
+        let plan = ReachPlan {
+            billed_allowed: vec![(
+                Platform::Zalo,
+                billed_within_budget(spend, classes.billed, 55, budget_left).0,
+            )],
+            spend,
+            ..base.clone()
+        };
+        store
+            .queue_broadcast_planned(
+                id,
+                leader,
+                &to,
+                bluezone_bot::platform::Outgoing::text("0"),
+                &plan,
+            )
+            .await
+            .expect("queued");
+        let rows = store.broadcast_row_statuses(id).await.expect("rows");
+        let count = |status: &str| {
+            rows.iter()
+                .filter(|(s, _)| s == status)
+                .map(|(_, n)| *n)
+                .sum::<i64>()
+        };
+        // Nothing was sent yet (no Zalo account here): every queued row is still queued.
+        assert_eq!(
+            (count("queued"), count("skipped")),
+            (queued, skipped),
+            "{spend:?}"
+        );
+        let b = store
+            .broadcast(id)
+            .await
+            .expect("read")
+            .expect("a broadcast");
+        assert_eq!(b.total, queued + skipped);
+        assert_eq!((b.billed, b.billed_cost), (billed, billed * 55));
+        assert_eq!((b.skipped, b.excluded), (skipped, 2));
+        assert_eq!(store.broadcast_spend(id).await.expect("spend"), spend);
+        // The linked person is reached once: their Messenger account is not in the audience.
+        assert_eq!(queued + skipped, 2 + 20 + 3);
+    }
+    app.finish().await;
+}
