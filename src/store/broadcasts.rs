@@ -208,6 +208,9 @@ impl ReachPlan {
             ));
         }
         allowed.push_str(" ELSE 0 END");
+        if self.billed_allowed.is_empty() {
+            allowed = "0".into();
+        }
         format!(
             "({c}.cls = {} OR ({c}.cls = {} AND {c}.bn <= {allowed}))",
             Class::Free.code(),

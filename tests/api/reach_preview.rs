@@ -373,3 +373,48 @@ async fn billed_recipients_are_queued_within_the_budget_as_the_preview_said() {
     }
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_queued_without_a_plan_reaches_everyone_free() {
+    let app = crate::helpers::spawn_app().await;
+    let store = &app.store;
+    for i in 0..3 {
+        member(store, Platform::Zalo, &format!("Z-{i}")).await;
+    }
+    let (leader, _) = store
+        .touch_person(
+            Platform::Telegram,
+            "9002",
+            "9002",
+            "Leader",
+            bluezone_bot::domain::Locale::Vi,
+        )
+        .await
+        .expect("the author");
+    let id = store
+        .create_broadcast_draft(
+            leader.id,
+            "telegram:9002",
+            &crate::helpers::unit_code("27694"),
+            "Tin",
+            r#"{"type":"text","text":"Tin"}"#,
+        )
+        .await
+        .expect("draft");
+    let to = bluezone_bot::domain::ChatAddress {
+        platform: Platform::Telegram,
+        chat_id: "9002".into(),
+        is_group: false,
+    };
+    let queued = store
+        .queue_broadcast(
+            id,
+            leader.id,
+            &to,
+            bluezone_bot::platform::Outgoing::text("0"),
+        )
+        .await
+        .expect("queued");
+    assert_eq!(queued, bluezone_bot::store::Queued::Now(3));
+    app.finish().await;
+}
