@@ -118,6 +118,9 @@ impl App {
             let started = account.start(&start).await?;
             // Each account's rate limits are decided here, by its worker, and nowhere else.
             let limits = started.deliver.limits();
+            self.engine
+                .platforms()
+                .register_limits(account.platform(), limits);
             delivery.add_worker(Worker::with_config(
                 self.store.clone(),
                 started.deliver,

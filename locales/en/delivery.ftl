@@ -58,3 +58,21 @@ bc-n-skipped = { $count } skipped: outside their platform's messaging window (no
 bc-n-unreachable = { $count } unreachable: blocked the bot or left
 bc-n-failed = { $count } failed after retries
 bc-n-cancelled = { $count } not sent: stopped
+
+# Reach preview (issue 11)
+bc-reach-head = Who this reaches now, per platform:
+bc-reach-line = • { $parts }
+bc-reach-platform = { $platform ->
+    [telegram] Telegram
+    [zalo] Zalo
+    [messenger] Messenger
+   *[other] Console
+}: { $free } free now
+bc-reach-billed = { $count } at a cost: { $count } × { $price } = { $total } (budget left { $left }; it pays for { $affordable })
+bc-reach-unreachable = { $count } unreachable now (window closed { $closed }, blocked or unfollowed { $blocked }, opted out { $opted })
+bc-reach-time = about { $time } at { $rate } messages/s
+bc-reach-paid = at paid speed about { $time }, { $stars } Stars
+btn-bc-send-billed = 💳 Send, billed too ({ $count }, { $cost })
+btn-bc-send-paid = ⚡ Paid speed ({ $stars } Stars)
+bc-n-billed = { $count } billed ({ $cost })
+bc-n-excluded = { $count } not sent: blocked, unfollowed or opted out

@@ -58,3 +58,21 @@ bc-n-skipped = { $count } bị bỏ qua: ngoài khung thời gian nhắn tin c�
 bc-n-unreachable = { $count } không liên lạc được: đã chặn bot hoặc rời đi
 bc-n-failed = { $count } gửi lỗi sau nhiều lần thử
 bc-n-cancelled = { $count } không gửi: đã dừng
+
+# Reach preview (issue 11)
+bc-reach-head = Số người tin nhắn này tới được ngay bây giờ, theo từng nền tảng:
+bc-reach-line = • { $parts }
+bc-reach-platform = { $platform ->
+    [telegram] Telegram
+    [zalo] Zalo
+    [messenger] Messenger
+   *[other] Bảng điều khiển
+}: { $free } người miễn phí
+bc-reach-billed = { $count } người mất phí: { $count } × { $price } = { $total } (ngân sách còn { $left }, đủ cho { $affordable } người)
+bc-reach-unreachable = { $count } người chưa thể nhắn lúc này (hết hạn cửa sổ nhắn tin { $closed }, đã chặn hoặc bỏ theo dõi { $blocked }, đã từ chối nhận tin { $opted })
+bc-reach-time = mất khoảng { $time } với tốc độ { $rate } tin/giây
+bc-reach-paid = gửi nhanh có phí: khoảng { $time }, tốn { $stars } Stars
+btn-bc-send-billed = 💳 Gửi cả tin mất phí ({ $count }, { $cost })
+btn-bc-send-paid = ⚡ Gửi nhanh có phí ({ $stars } Stars)
+bc-n-billed = { $count } tin mất phí ({ $cost })
+bc-n-excluded = { $count } người không được gửi: đã chặn, bỏ theo dõi hoặc từ chối nhận tin

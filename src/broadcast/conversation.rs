@@ -22,6 +22,7 @@ use crate::conversation::{Action, Button, Reply, State, Turn};
 use crate::domain::{ChatAddress, UnitCode};
 use crate::i18n::Msg;
 use crate::platform::{Event, Outgoing, PhotoRef};
+use crate::reach::Spend;
 use crate::store::{Audience, Queued};
 
 /// The message whose button was pressed, when the platform can edit it in place.
@@ -249,12 +250,23 @@ impl Engine {
         } else {
             Reply::to_sender(ask)
         };
+        // Who it reaches now, per platform, and the spend choices (free only first).
+        let reply = self
+            .with_reach_preview(
+                reply,
+                id,
+                &b.unit_code,
+                audience,
+                ctx.locale(),
+                ctx.is_admin,
+            )
+            .await?;
         Ok(Turn::reply(in_place(
             ctx,
-            reply.row(vec![
-                Button::action(Msg::new(&BTN_BC_CONFIRM), Action::BroadcastConfirm(id)),
-                Button::action(Msg::new(&BTN_BC_CANCEL), Action::BroadcastDiscard(id)),
-            ]),
+            reply.row(vec![Button::action(
+                Msg::new(&BTN_BC_CANCEL),
+                Action::BroadcastDiscard(id),
+            )]),
         )))
     }
 
@@ -262,7 +274,14 @@ impl Engine {
     /// carry the progress and the summary: it replaces the confirmation where the platform
     /// edits messages, and is queued with the recipients (so nothing about this broadcast can
     /// reach the leader before it).
-    pub(crate) async fn broadcast_confirm(&self, ctx: &Ctx<'_>, id: i64) -> Result<Turn> {
+    /// `spend` is the leader's choice: free only (the default), free and billed within the
+    /// budget, or (an administrator only, where an account has it) paid speed.
+    pub(crate) async fn broadcast_confirm(
+        &self,
+        ctx: &Ctx<'_>,
+        id: i64,
+        spend: Spend,
+    ) -> Result<Turn> {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_ALREADY)));
         };
@@ -280,6 +299,11 @@ impl Engine {
         if count == 0 {
             return Ok(Turn::reply(Reply::to_sender(&BC_EMPTY)));
         }
+        let preview = self.reach_preview(&b.unit_code, b.audience()).await?;
+        if spend == Spend::PaidSpeed && !(ctx.is_admin && preview.paid_possible()) {
+            return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
+        }
+        let plan = preview.plan(spend);
         let to = ChatAddress {
             platform: ctx.platform(),
             chat_id: ctx.inbound.sender.private_chat_id.clone(),
@@ -307,7 +331,7 @@ impl Engine {
         };
         match self
             .store
-            .queue_broadcast(id, ctx.person.id, &to, progress)
+            .queue_broadcast_planned(id, ctx.person.id, &to, progress, &plan)
             .await?
         {
             Queued::Now(_) => {

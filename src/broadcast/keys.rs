@@ -39,6 +39,17 @@ crate::define_keys! {
     BC_KEPT = "bc-kept" [id];
     BC_STOPPED = "bc-stopped" [id, sent, left];
     BC_NOT_RUNNING = "bc-not-running" [];
+    BC_REACH_HEAD = "bc-reach-head" [];
+    BC_REACH_LINE = "bc-reach-line" [parts];
+    BC_REACH_PLATFORM = "bc-reach-platform" [platform, free];
+    BC_REACH_BILLED = "bc-reach-billed" [count, price, total, left, affordable];
+    BC_REACH_UNREACHABLE = "bc-reach-unreachable" [count, closed, blocked, opted];
+    BC_REACH_TIME = "bc-reach-time" [time, rate];
+    BC_REACH_PAID = "bc-reach-paid" [time, stars];
+    BTN_BC_SEND_BILLED = "btn-bc-send-billed" [count, cost];
+    BTN_BC_SEND_PAID = "btn-bc-send-paid" [stars];
+    BC_N_BILLED = "bc-n-billed" [count, cost];
+    BC_N_EXCLUDED = "bc-n-excluded" [count];
     REMINDER = "reminder" [app];
     DIGEST = "digest" [unit, new, confirmed, members, coverage, target, rank, siblings];
     DIGEST_NO_POPULATION = "digest-no-population" [];

@@ -7,4 +7,5 @@
 mod conversation;
 pub mod keys;
 pub mod progress;
+mod reach;
 pub mod step;

@@ -55,18 +55,31 @@ pub fn head_msg(b: &Broadcast, unit: &str) -> Msg {
 }
 
 /// The outcome classes other than delivered that happened, each as a short phrase with its
-/// count (skipped, unreachable, failed, not sent), in `locale`.
+/// count (billed and what it cost, skipped, unreachable, failed, not sent, not queued because
+/// blocked or opted out), in `locale`.
 pub fn class_phrases(locale: Locale, b: &Broadcast) -> Vec<String> {
-    [
-        (&BC_N_SKIPPED, b.skipped),
-        (&BC_N_UNREACHABLE, b.unreachable),
-        (&BC_N_FAILED, b.failed),
-        (&BC_N_CANCELLED, b.cancelled),
-    ]
-    .into_iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(key, n)| render(locale, &Msg::new(key).arg("count", n)))
-    .collect()
+    let mut out = Vec::new();
+    if b.billed > 0 {
+        out.push(render(
+            locale,
+            &Msg::new(&BC_N_BILLED)
+                .arg("count", b.billed)
+                .arg("cost", crate::reach::estimate::vnd(b.billed_cost, locale)),
+        ));
+    }
+    out.extend(
+        [
+            (&BC_N_SKIPPED, b.skipped),
+            (&BC_N_UNREACHABLE, b.unreachable),
+            (&BC_N_FAILED, b.failed),
+            (&BC_N_CANCELLED, b.cancelled),
+            (&BC_N_EXCLUDED, b.excluded),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(key, n)| render(locale, &Msg::new(key).arg("count", n))),
+    );
+    out
 }
 
 /// The progress line: delivered/total, the share handled, the other classes so far and the
@@ -181,6 +194,9 @@ mod tests {
             created_at: 0,
             queued_at: Some(0),
             finished_at: None,
+            billed: 0,
+            billed_cost: 0,
+            excluded: 0,
         }
     }
 

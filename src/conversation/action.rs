@@ -29,6 +29,9 @@ pub enum Action {
     BroadcastAudience(i64, bool),
     /// Broadcast draft: send it.
     BroadcastConfirm(i64),
+    /// Broadcast draft: send it, spending as chosen (billed within budget; paid speed for an
+    /// administrator).
+    BroadcastConfirmSpend(i64, crate::reach::Spend),
     /// Broadcast draft: throw it away.
     BroadcastDiscard(i64),
     /// Running broadcast: ask whether to stop it.
@@ -110,6 +113,7 @@ impl Action {
                 format!("bca:{id}:{}", if *only { "u" } else { "a" })
             }
             Action::BroadcastConfirm(id) => format!("bcok:{id}"),
+            Action::BroadcastConfirmSpend(id, spend) => format!("bcsp:{id}:{}", spend.as_str()),
             Action::BroadcastDiscard(id) => format!("bcno:{id}"),
             Action::BroadcastStopAsk(id) => format!("bcstopq:{id}"),
             Action::BroadcastStop(id) => format!("bcstop:{id}"),
@@ -152,6 +156,9 @@ impl Action {
             ("bca", [id, "a"]) => Action::BroadcastAudience(id.parse().ok()?, false),
             ("bca", [id, "u"]) => Action::BroadcastAudience(id.parse().ok()?, true),
             ("bcok", [id]) => Action::BroadcastConfirm(id.parse().ok()?),
+            ("bcsp", [id, spend]) => {
+                Action::BroadcastConfirmSpend(id.parse().ok()?, crate::reach::Spend::parse(spend)?)
+            }
             ("bcno", [id]) => Action::BroadcastDiscard(id.parse().ok()?),
             ("bcstopq", [id]) => Action::BroadcastStopAsk(id.parse().ok()?),
             ("bcstop", [id]) => Action::BroadcastStop(id.parse().ok()?),
@@ -225,6 +232,7 @@ mod tests {
             Action::GroupInstalled,
             Action::BroadcastAudience(i64::MAX, true),
             Action::BroadcastConfirm(i64::MAX),
+            Action::BroadcastConfirmSpend(i64::MAX, crate::reach::Spend::PaidSpeed),
             Action::BroadcastDiscard(1),
             Action::BroadcastStopAsk(i64::MAX),
             Action::BroadcastStop(i64::MAX),

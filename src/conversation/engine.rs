@@ -250,7 +250,13 @@ impl Engine {
             Action::Status => Turn::reply(self.status(ctx).await?),
             Action::LanguageMenu => Turn::reply(self.language_menu()),
             Action::BroadcastAudience(id, only) => self.broadcast_audience(ctx, id, only).await?,
-            Action::BroadcastConfirm(id) => self.broadcast_confirm(ctx, id).await?,
+            Action::BroadcastConfirm(id) => {
+                self.broadcast_confirm(ctx, id, crate::reach::Spend::FreeOnly)
+                    .await?
+            }
+            Action::BroadcastConfirmSpend(id, spend) => {
+                self.broadcast_confirm(ctx, id, spend).await?
+            }
             Action::BroadcastDiscard(id) => self.broadcast_discard(ctx, id).await?,
             Action::BroadcastStopAsk(id) => self.broadcast_stop_ask(ctx, id).await?,
             Action::BroadcastStop(id) => self.broadcast_stop(ctx, id).await?,

@@ -112,6 +112,9 @@ pub struct Platforms {
     accounts: Arc<Vec<Arc<dyn Adapter>>>,
     /// Group-administrator checks, registered by the accounts that can answer at start-up.
     group_admins: Arc<RwLock<HashMap<Platform, Arc<dyn GroupAdmins>>>>,
+    /// Each started account's sending limits, registered at start-up (the reach preview
+    /// tells how long a broadcast takes at them).
+    limits: Arc<RwLock<HashMap<Platform, crate::outbox::PlatformLimits>>>,
 }
 
 impl fmt::Debug for Platforms {
@@ -126,6 +129,7 @@ impl Platforms {
         Platforms {
             accounts: Arc::new(settings.accounts.clone()),
             group_admins: Arc::default(),
+            limits: Arc::default(),
         }
     }
 
@@ -168,6 +172,27 @@ impl Platforms {
     pub fn reach_rules(&self, platform: Platform) -> ReachRules {
         self.account(platform)
             .map_or(ReachRules::ALWAYS_FREE, |a| a.capabilities().reach)
+    }
+
+    /// The id of the account that serves chats on `platform` (its spending is kept under
+    /// this name).
+    pub fn account_id(&self, platform: Platform) -> Option<String> {
+        self.account(platform).map(|a| a.account_id().to_string())
+    }
+
+    /// Records the sending limits of the started account on `platform`.
+    pub fn register_limits(&self, platform: Platform, limits: crate::outbox::PlatformLimits) {
+        if let Ok(mut map) = self.limits.write() {
+            map.insert(platform, limits);
+        }
+    }
+
+    /// The sending limits of the account on `platform`, once started.
+    pub fn limits(&self, platform: Platform) -> Option<crate::outbox::PlatformLimits> {
+        self.limits
+            .read()
+            .ok()
+            .and_then(|m| m.get(&platform).copied())
     }
 
     /// Whether messages in chats on `platform` can be edited in place.

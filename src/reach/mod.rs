@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod estimate;
+
 /// One account's reach rules, as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReachRules {

@@ -2,6 +2,12 @@
 //! the live figures the sender keeps up to date. Recipients are queued with one
 //! `INSERT ... SELECT` from `people` (and one from the linked `member_groups` when the
 //! broadcast goes to everyone), so a million of them never pass through memory.
+//!
+//! Who is reached is decided in SQL too ([`ReachPlan`]): each person's reach class (free,
+//! billed, window closed, blocked, opted out) from their platform's rules and their last
+//! message; one account per linked person (`/link`), the cheapest that can reach them now;
+//! and, for billed recipients, only as many as the leader's choice and the budget allow. The
+//! preview counts with the same query the broadcast is queued with.
 
 use anyhow::Result;
 use sqlx::{AssertSqlSafe, FromRow};
@@ -9,6 +15,8 @@ use sqlx::{AssertSqlSafe, FromRow};
 use super::Store;
 use crate::clock::Millis;
 use crate::domain::{ChatAddress, PersonId, Platform, UnitCode};
+use crate::reach::ReachRules;
+use crate::reach::estimate::{Class, Classes};
 use crate::store::{NewOutboxItem, Priority};
 
 /// Who a broadcast goes to inside its unit's subtree.
@@ -83,6 +91,12 @@ pub struct Broadcast {
     pub queued_at: Option<i64>,
     /// When the last recipient was handled (or it was cancelled).
     pub finished_at: Option<i64>,
+    /// Recipients queued at a price (inside a billed period, within the budget).
+    pub billed: i64,
+    /// What the billed recipients were planned to cost (the platform's currency, VND).
+    pub billed_cost: i64,
+    /// People of the audience not queued: they blocked the bot, unfollowed, left or opted out.
+    pub excluded: i64,
 }
 
 impl Broadcast {
@@ -99,7 +113,7 @@ impl Broadcast {
 
 const BROADCAST_COLUMNS: &str = "id, author_id, author, unit_code, audience, text, payload, status, total, sent, \
      failed, unreachable, cancelled, skipped, progress_outbox_id, last_progress_at, last_progress_done, created_at, \
-     queued_at, finished_at";
+     queued_at, finished_at, billed, billed_cost, excluded";
 
 /// The people a broadcast to the subtree whose path is `$1` reaches.
 fn audience_where(audience: Audience) -> &'static str {
@@ -112,6 +126,112 @@ fn audience_where(audience: Audience) -> &'static str {
             "p.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1) AND p.opted_out = 0 \
              AND p.unreachable = 0 AND p.linked_to IS NULL AND p.started = 1 AND p.confirmed_at IS NULL"
         }
+    }
+}
+
+/// How an audience is classified: each platform's reach rules at one moment, and how many
+/// billed recipients each platform may queue (the leader's choice within the budget).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReachPlan {
+    /// The moment the classes hold for (ms since the epoch).
+    pub now: Millis,
+    /// The rules of each platform that has an account (a platform missing here is always
+    /// free, like the console).
+    pub rules: Vec<(Platform, ReachRules)>,
+    /// Billed recipients each platform may queue (none where missing).
+    pub billed_allowed: Vec<(Platform, i64)>,
+    /// What the leader chose to spend; stored with the broadcast when it is queued.
+    pub spend: crate::reach::Spend,
+}
+
+/// The reason stored on the outbox row of a recipient skipped when queued because the
+/// platform's window is closed (the same words the senders use).
+pub const SKIP_WINDOW: &str = "outside messaging window";
+/// The reason stored on the outbox row of a recipient skipped when queued because reaching
+/// them would cost money the leader did not choose to spend (or the budget cannot pay).
+pub const SKIP_BILLED: &str = "billed: not chosen or over budget";
+
+impl ReachPlan {
+    /// SQL: the reach class code ([`Class::code`]) of the person row `a` (numbers and
+    /// platform names come from the settings and the enum, never from users).
+    fn class_sql(&self, a: &str) -> String {
+        let mut sql = format!(
+            "CASE WHEN {a}.opted_out <> 0 THEN {} WHEN {a}.unreachable <> 0 THEN {}",
+            Class::Unreachable(crate::reach::Unreachable::OptedOut).code(),
+            Class::Unreachable(crate::reach::Unreachable::Blocked).code()
+        );
+        for (platform, rules) in &self.rules {
+            let Some(free) = rules.free_ms else { continue };
+            let since = format!("({} - {a}.last_inbound_at)", self.now);
+            let billed = match rules.billed_until_ms {
+                Some(until) if rules.monthly_budget > 0 && rules.price > 0 => {
+                    format!(" WHEN {since} <= {until} THEN {}", Class::Billed.code())
+                }
+                _ => String::new(),
+            };
+            sql.push_str(&format!(
+                " WHEN {a}.platform = '{}' THEN CASE WHEN {since} <= {free} THEN {}{billed} ELSE {} END",
+                platform.as_str(),
+                Class::Free.code(),
+                Class::Unreachable(crate::reach::Unreachable::WindowClosed).code()
+            ));
+        }
+        sql.push_str(&format!(" ELSE {} END", Class::Free.code()));
+        sql
+    }
+
+    /// SQL: the price of one billed message to the row `c` (by its platform).
+    fn price_sql(&self, c: &str) -> String {
+        let mut sql = String::from("CASE");
+        for (platform, rules) in &self.rules {
+            sql.push_str(&format!(
+                " WHEN {c}.platform = '{}' THEN {}",
+                platform.as_str(),
+                rules.price.max(0)
+            ));
+        }
+        sql.push_str(" ELSE 0 END");
+        if sql == "CASE ELSE 0 END" {
+            return "0".into();
+        }
+        sql
+    }
+
+    /// SQL: whether the chosen row `c` is queued (free, or billed within the allowance).
+    fn queued_sql(&self, c: &str) -> String {
+        let mut allowed = String::from("CASE");
+        for (platform, n) in &self.billed_allowed {
+            allowed.push_str(&format!(
+                " WHEN {c}.platform = '{}' THEN {}",
+                platform.as_str(),
+                (*n).max(0)
+            ));
+        }
+        allowed.push_str(" ELSE 0 END");
+        if self.billed_allowed.is_empty() {
+            allowed = "0".into();
+        }
+        format!(
+            "({c}.cls = {} OR ({c}.cls = {} AND {c}.bn <= {allowed}))",
+            Class::Free.code(),
+            Class::Billed.code()
+        )
+    }
+
+    /// SQL: `WITH ... chosen AS (...)`: one row per person of the audience of the subtree
+    /// whose path is `$1`: the account to reach them on (`id`, `platform`, `chat_id`), its
+    /// class `cls` and its rank `bn` among the chosen of its platform and class (the most
+    /// recently active first, so a budget pays for those likeliest to read).
+    fn chosen_sql(&self, audience: Audience) -> String {
+        let unconfirmed = match audience {
+            Audience::Everyone => "",
+            Audience::Unconfirmed => " AND p.confirmed_at IS NULL",
+        };
+        let class = self.class_sql("a");
+        let price = self.price_sql("c");
+        format!(
+            "WITH g AS (SELECT p.id FROM people p WHERE p.linked_to IS NULL              AND p.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1){unconfirmed}),              c AS (SELECT a.id, a.platform, a.chat_id, a.last_inbound_at, a.id AS grp, {class} AS cls              FROM people a JOIN g ON a.id = g.id WHERE a.started = 1              UNION ALL SELECT a.id, a.platform, a.chat_id, a.last_inbound_at, a.linked_to AS grp, {class} AS cls              FROM people a JOIN g ON a.linked_to = g.id WHERE a.started = 1),              r AS (SELECT c.id, c.platform, c.chat_id, c.last_inbound_at, c.cls, {price} AS price,              ROW_NUMBER() OVER (PARTITION BY c.grp ORDER BY c.cls, {price},              CASE WHEN c.id = c.grp THEN 0 ELSE 1 END, c.id) AS rn FROM c),              chosen AS (SELECT r.id, r.platform, r.chat_id, r.cls, r.price,              ROW_NUMBER() OVER (PARTITION BY r.platform, r.cls ORDER BY r.last_inbound_at DESC, r.id) AS bn              FROM r WHERE r.rn = 1) "
+        )
     }
 }
 
@@ -158,20 +278,62 @@ impl Store {
         Ok(row.map(|(p,)| p))
     }
 
-    /// How many people a broadcast to `unit_code`'s subtree would reach now.
+    /// How many people a broadcast to `unit_code`'s subtree would queue: each person once
+    /// (one account of those linked with `/link`), leaving out those who blocked the bot,
+    /// left or opted out on every account.
     pub async fn audience_count(&self, unit_code: &UnitCode, audience: Audience) -> Result<i64> {
         let Some(pattern) = self.subtree_pattern(unit_code.as_str()).await? else {
             return Ok(0);
         };
+        let plan = ReachPlan::default();
         let sql = format!(
-            "SELECT COUNT(*) FROM people p WHERE {}",
-            audience_where(audience)
+            "{} SELECT COUNT(*) FROM chosen WHERE cls < {}",
+            plan.chosen_sql(audience),
+            Class::Unreachable(crate::reach::Unreachable::Blocked).code()
         );
         let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(sql))
             .bind(pattern)
             .fetch_one(self.pool())
             .await?;
         Ok(n)
+    }
+
+    /// How the people of a broadcast to `unit_code`'s subtree can be reached now under
+    /// `plan`, per platform (each person once, on the account that reaches them cheapest).
+    pub async fn audience_reach(
+        &self,
+        unit_code: &UnitCode,
+        audience: Audience,
+        plan: &ReachPlan,
+    ) -> Result<Vec<(Platform, Classes)>> {
+        let Some(pattern) = self.subtree_pattern(unit_code.as_str()).await? else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "{} SELECT platform, cls, COUNT(*) FROM chosen GROUP BY platform, cls ORDER BY platform, cls",
+            plan.chosen_sql(audience)
+        );
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(pattern)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out: Vec<(Platform, Classes)> = Vec::new();
+        for (platform, cls, n) in rows {
+            let platform = Platform::parse(&platform).ok_or_else(|| {
+                anyhow::anyhow!("a person in the database has platform {platform:?}")
+            })?;
+            let class = Class::from_code(cls)
+                .ok_or_else(|| anyhow::anyhow!("reach class {cls} out of range"))?;
+            match out.iter_mut().find(|(p, _)| *p == platform) {
+                Some((_, c)) => c.add(class, n),
+                None => {
+                    let mut c = Classes::default();
+                    c.add(class, n);
+                    out.push((platform, c));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// How many people and linked groups in a broadcast to everyone in `unit_code`'s subtree
@@ -288,15 +450,37 @@ impl Store {
         progress_to: &ChatAddress,
         progress: crate::platform::Outgoing,
     ) -> Result<Queued> {
+        let plan = ReachPlan {
+            now: self.now(),
+            ..ReachPlan::default()
+        };
+        self.queue_broadcast_planned(id, author_id, progress_to, progress, &plan)
+            .await
+    }
+
+    /// [`Store::queue_broadcast`] under `plan`: each person of the audience once, on the
+    /// cheapest account that reaches them now; free recipients and the billed ones the plan
+    /// allows are queued, the others of the audience are recorded as skipped (with the
+    /// reason) so the summary reports the classes the preview showed; those who blocked the
+    /// bot, left or opted out are counted as excluded.
+    pub async fn queue_broadcast_planned(
+        &self,
+        id: i64,
+        author_id: PersonId,
+        progress_to: &ChatAddress,
+        progress: crate::platform::Outgoing,
+        plan: &ReachPlan,
+    ) -> Result<Queued> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let claimed = sqlx::query(
-            "UPDATE broadcasts SET status = 'running', queued_at = $1 \
+            "UPDATE broadcasts SET status = 'running', queued_at = $1, spend = $4 \
              WHERE id = $2 AND author_id = $3 AND status = 'draft'",
         )
         .bind(now)
         .bind(id)
         .bind(author_id)
+        .bind(plan.spend.as_str())
         .execute(&mut *tx)
         .await?;
         if claimed.rows_affected() != 1 {
@@ -318,12 +502,13 @@ impl Store {
             return Ok(Queued::Already);
         };
         let pattern = path;
+        let chosen = plan.chosen_sql(audience);
+        let queued = plan.queued_sql("chosen");
         let sql = format!(
             "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
              status, next_attempt_at, created_at) \
-             SELECT p.platform, p.chat_id, 0, p.id, $2, $3, NULL, 'queued', $4, $4 FROM people p WHERE {} \
-             ORDER BY p.id",
-            audience_where(audience)
+             {chosen} SELECT chosen.platform, chosen.chat_id, 0, chosen.id, $2, $3, NULL, 'queued', $4, $4 \
+             FROM chosen WHERE {queued} ORDER BY chosen.id"
         );
         let mut inserted = sqlx::query(AssertSqlSafe(sql))
             .bind(pattern.clone())
@@ -333,6 +518,51 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected() as i64;
+        // The rest of the audience that a platform lets nobody reach for free now: skipped
+        // rows with the reason, settled at once.
+        let sql = format!(
+            "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
+             status, next_attempt_at, created_at, last_error) \
+             {chosen} SELECT chosen.platform, chosen.chat_id, 0, chosen.id, $2, $3, NULL, 'skipped', $4, $4, \
+             CASE WHEN chosen.cls = {billed} THEN $5 ELSE $6 END \
+             FROM chosen WHERE chosen.cls <= {closed} AND NOT {queued} ORDER BY chosen.id",
+            billed = Class::Billed.code(),
+            closed = Class::Unreachable(crate::reach::Unreachable::WindowClosed).code(),
+        );
+        let skipped = sqlx::query(AssertSqlSafe(sql))
+            .bind(pattern.clone())
+            .bind(id)
+            .bind(Priority::Broadcast as i64)
+            .bind(now)
+            .bind(SKIP_BILLED)
+            .bind(SKIP_WINDOW)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
+        inserted += skipped;
+        let sql = format!(
+            "{chosen} SELECT \
+             COALESCE(SUM(CASE WHEN chosen.cls = {billed} AND {queued} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN chosen.cls = {billed} AND {queued} THEN chosen.price ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN chosen.cls > {closed} THEN 1 ELSE 0 END), 0) FROM chosen",
+            billed = Class::Billed.code(),
+            closed = Class::Unreachable(crate::reach::Unreachable::WindowClosed).code(),
+        );
+        let (billed, billed_cost, excluded): (i64, i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(pattern.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE broadcasts SET skipped = skipped + $1, billed = $2, billed_cost = $3, excluded = $4 \
+             WHERE id = $5",
+        )
+        .bind(skipped)
+        .bind(billed)
+        .bind(billed_cost)
+        .bind(excluded)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         if audience == Audience::Everyone {
             let sql = format!(
                 "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \

@@ -19,7 +19,7 @@ pub mod spend;
 mod types;
 pub mod units;
 
-pub use broadcasts::{Audience, Broadcast, Queued, Stopped};
+pub use broadcasts::{Audience, Broadcast, Queued, ReachPlan, Stopped};
 pub use db::{Backend, Store, Tx};
 pub use leaders::InviteError;
 pub use outbox::{Completion, Mark, NewOutboxItem, OutboxRow, Priority};
