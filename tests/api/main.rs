@@ -22,6 +22,7 @@ mod roles;
 mod rows;
 mod schema;
 mod serve;
+mod reach_send;
 mod spend;
 mod telegram_errors;
 mod units;
