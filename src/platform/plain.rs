@@ -11,10 +11,11 @@
 //!   [`SkipClass`](crate::reach::SkipClass) can classify;
 //! - billed (Zalo, 48 hours to 7 days): only a broadcast row whose leader chose to spend,
 //!   and only when the account's monthly budget grants the price
-//!   ([`Store::reserve_row_spend`], atomic, before the message goes; a row claimed again
-//!   after a crash reuses its reservation). A refusal before anything went gives the
-//!   reservation back. Every other message (a reply, a reminder, a digest) is free only:
-//!   nothing is spent that a leader did not choose.
+//!   ([`Store::reserve_row_spend`], atomic, before each attempt). A refusal before anything
+//!   went gives the reservation back; an attempt that may have reached the platform (a
+//!   crash, a timeout) keeps it, so what the ledger counts is never less than what the
+//!   platform may bill, across crashes, restarts and replicas. Every other message (a reply,
+//!   a reminder, a digest) is free only: nothing is spent that a leader did not choose.
 //!
 //! What differs between such platforms is described by their [`PlainPlatform`]
 //! implementation: the window, whether files can be sent, how an attachment is posted and
@@ -219,10 +220,9 @@ async fn admit(
     if !spend.allows(Reach::Billed { price }) {
         return not_chosen();
     }
-    // Reserved already by an attempt before a crash or a retry: not reserved twice.
-    if store.row_cost(row_id).await.map_err(database)?.is_some() {
-        return Ok(Some(Billed { row_id }));
-    }
+    // Every attempt reserves its own price: an earlier attempt that may have reached the
+    // platform (a crash, a timeout) keeps what it reserved, so the ledger never counts
+    // less than the platform may bill.
     let amount = price.saturating_mul(messages.max(1) as i64);
     let period = budget_period(traits.tz, now);
     let granted = store
@@ -295,13 +295,11 @@ pub async fn deliver(
         Ok(delivered)
     }
     .await;
-    // Refused for good before anything went: the reservation is given back. (A retried
-    // row keeps it, and uses it when it goes.)
+    // Refused before anything went (by its rules, or rate limited): nothing was billed and
+    // the reservation is given back. After a network error or a timeout the platform may
+    // have billed the message: the reservation stays.
     if let (Err(e), Some(billed), 0) = (&result, &billed, posted)
-        && !matches!(
-            e,
-            DeliveryError::Transient(_) | DeliveryError::RetryAfter { .. }
-        )
+        && !matches!(e, DeliveryError::Transient(_))
         && let Err(e) = store.release_row_spend(billed.row_id, traits.account).await
     {
         tracing::warn!(error = ?e, "giving back a billed message's reservation failed");

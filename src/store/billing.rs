@@ -1,8 +1,8 @@
 //! Billed sends: what the outbox needs to decide, at the moment of sending, whether a person
 //! can be written to and at what cost ([`Store::contact_by_chat`]), and the price of a billed
-//! row, reserved against the account's budget and written on the row before the message
-//! goes ([`Store::reserve_row_spend`]), so a row claimed again after a crash is never
-//! reserved twice and a budget is never exceeded.
+//! row's attempt, reserved against the account's budget and written on the row before the
+//! message goes ([`Store::reserve_row_spend`]), so a budget is never exceeded and a
+//! broadcast's summary can add up what its billed messages cost.
 
 use anyhow::Result;
 
@@ -33,7 +33,7 @@ impl Store {
         }))
     }
 
-    /// What outbox row `id` has reserved already, with the period it was reserved in.
+    /// What outbox row `id`'s latest attempt reserved, with the period it was reserved in.
     pub async fn row_cost(&self, id: i64) -> Result<Option<(i64, String)>> {
         let row: Option<(Option<i64>, Option<String>)> =
             sqlx::query_as("SELECT cost, cost_period FROM outbox WHERE id = $1")
@@ -46,9 +46,10 @@ impl Store {
         })
     }
 
-    /// Reserves `amount` of `account`'s `budget` for `period` for outbox row `id` and writes
-    /// it on the row; false (nothing reserved) when the budget does not allow it. The
-    /// reservation comes first: a crash between the two leaves the budget under-spent,
+    /// Reserves `amount` of `account`'s `budget` for `period` for an attempt to send outbox
+    /// row `id`, and writes it on the row (replacing an earlier attempt's figure, whose
+    /// reservation stays spent); false (nothing reserved) when the budget does not allow it.
+    /// The reservation comes first: a crash between the two leaves the budget under-spent,
     /// never over.
     pub async fn reserve_row_spend(
         &self,
@@ -70,7 +71,8 @@ impl Store {
         Ok(true)
     }
 
-    /// Gives back what outbox row `id` reserved (its message was refused before it went).
+    /// Gives back what outbox row `id`'s latest attempt reserved (its message was refused
+    /// before it went).
     /// The row forgets its cost first, so a crash in between leaves the budget under-spent
     /// and two releases never give back twice.
     pub async fn release_row_spend(&self, id: i64, account: &str) -> Result<()> {

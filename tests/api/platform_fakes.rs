@@ -150,7 +150,9 @@ impl Platforms {
     pub async fn post_zalo(&self, body: &[u8], signature: Option<String>) -> u16 {
         // The fake sees the user's interaction (it opens their windows).
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        if v["event_name"].as_str().is_some_and(|e| e.starts_with("user_"))
+        if v["event_name"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("user_"))
             && let Some(user) = v.pointer("/sender/id").and_then(Value::as_str)
         {
             self.zalo.interacted(user);
