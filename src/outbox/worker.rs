@@ -775,7 +775,14 @@ impl Shared {
     /// Sends one job and says what became of it.
     async fn send(&self, job: &Job) -> Completion {
         let started = std::time::Instant::now();
-        let result = self.deliver.deliver(&job.to, &job.message).await;
+        let context = crate::platform::SendContext {
+            row_id: Some(job.row.id),
+            broadcast_id: job.row.broadcast_id,
+        };
+        let result = self
+            .deliver
+            .deliver_row(&job.to, &job.message, context)
+            .await;
         let status = crate::metrics::send_status(&result);
         crate::metrics::record_send(job.to.platform, status, started.elapsed());
         let now = self.store.now();

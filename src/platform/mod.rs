@@ -54,6 +54,28 @@ pub trait Deliver: Send + Sync {
         to: &ChatAddress,
         message: &Outgoing,
     ) -> Result<Delivered, DeliveryError>;
+
+    /// Sends `message` to `to` as outbox row `row` (the outbox calls this): a platform that
+    /// bills messages needs to know the row (to reserve its price once) and its broadcast
+    /// (what its leader chose to spend). By default the same as [`Deliver::deliver`].
+    async fn deliver_row(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+        row: SendContext,
+    ) -> Result<Delivered, DeliveryError> {
+        let _ = row;
+        self.deliver(to, message).await
+    }
+}
+
+/// What the outbox knows of a message beyond its address and content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendContext {
+    /// The outbox row (`None`: sent outside the outbox).
+    pub row_id: Option<i64>,
+    /// The broadcast the row belongs to, if any.
+    pub broadcast_id: Option<i64>,
 }
 
 /// Every configured account of every platform, read through `get`.

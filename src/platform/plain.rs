@@ -3,6 +3,20 @@
 //! attachment (a picture or a file) followed by its text with flat buttons, sent within the
 //! platform's messaging window, one message at a time per chat.
 //!
+//! Reach is decided at the moment of sending, by [`crate::reach::classify`] on the person's
+//! row (last message, blocked, opted out) and the account's [`ReachRules`]:
+//!
+//! - free: the message goes;
+//! - outside every window, blocked, or (broadcasts only) opted out: skipped, with a reason
+//!   [`SkipClass`](crate::reach::SkipClass) can classify;
+//! - billed (Zalo, 48 hours to 7 days): only a broadcast row whose leader chose to spend,
+//!   and only when the account's monthly budget grants the price
+//!   ([`Store::reserve_row_spend`], atomic, before each attempt). A refusal before anything
+//!   went gives the reservation back; an attempt that may have reached the platform (a
+//!   crash, a timeout) keeps it, so what the ledger counts is never less than what the
+//!   platform may bill, across crashes, restarts and replicas. Every other message (a reply,
+//!   a reminder, a digest) is free only: nothing is spent that a leader did not choose.
+//!
 //! What differs between such platforms is described by their [`PlainPlatform`]
 //! implementation: the window, whether files can be sent, how an attachment is posted and
 //! how a text with buttons becomes message bodies ([`PlainPlatform::plan`]). Everything else
@@ -20,9 +34,13 @@ use serde_json::Value;
 
 use super::chat_lock::ChatLocks;
 use super::choices::{flatten, remember};
-use super::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef};
+use super::{Deliver, Delivered, DeliveryError, OutButton, Outgoing, PhotoRef, SendContext};
 use crate::domain::{ChatAddress, Platform};
 use crate::outbox::PlatformLimits;
+use crate::reach::{
+    Reach, ReachRules, SKIPPED_BILLED_NOT_CHOSEN, SKIPPED_BLOCKED, SKIPPED_OPTED_OUT,
+    SKIPPED_OVER_BUDGET, Unreachable, classify,
+};
 use crate::store::Store;
 
 /// What goes before a caption.
@@ -45,10 +63,14 @@ pub enum Attachment<'a> {
 pub struct Traits<'a> {
     /// The platform.
     pub platform: Platform,
+    /// The account's id: its spending is budgeted under it.
+    pub account: &'a str,
     /// Requests per second over all chats (no per-chat rate is documented).
     pub sends_per_second: u32,
-    /// How long after a person's last message the account may write to them, in ms.
-    pub window_ms: i64,
+    /// Whom the account may write to, and at what cost.
+    pub reach: ReachRules,
+    /// The campaign's time zone: a monthly budget's month is the campaign's.
+    pub tz: chrono_tz::Tz,
     /// The reason recorded when a message falls outside the window (the platform's own
     /// name for it).
     pub outside_window: &'static str,
@@ -148,11 +170,93 @@ fn decompose<'a>(
     }
 }
 
-/// Delivers `message` to `to` on a plain-text platform (see the module documentation).
+/// A billed message's reservation: what it costs (on the outbox row and the ledger).
+struct Billed {
+    row_id: i64,
+}
+
+fn database(e: anyhow::Error) -> DeliveryError {
+    DeliveryError::Transient(format!("database: {e:#}"))
+}
+
+/// Whether a message of `messages` platform messages may go to `to` now (see the module
+/// documentation): `Ok(None)` free, `Ok(Some(_))` billed and reserved, or the skip.
+async fn admit(
+    traits: &Traits<'_>,
+    to: &ChatAddress,
+    row: SendContext,
+    messages: usize,
+) -> Result<Option<Billed>, DeliveryError> {
+    let store = traits.store;
+    let Some(mut contact) = store
+        .contact_by_chat(traits.platform, &to.chat_id)
+        .await
+        .map_err(database)?
+    else {
+        return Err(DeliveryError::Skipped(traits.outside_window.into()));
+    };
+    // Opting out stops broadcasts, never the answers to what a person writes.
+    if row.broadcast_id.is_none() {
+        contact.opted_out = false;
+    }
+    let now = store.now();
+    let price = match classify(&traits.reach, &contact, now) {
+        Reach::Free => return Ok(None),
+        Reach::Unreachable(why) => {
+            let reason = match why {
+                Unreachable::WindowClosed => traits.outside_window,
+                Unreachable::Blocked => SKIPPED_BLOCKED,
+                Unreachable::OptedOut => SKIPPED_OPTED_OUT,
+            };
+            return Err(DeliveryError::Skipped(reason.into()));
+        }
+        Reach::Billed { price } => price,
+    };
+    let not_chosen = || Err(DeliveryError::Skipped(SKIPPED_BILLED_NOT_CHOSEN.into()));
+    let (Some(row_id), Some(broadcast)) = (row.row_id, row.broadcast_id) else {
+        return not_chosen();
+    };
+    let spend = store.broadcast_spend(broadcast).await.map_err(database)?;
+    if !spend.allows(Reach::Billed { price }) {
+        return not_chosen();
+    }
+    // Every attempt reserves its own price: an earlier attempt that may have reached the
+    // platform (a crash, a timeout) keeps what it reserved, so the ledger never counts
+    // less than the platform may bill.
+    let amount = price.saturating_mul(messages.max(1) as i64);
+    let period = budget_period(traits.tz, now);
+    let granted = store
+        .reserve_row_spend(
+            row_id,
+            traits.account,
+            &period,
+            amount,
+            traits.reach.monthly_budget,
+        )
+        .await
+        .map_err(database)?;
+    if !granted {
+        return Err(DeliveryError::Skipped(SKIPPED_OVER_BUDGET.into()));
+    }
+    Ok(Some(Billed { row_id }))
+}
+
+/// The budget month of `now` in the campaign's time zone: `YYYY-MM`.
+pub fn budget_period(tz: chrono_tz::Tz, now: i64) -> String {
+    use chrono::TimeZone;
+    tz.timestamp_millis_opt(now)
+        .single()
+        .map(|t| t.format("%Y-%m").to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Delivers `message` to `to` on a plain-text platform as outbox row `row` (see the module
+/// documentation).
 pub async fn deliver(
     platform: &dyn PlainPlatform,
     to: &ChatAddress,
     message: &Outgoing,
+    row: SendContext,
 ) -> Result<Delivered, DeliveryError> {
     let traits = platform.traits();
     let parts = match decompose(&traits, message) {
@@ -160,31 +264,47 @@ pub async fn deliver(
         Err(settled) => return settled,
     };
     let store = traits.store;
-    // The window is counted from the person's last message.
-    let last = store
-        .last_inbound_by_chat(traits.platform, &to.chat_id)
-        .await
-        .map_err(|e| DeliveryError::Transient(format!("database: {e}")))?;
-    if last.is_none_or(|t| store.now() - t > traits.window_ms) {
-        return Err(DeliveryError::Skipped(traits.outside_window.into()));
-    }
+    let attachment_only = parts.text.trim().is_empty() && parts.buttons.is_empty();
+    let bodies = if parts.attachment.is_some() && attachment_only {
+        Vec::new()
+    } else {
+        platform.plan(parts.text, &parts.buttons)
+    };
+    let messages = bodies.len() + usize::from(parts.attachment.is_some());
+    let billed = admit(&traits, to, row, messages).await?;
     let _turn = traits.chats.lock(&to.chat_id).await;
-    let mut delivered = Delivered::default();
-    if let Some(attachment) = parts.attachment {
-        delivered = platform.post_attachment(&to.chat_id, attachment).await?;
-        if parts.text.trim().is_empty() && parts.buttons.is_empty() {
-            return Ok(delivered);
+    let mut posted = 0;
+    let result = async {
+        let mut delivered = Delivered::default();
+        if let Some(attachment) = parts.attachment {
+            delivered = platform.post_attachment(&to.chat_id, attachment).await?;
+            posted += 1;
+            if bodies.is_empty() {
+                return Ok(delivered);
+            }
         }
+        // Remembered before sending: a person who answers the moment the message arrives
+        // answers these choices.
+        if let Err(e) = remember(store, traits.platform, &to.chat_id, &parts.buttons).await {
+            tracing::warn!(error = ?e, "remembering numbered choices failed");
+        }
+        for body in bodies {
+            delivered = platform.post(&to.chat_id, body).await?;
+            posted += 1;
+        }
+        Ok(delivered)
     }
-    // Remembered before sending: a person who answers the moment the message arrives
-    // answers these choices.
-    if let Err(e) = remember(store, traits.platform, &to.chat_id, &parts.buttons).await {
-        tracing::warn!(error = ?e, "remembering numbered choices failed");
+    .await;
+    // Refused before anything went (by its rules, or rate limited): nothing was billed and
+    // the reservation is given back. After a network error or a timeout the platform may
+    // have billed the message: the reservation stays.
+    if let (Err(e), Some(billed), 0) = (&result, &billed, posted)
+        && !matches!(e, DeliveryError::Transient(_))
+        && let Err(e) = store.release_row_spend(billed.row_id, traits.account).await
+    {
+        tracing::warn!(error = ?e, "giving back a billed message's reservation failed");
     }
-    for body in platform.plan(parts.text, &parts.buttons) {
-        delivered = platform.post(&to.chat_id, body).await?;
-    }
-    Ok(delivered)
+    result
 }
 
 /// Every plain-text platform delivers through [`deliver`], at `sends_per_second`.
@@ -207,6 +327,15 @@ impl<T: PlainPlatform> Deliver for T {
         to: &ChatAddress,
         message: &Outgoing,
     ) -> Result<Delivered, DeliveryError> {
-        deliver(self, to, message).await
+        deliver(self, to, message, SendContext::default()).await
+    }
+
+    async fn deliver_row(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+        row: SendContext,
+    ) -> Result<Delivered, DeliveryError> {
+        deliver(self, to, message, row).await
     }
 }

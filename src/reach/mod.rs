@@ -177,6 +177,47 @@ impl Spend {
     }
 }
 
+/// Why a message was skipped at the moment of sending, as a broadcast's summary counts it
+/// (the classes of the reach preview).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipClass {
+    /// Outside the platform's window (free and, where there is one, billed).
+    OutsideWindow,
+    /// Reachable only at a cost, and the broadcast was free only.
+    BilledNotChosen,
+    /// Reachable only at a cost, and the month's budget did not allow it.
+    OverBudget,
+    /// Blocked the bot, unfollowed or left.
+    Blocked,
+    /// Asked not to get messages.
+    OptedOut,
+}
+
+/// The reason recorded for a person reachable only at a cost when the broadcast was free
+/// only.
+pub const SKIPPED_BILLED_NOT_CHOSEN: &str = "billed: not chosen for this broadcast";
+/// The reason recorded for a billed message the month's budget did not allow.
+pub const SKIPPED_OVER_BUDGET: &str = "billed: over the monthly budget";
+/// The reason recorded for a person who blocked the bot (found at the moment of sending).
+pub const SKIPPED_BLOCKED: &str = "unreachable: blocked the bot or unfollowed";
+/// The reason recorded for a person who opted out since the broadcast was queued.
+pub const SKIPPED_OPTED_OUT: &str = "opted out";
+
+impl SkipClass {
+    /// The class of a skipped row's recorded reason (`None`: not a reach reason). Window
+    /// reasons are the platforms' own words, which all start with "outside".
+    pub fn of(reason: &str) -> Option<SkipClass> {
+        match reason {
+            SKIPPED_BILLED_NOT_CHOSEN => Some(SkipClass::BilledNotChosen),
+            SKIPPED_OVER_BUDGET => Some(SkipClass::OverBudget),
+            SKIPPED_BLOCKED => Some(SkipClass::Blocked),
+            SKIPPED_OPTED_OUT => Some(SkipClass::OptedOut),
+            r if r.starts_with("outside ") => Some(SkipClass::OutsideWindow),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +316,26 @@ mod tests {
         ];
         ways.sort_by_key(Reach::cost_rank);
         assert_eq!(ways[0], Reach::Free);
+    }
+
+    #[test]
+    fn skip_reasons_are_classified() {
+        assert_eq!(
+            SkipClass::of("outside interaction window"),
+            Some(SkipClass::OutsideWindow)
+        );
+        assert_eq!(
+            SkipClass::of("outside messaging window"),
+            Some(SkipClass::OutsideWindow)
+        );
+        assert_eq!(
+            SkipClass::of(SKIPPED_OVER_BUDGET),
+            Some(SkipClass::OverBudget)
+        );
+        assert_eq!(
+            SkipClass::of(SKIPPED_BILLED_NOT_CHOSEN),
+            Some(SkipClass::BilledNotChosen)
+        );
+        assert_eq!(SkipClass::of("confirmed or stopped since queued"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! driver: times are BIGINT milliseconds, flags are BIGINT 0/1, sums are cast to BIGINT, and
 //! the few statements that must differ (queue claiming) pick their dialect from [`Backend`].
 
+pub mod billing;
 pub mod broadcasts;
 pub mod coverage;
 mod db;

@@ -18,6 +18,7 @@ mod platform_broadcast;
 mod platform_fakes;
 mod rates;
 mod reach_preview;
+mod reach_send;
 mod restart;
 mod roles;
 mod rows;

@@ -83,6 +83,15 @@ impl Platforms {
 
     /// Posts a raw Messenger webhook with this signature header (none when `None`).
     pub async fn post_messenger(&self, body: &[u8], signature: Option<String>) -> u16 {
+        // The fake sees the person's action (it opens their messaging window).
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        for entry in v["entry"].as_array().into_iter().flatten() {
+            for m in entry["messaging"].as_array().into_iter().flatten() {
+                if let Some(psid) = m.pointer("/sender/id").and_then(Value::as_str) {
+                    self.messenger.interacted(psid);
+                }
+            }
+        }
         let mut req = self
             .client
             .post(format!("{}/webhooks/messenger", self.base))
@@ -139,6 +148,15 @@ impl Platforms {
 
     /// Posts a raw Zalo webhook with this signature header (none when `None`).
     pub async fn post_zalo(&self, body: &[u8], signature: Option<String>) -> u16 {
+        // The fake sees the user's interaction (it opens their windows).
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        if v["event_name"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("user_"))
+            && let Some(user) = v.pointer("/sender/id").and_then(Value::as_str)
+        {
+            self.zalo.interacted(user);
+        }
         let mut req = self
             .client
             .post(format!("{}/webhooks/zalo", self.base))

@@ -91,6 +91,40 @@ pub struct FakeState {
     pub last_query_token: Option<String>,
     /// First names the profile APIs give, by user id (a default name otherwise).
     pub names: HashMap<String, String>,
+    /// The fake's clock in ms, when the test models the platform's messaging windows
+    /// ([`FakePlatform::set_now`]); `None`: no window is enforced.
+    pub now: Option<i64>,
+    /// When each user last interacted with the account (the fake's clock), as the webhook
+    /// events the test posts say ([`FakePlatform::interacted`]).
+    pub interactions: HashMap<String, i64>,
+    /// Zalo: messages accepted at a cost (48 hours to 7 days after the last interaction).
+    pub billed: usize,
+    /// Sends refused for being outside the platform's window.
+    pub refused_outside_window: usize,
+}
+
+/// How long after a user's last interaction a message to them is free, billed or refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Window {
+    Free,
+    Billed,
+    Refused,
+}
+
+impl FakeState {
+    /// Where a message to `user` falls, when windows are modelled: free until `free_ms`
+    /// after their last interaction, billed until `billed_ms`, refused after (or when they
+    /// never interacted). Everything is free when no clock is set.
+    pub(crate) fn window(&self, user: &str, free_ms: i64, billed_ms: i64) -> Window {
+        let Some(now) = self.now else {
+            return Window::Free;
+        };
+        match self.interactions.get(user) {
+            Some(at) if now - at <= free_ms => Window::Free,
+            Some(at) if now - at <= billed_ms => Window::Billed,
+            _ => Window::Refused,
+        }
+    }
 }
 
 /// A fake platform API on a loopback port.
@@ -179,6 +213,31 @@ impl FakePlatform {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Models the platform's messaging windows from now on, with the fake's clock at `ms`
+    /// (the test moves it with the bot's clock).
+    pub fn set_now(&self, ms: i64) {
+        self.lock().now = Some(ms);
+    }
+
+    /// Records that `user` interacted with the account now (a webhook event the test posted
+    /// through the fake); nothing while windows are not modelled.
+    pub fn interacted(&self, user: &str) {
+        let mut s = self.lock();
+        if let Some(now) = s.now {
+            s.interactions.insert(user.to_string(), now);
+        }
+    }
+
+    /// Zalo: messages billed so far.
+    pub fn billed(&self) -> usize {
+        self.lock().billed
+    }
+
+    /// Sends refused so far for being outside the platform's window.
+    pub fn refused_outside_window(&self) -> usize {
+        self.lock().refused_outside_window
     }
 
     /// Zalo: refresh tokens spent so far.

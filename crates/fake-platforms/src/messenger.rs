@@ -1,6 +1,7 @@
 //! A fake Messenger Graph API: the Send API (JSON and uploads), user profiles and the
 //! Messenger profile, recording what the bot sent and answering like the real one (scripted
-//! errors included).
+//! errors included). With a clock set ([`FakePlatform::set_now`]) it refuses messages outside
+//! the 24-hour window (error 10, subcode 2018278).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +15,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::fake_platform::{FakePlatform, Sent, Shared, serve, take_error};
+use crate::fake_platform::{FakePlatform, Sent, Shared, Window, serve, take_error};
+
+/// The standard messaging window: 24 hours after the person's last message.
+pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
 
 /// The fake Graph API: `POST /{version}/me/messages?access_token=…`.
 pub async fn fake_messenger() -> FakePlatform {
@@ -76,6 +80,19 @@ pub async fn fake_messenger() -> FakePlatform {
             return (code, axum::Json(body)).into_response();
         }
         let to = body["recipient"]["id"].as_str().unwrap_or("").to_string();
+        // The standard messaging window: 24 hours after the person's last message. (A
+        // message tag would open more; the bot uses none.)
+        if body.get("tag").is_none() && s.window(&to, WINDOW_MS, WINDOW_MS) != Window::Free {
+            s.refused_outside_window += 1;
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": {
+                    "message": "(#10) This message is sent outside of allowed window. Learn more about the new policy here: https://developers.facebook.com/docs/messenger-platform/policy-overview",
+                    "type": "OAuthException", "code": 10, "error_subcode": 2018278,
+                    "fbtrace_id": "FakeTrace"}})),
+            )
+                .into_response();
+        }
         s.sent.push(Sent {
             to: to.clone(),
             message: body["message"].clone(),

@@ -1,5 +1,8 @@
 //! A fake Zalo OpenAPI and OAuth server: customer-service messages, image uploads, user
-//! details and the single-use rotating refresh token, answering like the real one.
+//! details and the single-use rotating refresh token, answering like the real one. With a
+//! clock set ([`FakePlatform::set_now`]) it keeps Zalo's windows: consultation messages are
+//! free for 48 hours after the user's last interaction, billed (counted) until 7 days, then
+//! refused with -230.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +15,12 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::fake_platform::{FakePlatform, FakeState, Sent, Shared, serve, take_error};
+use crate::fake_platform::{FakePlatform, FakeState, Sent, Shared, Window, serve, take_error};
+
+/// Consultation messages are free for 48 hours after the user's last interaction.
+pub const FREE_MS: i64 = 48 * 3600 * 1000;
+/// After the free window they are billed until 7 days after it, then refused (-230).
+pub const BILLED_UNTIL_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// The fake Zalo: `/v3.0/oa/message/cs` and `/v4/oa/access_token` on one server. Refresh
 /// tokens are single use and rotate; only the newest access token works.
@@ -40,6 +48,18 @@ pub async fn fake_zalo() -> FakePlatform {
             .as_str()
             .unwrap_or("")
             .to_string();
+        // Consultation messages: free for 48 hours after the user's last interaction,
+        // billed until 7 days, refused after.
+        match s.window(&to, FREE_MS, BILLED_UNTIL_MS) {
+            Window::Free => {}
+            Window::Billed => s.billed += 1,
+            Window::Refused => {
+                s.refused_outside_window += 1;
+                return axum::Json(json!({"error": -230,
+                    "message": "User has not interacted with the OA in the past 7 days"}))
+                .into_response();
+            }
+        }
         s.sent.push(Sent {
             to: to.clone(),
             message: body["message"].clone(),

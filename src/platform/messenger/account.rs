@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::{Messenger, MessengerConfig, WINDOW_MS, routes};
+use super::{Messenger, MessengerConfig, routes};
 use crate::domain::{Platform, StartPayload};
 use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
 
@@ -41,10 +41,7 @@ impl Adapter for MessengerAccount {
             max_buttons: super::plan::MAX_QUICK_REPLIES,
             max_label: super::plan::MAX_TITLE,
             // Free for 24 hours after the person's last message, then unreachable.
-            reach: crate::reach::ReachRules {
-                free_ms: Some(WINDOW_MS),
-                ..crate::reach::ReachRules::ALWAYS_FREE
-            },
+            reach: self.config.reach_rules(),
             links_for_others: false,
         }
     }
@@ -65,7 +62,12 @@ impl Adapter for MessengerAccount {
     }
 
     async fn start(&self, ctx: &StartContext<'_>) -> Result<Started> {
-        let messenger = Messenger::new(self.config.clone(), ctx.store.clone());
+        let tz = ctx
+            .settings
+            .campaign
+            .tz()
+            .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+        let messenger = Messenger::new(self.config.clone(), ctx.store.clone()).in_time_zone(tz);
         if let Err(e) = messenger.set_get_started().await {
             tracing::warn!(error = %e, "setting Messenger's Get started button failed");
         }

@@ -21,6 +21,20 @@ pub struct MessengerConfig {
     pub api_version: String,
     /// Send API calls per second per Page (Meta allows about 300 for text).
     pub sends_per_second: u32,
+    /// The standard messaging window: a person can be written to for this long after their
+    /// last message, then not until they write again (`MESSENGER_WINDOW_HOURS`, 24 h). No
+    /// message tag fits a campaign message, so none is used.
+    pub window_ms: i64,
+}
+
+impl MessengerConfig {
+    /// The Page's reach rules: free inside the window, unreachable outside it.
+    pub fn reach_rules(&self) -> crate::reach::ReachRules {
+        crate::reach::ReachRules {
+            free_ms: Some(self.window_ms),
+            ..crate::reach::ReachRules::ALWAYS_FREE
+        }
+    }
 }
 
 impl MessengerConfig {
@@ -60,6 +74,14 @@ impl MessengerConfig {
                 .context("MESSENGER_SENDS_PER_SECOND must be a whole number")?
                 .unwrap_or(300)
                 .max(1),
+            window_ms: var("MESSENGER_WINDOW_HOURS")
+                .map(|v| v.parse::<i64>())
+                .transpose()
+                .context("MESSENGER_WINDOW_HOURS must be a whole number")?
+                .unwrap_or(24)
+                .clamp(1, 24 * 7)
+                * 3600
+                * 1000,
         }))
     }
 }
@@ -98,6 +120,9 @@ mod tests {
         .expect("configured");
         assert_eq!(c.graph_url.as_str(), "https://graph.facebook.com/");
         assert_eq!(c.sends_per_second, 300);
+        let rules = c.reach_rules();
+        assert_eq!(rules.free_ms, Some(24 * 3600 * 1000));
+        assert_eq!((rules.billed_until_ms, rules.monthly_budget), (None, 0));
         let printed = format!("{c:?}");
         assert!(!printed.contains("app-secret") && !printed.contains("page-token"));
         Ok(())

@@ -24,6 +24,8 @@ pub struct Messenger {
     http: reqwest::Client,
     /// One message at a time per chat, so a turn's messages arrive in order.
     chats: ChatLocks,
+    /// The campaign's time zone (a monthly budget's month is the campaign's).
+    tz: chrono_tz::Tz,
 }
 
 impl Messenger {
@@ -40,7 +42,14 @@ impl Messenger {
             store,
             http,
             chats: ChatLocks::default(),
+            tz: chrono_tz::Asia::Ho_Chi_Minh,
         }
+    }
+
+    /// The same account, counting budget months in the campaign's time zone `tz`.
+    pub fn in_time_zone(mut self, tz: chrono_tz::Tz) -> Messenger {
+        self.tz = tz;
+        self
     }
 
     /// Sets the Page's "Get started" button to send `/start` (a first visit through an
@@ -213,8 +222,10 @@ impl PlainPlatform for Messenger {
     fn traits(&self) -> Traits<'_> {
         Traits {
             platform: Platform::Messenger,
+            account: "messenger",
             sends_per_second: self.config.sends_per_second,
-            window_ms: WINDOW_MS,
+            reach: self.config.reach_rules(),
+            tz: self.tz,
             outside_window: "outside messaging window",
             sends_files: true,
             store: &self.store,

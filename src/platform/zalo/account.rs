@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::{Tokens, WINDOW_MS, Zalo, ZaloConfig, routes};
+use super::{Tokens, Zalo, ZaloConfig, routes};
 use crate::domain::{Platform, StartPayload};
 use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
 
@@ -44,13 +44,9 @@ impl Adapter for ZaloAccount {
             max_text: super::deliver::MAX_TEXT,
             max_buttons: super::deliver::MAX_BUTTONS,
             max_label: super::deliver::MAX_TITLE,
-            // Free for 48 hours after the last interaction, billed until 7 days (no price
-            // or budget configured yet: billing off), refused after.
-            reach: crate::reach::ReachRules {
-                free_ms: Some(48 * 3600 * 1000),
-                billed_until_ms: Some(WINDOW_MS),
-                ..crate::reach::ReachRules::ALWAYS_FREE
-            },
+            // Free for 48 hours after the last interaction, billed until 7 days (within
+            // the monthly budget; none by default: billing off), refused after.
+            reach: self.config.reach_rules(),
             links_for_others: false,
         }
     }
@@ -76,7 +72,14 @@ impl Adapter for ZaloAccount {
             .context("loading the Zalo tokens")?;
         ctx.tracker
             .spawn(tokens.clone().keep_fresh(TOKEN_CHECK, ctx.shutdown.clone()));
-        let zalo = Arc::new(Zalo::new(self.config.clone(), ctx.store.clone(), tokens));
+        let tz = ctx
+            .settings
+            .campaign
+            .tz()
+            .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+        let zalo = Arc::new(
+            Zalo::new(self.config.clone(), ctx.store.clone(), tokens).in_time_zone(tz),
+        );
         let routes = routes::router(ctx.inbox, self.account_id(), self.config.clone(), zalo.clone());
         tracing::info!("Zalo OA enabled: webhook at /webhooks/{}", self.account_id());
         Ok(Started {

@@ -24,6 +24,39 @@ pub struct ZaloConfig {
     pub oauth_url: url::Url,
     /// Sends per second (Zalo's app quota is 4000 requests a minute).
     pub sends_per_second: u32,
+    /// Consultation messages are free for this long after the person's last interaction
+    /// (`ZALO_FREE_WINDOW_HOURS`, 48 h).
+    pub free_window_ms: i64,
+    /// From the end of the free window until this long after the last interaction they are
+    /// billed; after it Zalo refuses them (error -230) (`ZALO_BILLED_UNTIL_DAYS`, 7 days).
+    pub billed_until_ms: i64,
+    /// The price of one billed message in VND (`ZALO_PRICE_PER_MESSAGE`). The default is a
+    /// guess ([`DEFAULT_PRICE_VND`]): set your OA's price.
+    pub price_per_message: i64,
+    /// The most billed messages may cost in one calendar month (campaign time zone), in VND
+    /// (`ZALO_MONTHLY_BUDGET`); never exceeded. 0 (the default) turns billing off: only
+    /// people inside the free window are written to.
+    pub monthly_budget: i64,
+}
+
+/// The default price of one billed consultation message, in VND: a documented guess (Zalo
+/// publishes its price list to OA owners only); set `ZALO_PRICE_PER_MESSAGE`.
+pub const DEFAULT_PRICE_VND: i64 = 55;
+
+const HOUR_MS: i64 = 3600 * 1000;
+
+impl ZaloConfig {
+    /// The OA's reach rules: free for the free window, billed (within the monthly budget)
+    /// until the billed limit, refused after.
+    pub fn reach_rules(&self) -> crate::reach::ReachRules {
+        crate::reach::ReachRules {
+            free_ms: Some(self.free_window_ms),
+            billed_until_ms: Some(self.billed_until_ms),
+            price: self.price_per_message,
+            monthly_budget: self.monthly_budget,
+            paid_speed: None,
+        }
+    }
 }
 
 impl ZaloConfig {
@@ -53,6 +86,22 @@ impl ZaloConfig {
         if sends == 0 {
             bail!("ZALO_SENDS_PER_SECOND must be at least 1");
         }
+        let number = |k: &str, default: i64| -> Result<i64> {
+            let v = var(k)
+                .map(|v| v.replace(['_', ','], "").parse::<i64>())
+                .transpose()
+                .with_context(|| format!("{k} must be a whole number"))?
+                .unwrap_or(default);
+            if v < 0 {
+                bail!("{k} must not be negative");
+            }
+            Ok(v)
+        };
+        let free_hours = number("ZALO_FREE_WINDOW_HOURS", 48)?;
+        let billed_days = number("ZALO_BILLED_UNTIL_DAYS", 7)?;
+        if free_hours == 0 || billed_days * 24 < free_hours {
+            bail!("ZALO_FREE_WINDOW_HOURS must be at least 1 and end before ZALO_BILLED_UNTIL_DAYS");
+        }
         Ok(Some(ZaloConfig {
             app_id,
             oa_id: need("ZALO_OA_ID")?,
@@ -62,6 +111,10 @@ impl ZaloConfig {
             api_url: url("ZALO_API_URL", "https://openapi.zalo.me")?,
             oauth_url: url("ZALO_OAUTH_URL", "https://oauth.zaloapp.com")?,
             sends_per_second: sends,
+            free_window_ms: free_hours * HOUR_MS,
+            billed_until_ms: billed_days * 24 * HOUR_MS,
+            price_per_message: number("ZALO_PRICE_PER_MESSAGE", DEFAULT_PRICE_VND)?,
+            monthly_budget: number("ZALO_MONTHLY_BUDGET", 0)?,
         }))
     }
 }
@@ -101,6 +154,45 @@ mod tests {
         let mut zero = all.to_vec();
         zero.push(("ZALO_SENDS_PER_SECOND", "0"));
         assert!(read(&zero).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn reach_settings_default_to_the_documented_windows_with_billing_off() -> Result<()> {
+        let all = [
+            ("ZALO_APP_ID", "1"),
+            ("ZALO_OA_ID", "2"),
+            ("ZALO_OA_SECRET", "s"),
+            ("ZALO_SECRET_KEY", "k"),
+            ("ZALO_REFRESH_TOKEN", "r"),
+        ];
+        let c = read(&all)?.expect("configured");
+        let rules = c.reach_rules();
+        assert_eq!(rules.free_ms, Some(48 * HOUR_MS));
+        assert_eq!(rules.billed_until_ms, Some(7 * 24 * HOUR_MS));
+        assert_eq!(rules.price, DEFAULT_PRICE_VND);
+        assert_eq!(rules.monthly_budget, 0, "billing is off by default");
+        let mut set = all.to_vec();
+        set.extend([
+            ("ZALO_PRICE_PER_MESSAGE", "200"),
+            ("ZALO_MONTHLY_BUDGET", "1_000_000"),
+            ("ZALO_FREE_WINDOW_HOURS", "24"),
+            ("ZALO_BILLED_UNTIL_DAYS", "5"),
+        ]);
+        let rules = read(&set)?.expect("configured").reach_rules();
+        assert_eq!(
+            (rules.price, rules.monthly_budget, rules.free_ms, rules.billed_until_ms),
+            (200, 1_000_000, Some(24 * HOUR_MS), Some(5 * 24 * HOUR_MS))
+        );
+        for bad in [
+            ("ZALO_MONTHLY_BUDGET", "-1"),
+            ("ZALO_PRICE_PER_MESSAGE", "cheap"),
+            ("ZALO_FREE_WINDOW_HOURS", "200"),
+        ] {
+            let mut v = all.to_vec();
+            v.push(bad);
+            assert!(read(&v).is_err(), "{bad:?}");
+        }
         Ok(())
     }
 }

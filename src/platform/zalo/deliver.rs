@@ -31,6 +31,8 @@ pub struct Zalo {
     http: reqwest::Client,
     /// One message at a time per chat, so a turn's messages arrive in order.
     chats: ChatLocks,
+    /// The campaign's time zone (a monthly budget's month is the campaign's).
+    tz: chrono_tz::Tz,
 }
 
 /// What one call to Zalo answered.
@@ -54,7 +56,14 @@ impl Zalo {
             tokens,
             http,
             chats: ChatLocks::default(),
+            tz: chrono_tz::Asia::Ho_Chi_Minh,
         }
+    }
+
+    /// The same account, counting budget months in the campaign's time zone `tz`.
+    pub fn in_time_zone(mut self, tz: chrono_tz::Tz) -> Zalo {
+        self.tz = tz;
+        self
     }
 
     async fn call(&self, access: &str, body: &Value) -> Answer {
@@ -244,8 +253,10 @@ impl PlainPlatform for Zalo {
     fn traits(&self) -> Traits<'_> {
         Traits {
             platform: Platform::Zalo,
+            account: "zalo",
             sends_per_second: self.config.sends_per_second,
-            window_ms: WINDOW_MS,
+            reach: self.config.reach_rules(),
+            tz: self.tz,
             outside_window: "outside interaction window",
             // Zalo takes only PDF/DOC files; exports (CSV/XLSX) go as their caption.
             sends_files: false,
