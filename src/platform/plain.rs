@@ -241,13 +241,10 @@ async fn admit(
     Ok(Some(Billed { row_id }))
 }
 
-/// The budget month of `now` in the campaign's time zone: `YYYY-MM`.
+/// The budget month of `now` in the campaign's time zone: `YYYY-MM` (the same month the
+/// broadcast preview reads the budget in).
 pub fn budget_period(tz: chrono_tz::Tz, now: i64) -> String {
-    use chrono::TimeZone;
-    tz.timestamp_millis_opt(now)
-        .single()
-        .map(|t| t.format("%Y-%m").to_string())
-        .unwrap_or_else(|| "unknown".into())
+    crate::reach::estimate::month(now, tz)
 }
 
 /// Delivers `message` to `to` on a plain-text platform as outbox row `row` (see the module
