@@ -80,6 +80,14 @@ pub async fn advance(store: &Store, settings: &Settings) -> Result<Advanced> {
         } else {
             Stage::Running
         };
+        // The summary tells what billed messages were really sent and what they cost (a
+        // planned one may have been skipped at send time: its window closed meanwhile).
+        let mut b = b;
+        if finished {
+            let (billed, cost) = store.broadcast_billed(b.id).await?;
+            b.billed = billed;
+            b.billed_cost = cost;
+        }
         let text = status_text(locale, &b, &unit, now, stage, edit.is_some());
         let message = match edit {
             Some(message_id) => Outgoing::Edit {
