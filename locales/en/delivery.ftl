@@ -58,3 +58,8 @@ bc-n-skipped = { $count } skipped: outside their platform's messaging window (no
 bc-n-unreachable = { $count } unreachable: blocked the bot or left
 bc-n-failed = { $count } failed after retries
 bc-n-cancelled = { $count } not sent: stopped
+
+# Reminders inside the free windows (issue 11): the taps a reminder invites.
+btn-remind-help = 🙋 I need help
+btn-remind-tomorrow = ⏰ Remind me tomorrow
+remind-tomorrow-ok = 👍 All right, I will remind you tomorrow. If you need help installing { $app }, press the button below.

@@ -58,3 +58,8 @@ bc-n-skipped = { $count } bị bỏ qua: ngoài khung thời gian nhắn tin c�
 bc-n-unreachable = { $count } không liên lạc được: đã chặn bot hoặc rời đi
 bc-n-failed = { $count } gửi lỗi sau nhiều lần thử
 bc-n-cancelled = { $count } không gửi: đã dừng
+
+# Reminders inside the free windows (issue 11): the taps a reminder invites.
+btn-remind-help = 🙋 Tôi cần giúp đỡ
+btn-remind-tomorrow = ⏰ Nhắc tôi ngày mai
+remind-tomorrow-ok = 👍 Được rồi, mai mình sẽ nhắc bạn nhé. Nếu cần hướng dẫn cài { $app }, hãy bấm nút bên dưới.
