@@ -45,7 +45,10 @@ pub fn message(settings: &Settings, locale: Locale) -> Outgoing {
             Msg::new(&BTN_INSTALLED).arg("app", app),
             Action::Installed,
         )])
-        .row(vec![Button::action(Msg::new(&BTN_REMIND_HELP), Action::Guide)])
+        .row(vec![Button::action(
+            Msg::new(&BTN_REMIND_HELP),
+            Action::Guide,
+        )])
         .row(vec![Button::action(
             Msg::new(&BTN_REMIND_TOMORROW),
             Action::RemindTomorrow,

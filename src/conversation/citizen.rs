@@ -219,7 +219,10 @@ impl Engine {
                 Msg::new(&BTN_INSTALLED).arg("app", self.app()),
                 Action::Installed,
             )])
-            .row(vec![Button::action(Msg::new(&BTN_REMIND_HELP), Action::Guide)])
+            .row(vec![Button::action(
+                Msg::new(&BTN_REMIND_HELP),
+                Action::Guide,
+            )])
     }
 
     /// Joins a unit and moves on to the phone question.

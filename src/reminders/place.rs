@@ -119,7 +119,10 @@ impl Daytime {
 pub fn place(desired: Millis, after: Millis, until: Option<Millis>, day: &Daytime) -> Option<Slot> {
     let first = day.first_at_or_after(desired.max(after))?;
     let Some(until) = until else {
-        return Some(Slot { due: first, until: NEVER });
+        return Some(Slot {
+            due: first,
+            until: NEVER,
+        });
     };
     if first < until {
         return Some(Slot { due: first, until });
@@ -190,7 +193,10 @@ mod tests {
         assert_eq!(slot.due, until - 1);
         // No daytime moment at all between the least quiet time and the close: none.
         let last = local(0, 19, 30);
-        assert_eq!(place(last + 2 * H, last + H, Some(last + 6 * H), &day()), None);
+        assert_eq!(
+            place(last + 2 * H, last + H, Some(last + 6 * H), &day()),
+            None
+        );
     }
 
     #[test]
@@ -199,8 +205,14 @@ mod tests {
             window: (22 * 60, 6 * 60),
             ..day()
         };
-        assert_eq!(night.first_at_or_after(local(0, 12, 0)), Some(local(0, 22, 0)));
-        assert_eq!(night.first_at_or_after(local(0, 23, 0)), Some(local(0, 23, 0)));
+        assert_eq!(
+            night.first_at_or_after(local(0, 12, 0)),
+            Some(local(0, 22, 0))
+        );
+        assert_eq!(
+            night.first_at_or_after(local(0, 23, 0)),
+            Some(local(0, 23, 0))
+        );
         assert_eq!(night.last_before(local(0, 12, 0)), Some(local(0, 4, 59)));
         assert_eq!(night.last_before(local(0, 3, 0)), Some(local(0, 3, 0) - 1));
     }

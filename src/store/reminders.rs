@@ -82,9 +82,8 @@ impl Store {
             .map(|(id, platform, sent, activity, inbound, reminded)| {
                 Ok(ReminderCandidate {
                     id,
-                    platform: Platform::parse(&platform).with_context(|| {
-                        format!("person {id}: unknown platform {platform:?}")
-                    })?,
+                    platform: Platform::parse(&platform)
+                        .with_context(|| format!("person {id}: unknown platform {platform:?}"))?,
                     reminders_sent: sent,
                     last_activity_at: activity,
                     last_inbound_at: inbound,
@@ -92,6 +91,19 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The planned next reminder of `person`: (due, until), `None` while not planned.
+    pub async fn reminder_plan(&self, person: PersonId) -> Result<Option<(Millis, Millis)>> {
+        let row: Option<(Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT reminder_due_at, reminder_until FROM people WHERE id = $1")
+                .bind(person)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(match row {
+            Some((Some(due), Some(until))) => Some((due, until)),
+            _ => None,
+        })
     }
 
     /// Writes the plans, in one transaction; a person active since their plan was made

@@ -17,6 +17,7 @@ mod metrics;
 mod platform_broadcast;
 mod platform_fakes;
 mod rates;
+mod reminder_windows;
 mod restart;
 mod roles;
 mod rows;
