@@ -159,3 +159,83 @@ pub async fn queue_due(store: &Store, settings: &Settings) -> Result<i64> {
     }
     store.queue_due_reminders(&messages).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Platform;
+
+    const H: Millis = 3_600_000;
+
+    /// 2020-06-01 local time (UTC+7) plus `day` days, at `h:00`.
+    fn local(day: i64, h: i64) -> Millis {
+        1_590_944_400_000 + day * 24 * H + h * H
+    }
+
+    fn day() -> Daytime {
+        Daytime {
+            tz: chrono_tz::Asia::Ho_Chi_Minh,
+            window: (8 * 60, 20 * 60),
+            lead_ms: H,
+        }
+    }
+
+    fn person(last: Millis, sent: i64, reminded_at: Option<Millis>) -> ReminderCandidate {
+        ReminderCandidate {
+            id: 1,
+            platform: Platform::Zalo,
+            reminders_sent: sent,
+            last_activity_at: last,
+            last_inbound_at: last,
+            reminded_at,
+        }
+    }
+
+    fn zalo() -> ReachRules {
+        ReachRules {
+            free_ms: Some(48 * H),
+            ..ReachRules::ALWAYS_FREE
+        }
+    }
+
+    #[test]
+    fn someone_quiet_for_long_gets_the_latest_step_only() {
+        let days = [24 * H, 72 * H, 168 * H];
+        let p = person(local(0, 12), 0, None);
+        let plan = plan(&p, &days, &ReachRules::ALWAYS_FREE, &day(), local(5, 12));
+        assert_eq!((plan.step, plan.due), (1, local(3, 12)));
+    }
+
+    #[test]
+    fn a_window_holds_two_reminders_and_never_one_on_top_of_another() {
+        let offsets = [20 * H, 44 * H];
+        let last = local(0, 7);
+        let first = plan(&person(last, 0, None), &offsets, &zalo(), &day(), last);
+        assert_eq!((first.step, first.due), (0, local(1, 8)));
+        let second = plan(
+            &person(last, 1, Some(first.due)),
+            &offsets,
+            &zalo(),
+            &day(),
+            first.due,
+        );
+        assert_eq!(second.step, 1);
+        assert!(second.due < last + 47 * H && second.due >= first.due + MIN_GAP_MS);
+        // Both offsets past the window collapse into one: the second finds no room.
+        let late = [30 * H, 40 * H];
+        let messenger = ReachRules {
+            free_ms: Some(24 * H),
+            ..ReachRules::ALWAYS_FREE
+        };
+        let one = plan(&person(last, 0, None), &late, &messenger, &day(), last);
+        assert_eq!(one.due, local(0, 19) - 60_000);
+        let none = plan(
+            &person(last, 1, Some(one.due)),
+            &late,
+            &messenger,
+            &day(),
+            one.due,
+        );
+        assert_eq!(none.due, NEVER);
+    }
+}
