@@ -86,7 +86,11 @@ pub fn plan(
         after = after.max(reminded + MIN_GAP_MS);
     }
     let mut chosen = None;
-    let first = usize::try_from(person.reminders_sent).unwrap_or(usize::MAX);
+    let first = if person.wanted {
+        usize::try_from(person.reminders_sent).unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    };
     for (step, offset) in offsets.iter().enumerate().skip(first) {
         match place(person.last_activity_at + offset, after, until, day) {
             Some(slot) if slot.due <= now => chosen = Some((step, slot)),
@@ -188,6 +192,7 @@ mod tests {
             last_activity_at: last,
             last_inbound_at: last,
             reminded_at,
+            wanted: true,
         }
     }
 
@@ -204,6 +209,15 @@ mod tests {
         let p = person(local(0, 12), 0, None);
         let plan = plan(&p, &days, &ReachRules::ALWAYS_FREE, &day(), local(5, 12));
         assert_eq!((plan.step, plan.due), (1, local(3, 12)));
+        let confirmed = ReminderCandidate { wanted: false, ..p };
+        let none = super::plan(
+            &confirmed,
+            &days,
+            &ReachRules::ALWAYS_FREE,
+            &day(),
+            local(5, 12),
+        );
+        assert_eq!(none.due, NEVER);
     }
 
     #[test]

@@ -8,3 +8,4 @@ ALTER TABLE people ADD COLUMN reminder_due_at BIGINT;
 ALTER TABLE people ADD COLUMN reminder_until BIGINT;
 ALTER TABLE people ADD COLUMN reminded_at BIGINT;
 CREATE INDEX people_reminder_due ON people(reminder_due_at);
+CREATE INDEX people_reminder_until ON people(reminder_until);

@@ -30,6 +30,9 @@ pub struct ReminderCandidate {
     pub last_inbound_at: Millis,
     /// When the last reminder was queued, if ever.
     pub reminded_at: Option<Millis>,
+    /// Whether they may be reminded at all (started, not confirmed, not stopped, reachable,
+    /// not a linked second account); nothing is planned for the others.
+    pub wanted: bool,
 }
 
 /// The plan of one person's next reminder.
@@ -61,35 +64,43 @@ impl Store {
     }
 
     /// Up to `limit` people whose next reminder is not planned yet (or whose plan ran out at
-    /// `now` without being queued).
+    /// `now` without being queued). Those who may not be reminded at all come too, with
+    /// `wanted` false, so they are marked as having nothing planned and not read again
+    /// (both lookups go through an index; nobody is scanned twice).
     pub async fn reminders_to_plan(
         &self,
         now: Millis,
         limit: i64,
     ) -> Result<Vec<ReminderCandidate>> {
         let sql = format!(
-            "SELECT id, platform, reminders_sent, last_activity_at, last_inbound_at, reminded_at \
-             FROM people WHERE {CANDIDATE} AND (reminder_due_at IS NULL OR reminder_until <= $1) \
+            "SELECT id, platform, reminders_sent, last_activity_at, last_inbound_at, reminded_at, \
+             CAST(CASE WHEN {CANDIDATE} THEN 1 ELSE 0 END AS BIGINT) \
+             FROM people WHERE id IN (SELECT id FROM people WHERE reminder_due_at IS NULL \
+             UNION SELECT id FROM people WHERE reminder_until <= $1) \
              ORDER BY id LIMIT $2"
         );
-        type Row = (PersonId, String, i64, i64, i64, Option<i64>);
+        type Row = (PersonId, String, i64, i64, i64, Option<i64>, i64);
         let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(now)
             .bind(limit)
             .fetch_all(self.pool())
             .await?;
         rows.into_iter()
-            .map(|(id, platform, sent, activity, inbound, reminded)| {
-                Ok(ReminderCandidate {
-                    id,
-                    platform: Platform::parse(&platform)
-                        .with_context(|| format!("person {id}: unknown platform {platform:?}"))?,
-                    reminders_sent: sent,
-                    last_activity_at: activity,
-                    last_inbound_at: inbound,
-                    reminded_at: reminded,
-                })
-            })
+            .map(
+                |(id, platform, sent, activity, inbound, reminded, wanted)| {
+                    Ok(ReminderCandidate {
+                        id,
+                        platform: Platform::parse(&platform).with_context(|| {
+                            format!("person {id}: unknown platform {platform:?}")
+                        })?,
+                        reminders_sent: sent,
+                        last_activity_at: activity,
+                        last_inbound_at: inbound,
+                        reminded_at: reminded,
+                        wanted: wanted != 0,
+                    })
+                },
+            )
             .collect()
     }
 
