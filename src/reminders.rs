@@ -114,6 +114,7 @@ pub fn plan(
     ReminderPlan {
         id: person.id,
         last_activity_at: person.last_activity_at,
+        planned_from: (person.reminders_sent, person.wanted),
         step,
         due: slot.due,
         until: slot.until,

@@ -42,6 +42,10 @@ pub struct ReminderPlan {
     pub id: PersonId,
     /// The activity it was planned from: a plan for an older activity is not written.
     pub last_activity_at: Millis,
+    /// The steps passed when it was planned, and whether they could be reminded then: a
+    /// plan made from a row that changed meanwhile (a reminder, a restart of the count, a
+    /// confirmation, a first message) is not written either.
+    pub planned_from: (i64, bool),
     /// The step it is (0-based; earlier steps that are passed are counted as sent).
     pub step: i64,
     /// When it is due ([`NEVER`](crate::reminders::NEVER): nothing left).
@@ -122,15 +126,18 @@ impl Store {
     pub async fn set_reminder_plans(&self, plans: &[ReminderPlan]) -> Result<()> {
         let mut tx = self.begin().await?;
         for p in plans {
-            sqlx::query(
+            sqlx::query(AssertSqlSafe(format!(
                 "UPDATE people SET reminders_sent = $1, reminder_due_at = $2, reminder_until = $3 \
-                 WHERE id = $4 AND last_activity_at = $5",
-            )
+                     WHERE id = $4 AND last_activity_at = $5 AND reminders_sent = $6 \
+                     AND CAST(CASE WHEN {CANDIDATE} THEN 1 ELSE 0 END AS BIGINT) = $7"
+            )))
             .bind(p.step)
             .bind(p.due)
             .bind(p.until)
             .bind(p.id)
             .bind(p.last_activity_at)
+            .bind(p.planned_from.0)
+            .bind(i64::from(p.planned_from.1))
             .execute(&mut *tx)
             .await?;
         }
