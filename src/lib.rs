@@ -35,7 +35,8 @@
 //! - [`broadcast`]: the broadcast feature: the leader's commands, the status texts, the
 //!   scheduler's progress step and the message keys (its rows live in `store::broadcasts`).
 //! - [`reminders`] and [`digest`]: the scheduler's other two jobs, reminding citizens who have
-//!   not confirmed (inside the daytime window) and the leaders' daily digests.
+//!   not confirmed (each reminder planned per person inside their platform's free window and
+//!   the daytime window) and the leaders' daily digests.
 //! - [`coverage`]: the figures of every unit and its subtree from maintained counters (pure
 //!   arithmetic apart from the store), daily snapshots for trends, and the rows behind the
 //!   coverage table, chart and exports (chat and `bluezone-bot report`).

@@ -76,3 +76,8 @@ btn-bc-send-billed = 💳 Send, billed too ({ $count }, { $cost })
 btn-bc-send-paid = ⚡ Paid speed ({ $stars } Stars)
 bc-n-billed = { $count } billed ({ $cost })
 bc-n-excluded = { $count } not sent: blocked, unfollowed or opted out
+
+# Reminders inside the free windows (issue 11): the taps a reminder invites.
+btn-remind-help = 🙋 I need help
+btn-remind-tomorrow = ⏰ Remind me tomorrow
+remind-tomorrow-ok = 👍 All right, I will remind you tomorrow. If you need help installing { $app }, press the button below.

@@ -76,3 +76,8 @@ btn-bc-send-billed = 💳 Gửi cả tin mất phí ({ $count }, { $cost })
 btn-bc-send-paid = ⚡ Gửi nhanh có phí ({ $stars } Stars)
 bc-n-billed = { $count } tin mất phí ({ $cost })
 bc-n-excluded = { $count } người không được gửi: đã chặn, bỏ theo dõi hoặc từ chối nhận tin
+
+# Reminders inside the free windows (issue 11): the taps a reminder invites.
+btn-remind-help = 🙋 Tôi cần giúp đỡ
+btn-remind-tomorrow = ⏰ Nhắc tôi ngày mai
+remind-tomorrow-ok = 👍 Được rồi, mai mình sẽ nhắc bạn nhé. Nếu cần hướng dẫn cài { $app }, hãy bấm nút bên dưới.

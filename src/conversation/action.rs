@@ -62,6 +62,9 @@ pub enum Action {
     BroadcastTo(UnitCode),
     /// Administrator's menu: how to invite a leader.
     InviteLeaderHelp,
+    /// A reminder's "remind me tomorrow": the tap opens a new free window, and the next
+    /// reminder is planned inside it.
+    RemindTomorrow,
 }
 
 /// The kind of phone, which decides the guide and the store link.
@@ -129,6 +132,7 @@ impl Action {
             Action::BroadcastPick => "bcpick".into(),
             Action::BroadcastTo(c) => format!("bcto:{c}"),
             Action::InviteLeaderHelp => "invhelp".into(),
+            Action::RemindTomorrow => "later".into(),
         }
     }
 
@@ -178,6 +182,7 @@ impl Action {
             ("bcpick", []) => Action::BroadcastPick,
             ("bcto", [code]) => Action::BroadcastTo(UnitCode::parse(code).ok()?),
             ("invhelp", []) => Action::InviteLeaderHelp,
+            ("later", []) => Action::RemindTomorrow,
             _ => return None,
         };
         Some(action)
@@ -241,6 +246,7 @@ mod tests {
             Action::BroadcastPick,
             Action::BroadcastTo(code(&long)),
             Action::InviteLeaderHelp,
+            Action::RemindTomorrow,
         ] {
             let data = a.encode();
             assert!(data.len() <= MAX_DATA_LEN, "{data}");

@@ -210,6 +210,21 @@ impl Engine {
         }))
     }
 
+    /// A reminder's "remind me tomorrow": the tap itself is the person's activity, which opens
+    /// a new free window and plans the next reminder inside it (the scheduler does that);
+    /// this only says so, with the help and "installed" buttons at hand.
+    pub(super) fn remind_tomorrow(&self) -> Reply {
+        Reply::to_sender(Msg::new(&REMIND_TOMORROW_OK).arg("app", self.app()))
+            .row(vec![Button::action(
+                Msg::new(&BTN_INSTALLED).arg("app", self.app()),
+                Action::Installed,
+            )])
+            .row(vec![Button::action(
+                Msg::new(&BTN_REMIND_HELP),
+                Action::Guide,
+            )])
+    }
+
     /// Joins a unit and moves on to the phone question.
     pub(super) async fn choose_unit(&self, ctx: &Ctx<'_>, code: &UnitCode) -> Result<Turn> {
         let Some(unit) = self.store.unit(code).await? else {

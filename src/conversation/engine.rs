@@ -276,6 +276,7 @@ impl Engine {
             Action::BroadcastPick => return self.broadcast_start(ctx, "").await,
             Action::BroadcastTo(code) => return self.broadcast_start(ctx, code.as_str()).await,
             Action::InviteLeaderHelp => self.invite_leader_help(ctx).await?,
+            Action::RemindTomorrow => Turn::reply(self.remind_tomorrow()),
         };
         Ok((State::Idle, turn))
     }

@@ -91,4 +91,7 @@ crate::define_keys! {
     NO_UNITS_HINT = "no-units-hint" [];
     COV_NO_UNIT_PEOPLE = "cov-no-unit-people" [members, confirmed];
     MEMBERS_EMPTY = "members-empty" [unit, code, link];
+    BTN_REMIND_HELP = "btn-remind-help" [];
+    BTN_REMIND_TOMORROW = "btn-remind-tomorrow" [];
+    REMIND_TOMORROW_OK = "remind-tomorrow-ok" [app];
 }

@@ -25,4 +25,5 @@ pub use db::{Backend, Store, Tx};
 pub use leaders::InviteError;
 pub use outbox::{Completion, Mark, NewOutboxItem, OutboxRow, Priority};
 pub use people::Person;
+pub use reminders::{ReminderCandidate, ReminderPlan};
 pub use units::{ImportSummary, Unit, UnitRow};

@@ -290,7 +290,8 @@ impl Store {
     pub async fn save_state(&self, id: PersonId, state: &State) -> Result<()> {
         sqlx::query(
             "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, started = 1, \
-             unreachable = 0, unreachable_reason = NULL WHERE id = $3",
+             unreachable = 0, unreachable_reason = NULL, reminder_due_at = NULL, \
+             reminder_until = NULL WHERE id = $3",
         )
         .bind(state.to_json())
         .bind(self.now())
@@ -495,7 +496,8 @@ impl Store {
     pub async fn save_state_in(tx: &mut Tx, id: PersonId, state: &State, now: i64) -> Result<()> {
         sqlx::query(
             "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, started = 1, \
-             unreachable = 0, unreachable_reason = NULL WHERE id = $3",
+             unreachable = 0, unreachable_reason = NULL, reminder_due_at = NULL, \
+             reminder_until = NULL WHERE id = $3",
         )
         .bind(state.to_json())
         .bind(now)

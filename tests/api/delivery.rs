@@ -765,7 +765,7 @@ async fn reminders_wait_for_daytime_and_stop_after_confirm_or_stop() {
             _ => None,
         })
         .collect();
-    assert_eq!(datas, vec!["inst".to_string(), "guide".to_string()]);
+    assert_eq!(datas, vec!["inst", "guide", "later"]);
     assert!(vi[0].body().contains("Bạn đã cài"), "{}", vi[0].body());
     let en = reminders_to(&b.store, "92").await;
     assert!(

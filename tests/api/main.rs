@@ -19,6 +19,7 @@ mod platform_fakes;
 mod rates;
 mod reach_preview;
 mod reach_send;
+mod reminder_windows;
 mod restart;
 mod roles;
 mod rows;
