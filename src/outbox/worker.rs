@@ -16,6 +16,14 @@
 //! messages: they skip that rule and the message budget, and are dropped once the platform
 //! would refuse them as too old ([`ANSWER_DEADLINE_MS`]).
 //!
+//! Paid broadcasts: when a broadcast's leader chose [`Spend::PaidSpeed`] and the account has
+//! a paid mode ([`Deliver::paid_speed`]), its rows go at the paid rate
+//! ([`Limiter::try_acquire_paid`]) with the paid flag ([`Deliver::deliver_paid`]). Each one
+//! first reserves its price in the spend ledger under the broadcast
+//! ([`crate::reach::broadcast_period`]), against the broadcast's budget; a message that was
+//! not sent gives it back. Once the budget is spent, the rest go at the free rate, unbilled.
+//! The ledger is in the database, so the budget holds across a crash and a restart.
+//!
 //! Outages: the first failure of a platform (network, timeout, 5xx) and its recovery are
 //! logged once each, with the number of messages waiting.
 //!
@@ -38,6 +46,7 @@ use crate::backoff::Backoff;
 use crate::clock::{Millis, SharedClock};
 use crate::domain::ChatAddress;
 use crate::platform::{Deliver, DeliveryError, Outgoing};
+use crate::reach::{Spend, broadcast_period};
 use crate::store::{Completion, Mark, OutboxRow, Store};
 
 /// Attempts before a transient failure becomes final, by default.
@@ -155,6 +164,9 @@ struct Job {
     row: OutboxRow,
     to: ChatAddress,
     message: Arc<Outgoing>,
+    /// A message of a paid broadcast whose budget is not spent yet: it goes at the paid rate,
+    /// with the paid flag, and reserves its price first.
+    paid: bool,
 }
 
 /// How long after the press an answer to a button may still go. Telegram refuses answers to
@@ -183,6 +195,24 @@ impl Job {
             _ => CallKind::Message,
         }
     }
+
+    /// Takes the job's slots in `limiter` (the paid rate for a paid message).
+    fn acquire(&self, limiter: &mut Limiter) -> Result<(), Wait> {
+        if self.paid {
+            limiter.try_acquire_paid(&self.to.chat_id, self.to.is_group)
+        } else {
+            limiter.try_acquire(&self.to.chat_id, self.to.is_group, self.kind())
+        }
+    }
+}
+
+/// What the worker knows of a broadcast's spending.
+#[derive(Debug, Clone, Copy)]
+struct PaidState {
+    /// Its leader chose paid speed.
+    paid: bool,
+    /// Its Star budget is spent: the rest go at the free rate.
+    spent: bool,
 }
 
 struct Shared {
@@ -196,6 +226,8 @@ struct Shared {
     stopped: Mutex<HashMap<i64, (Millis, bool)>>,
     /// The platform's current outage, if any.
     outage: Mutex<Outage>,
+    /// Whether a broadcast goes at paid speed, by id (read once; accounts with a paid mode).
+    paid: Mutex<HashMap<i64, PaidState>>,
 }
 
 /// Sends one platform's outbox. Clones share the limiter and caches.
@@ -239,7 +271,11 @@ impl Worker {
         config: WorkerConfig,
         limit_clock: SharedClock,
     ) -> Worker {
-        let limiter = Mutex::new(Limiter::new(config.limits, limit_clock));
+        let mut limiter = Limiter::new(config.limits, limit_clock);
+        if let Some(p) = deliver.paid_speed() {
+            limiter.enable_paid(p.per_sec);
+        }
+        let limiter = Mutex::new(limiter);
         Worker {
             shared: Arc::new(Shared {
                 store,
@@ -249,6 +285,7 @@ impl Worker {
                 payloads: Mutex::new(HashMap::new()),
                 stopped: Mutex::new(HashMap::new()),
                 outage: Mutex::new(Outage::default()),
+                paid: Mutex::new(HashMap::new()),
             }),
             ready,
         }
@@ -288,8 +325,7 @@ impl Worker {
                     continue;
                 }
             };
-            let acquired =
-                lock(&s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
+            let acquired = job.acquire(&mut lock(&s.limiter));
             match acquired {
                 Ok(()) => go.push(job),
                 Err(Wait::Chat(at) | Wait::Global(at)) => done.push(s.defer(&job.row, at)),
@@ -593,8 +629,7 @@ impl Sender {
             return ControlFlow::Continue(());
         }
         let job = &self.pending[i].1;
-        let acquired =
-            lock(&self.s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
+        let acquired = job.acquire(&mut lock(&self.s.limiter));
         match acquired {
             Ok(()) => {
                 let (_, mut job) = self.pending.swap_remove(i);
@@ -721,7 +756,81 @@ impl Shared {
                 return Ok(Err(end(&row, mark)));
             }
         }
-        Ok(Ok(Job { row, to, message }))
+        let paid = match row.broadcast_id {
+            Some(b) if !matches!(*message, Outgoing::AnswerCallback { .. }) => {
+                self.paid_broadcast(b).await?
+            }
+            _ => false,
+        };
+        Ok(Ok(Job {
+            row,
+            to,
+            message,
+            paid,
+        }))
+    }
+
+    /// Whether broadcast `id`'s rows go at paid speed now: its leader chose it, the account
+    /// has a paid mode, and its budget is not spent.
+    async fn paid_broadcast(&self, id: i64) -> Result<bool> {
+        if self.deliver.paid_speed().is_none() {
+            return Ok(false);
+        }
+        if let Some(state) = lock(&self.paid).get(&id) {
+            return Ok(state.paid && !state.spent);
+        }
+        let paid = self.store.broadcast_spend(id).await? == Spend::PaidSpeed;
+        let mut cache = lock(&self.paid);
+        if cache.len() > 256 {
+            cache.clear();
+        }
+        cache.entry(id).or_insert(PaidState { paid, spent: false });
+        Ok(paid)
+    }
+
+    /// Reserves the price of one paid message of broadcast `id` against its budget; false
+    /// (and the broadcast goes on at the free rate) once the budget is spent.
+    async fn reserve_paid(&self, id: i64) -> Result<bool> {
+        let Some(p) = self.deliver.paid_speed() else {
+            return Ok(false);
+        };
+        let account = self.deliver.platform().as_str();
+        let period = broadcast_period(id);
+        let reserved = self
+            .store
+            .reserve_spend(
+                account,
+                &period,
+                p.star_tenths_per_msg,
+                p.star_tenths_budget,
+            )
+            .await?;
+        if !reserved {
+            lock(&self.paid).insert(
+                id,
+                PaidState {
+                    paid: true,
+                    spent: true,
+                },
+            );
+            tracing::info!(broadcast = id, "paid broadcast budget spent: the rest go at the free rate");
+        }
+        Ok(reserved)
+    }
+
+    /// Gives back the price of a paid message of broadcast `id` that was not sent.
+    async fn release_paid(&self, id: i64) {
+        let Some(p) = self.deliver.paid_speed() else {
+            return;
+        };
+        let account = self.deliver.platform().as_str();
+        if let Err(e) = self
+            .store
+            .release_spend(account, &broadcast_period(id), p.star_tenths_per_msg)
+            .await
+        {
+            tracing::warn!(error = ?e, broadcast = id, "giving back a paid message's price failed");
+        }
     }
 
     /// Whether broadcast `id` was stopped (read at most every [`STATUS_TTL_MS`]).
@@ -774,8 +883,32 @@ impl Shared {
 
     /// Sends one job and says what became of it.
     async fn send(&self, job: &Job) -> Completion {
+        let paid = match (job.paid, job.row.broadcast_id) {
+            (true, Some(b)) => match self.reserve_paid(b).await {
+                Ok(true) => Some(b),
+                // Budget spent (or the ledger unreadable): not sent now, and not at the paid
+                // rate; it is claimed again at once and goes at the free rate.
+                Ok(false) => return Completion::of(&job.row, Mark::Defer { at: self.store.now() }),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "reserving a paid message's price failed");
+                    let at = self.store.now() + 1000;
+                    return Completion::of(&job.row, Mark::Defer { at });
+                }
+            },
+            _ => None,
+        };
         let started = std::time::Instant::now();
-        let result = self.deliver.deliver(&job.to, &job.message).await;
+        let result = match paid {
+            Some(_) => self.deliver.deliver_paid(&job.to, &job.message).await,
+            None => self.deliver.deliver(&job.to, &job.message).await,
+        };
+        // Telegram bills sent messages only: a refused one gives its price back. After a
+        // network failure it may have gone, so its price stays reserved (never under-counted).
+        if let Some(b) = paid
+            && matches!(&result, Err(e) if !matches!(e, DeliveryError::Transient(_)))
+        {
+            self.release_paid(b).await;
+        }
         let status = crate::metrics::send_status(&result);
         crate::metrics::record_send(job.to.platform, status, started.elapsed());
         let now = self.store.now();

@@ -67,7 +67,10 @@ impl Adapter for TelegramAccount {
             max_text: 4096,
             max_buttons: 100,
             max_label: 64,
-            reach: crate::reach::ReachRules::ALWAYS_FREE,
+            reach: crate::reach::ReachRules {
+                paid_speed: self.config.paid_speed,
+                ..crate::reach::ReachRules::ALWAYS_FREE
+            },
             links_for_others: true,
         }
     }
@@ -104,7 +107,8 @@ impl Adapter for TelegramAccount {
         if let Some(url) = &self.config.api_url {
             bot = bot.set_api_url(url.clone());
         }
-        let telegram = Telegram::with_limits(bot.clone(), self.config.limits);
+        let telegram = Telegram::with_limits(bot.clone(), self.config.limits)
+            .with_paid_speed(self.config.paid_speed);
         ctx.platforms
             .register_group_admins(Platform::Telegram, Arc::new(telegram.clone()));
         let me = bot
