@@ -813,7 +813,10 @@ impl Shared {
                     spent: true,
                 },
             );
-            tracing::info!(broadcast = id, "paid broadcast budget spent: the rest go at the free rate");
+            tracing::info!(
+                broadcast = id,
+                "paid broadcast budget spent: the rest go at the free rate"
+            );
         }
         Ok(reserved)
     }
@@ -888,7 +891,14 @@ impl Shared {
                 Ok(true) => Some(b),
                 // Budget spent (or the ledger unreadable): not sent now, and not at the paid
                 // rate; it is claimed again at once and goes at the free rate.
-                Ok(false) => return Completion::of(&job.row, Mark::Defer { at: self.store.now() }),
+                Ok(false) => {
+                    return Completion::of(
+                        &job.row,
+                        Mark::Defer {
+                            at: self.store.now(),
+                        },
+                    );
+                }
                 Err(e) => {
                     tracing::warn!(error = ?e, "reserving a paid message's price failed");
                     let at = self.store.now() + 1000;

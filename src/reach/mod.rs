@@ -353,10 +353,13 @@ mod tests {
     #[test]
     fn paid_broadcast_cost_and_time() {
         // 100,000 at 1,000/s: 100 s; the first 30 are free, 99,970 × 0.1 Star.
-        let rules = telegram(1_000);
-        assert_eq!(paid_cost(100_000, &rules), 9_997);
-        assert_eq!(paid_reserve(100_000, &rules), 10_000);
-        assert_eq!(send_time_ms(100_000, 30, rules.paid_speed.as_ref()), 100_000);
+        let rules = telegram(10_000);
+        assert_eq!(paid_cost(100_000, &rules), 99_970);
+        assert_eq!(paid_reserve(100_000, &rules), 100_000);
+        assert_eq!(
+            send_time_ms(100_000, 30, rules.paid_speed.as_ref()),
+            100_000
+        );
         assert_eq!(send_time_ms(3_000, 30, None), 100_000);
         // A budget of 500 Stars pays for 5,000 messages; the other 5,000 go at 30/s.
         let small = telegram(500);

@@ -235,6 +235,18 @@ mod tests {
     }
 
     #[test]
+    fn paid_speed_is_part_of_the_reach_rules() {
+        let a = account(&[("TELOXIDE_TOKEN", "1:x")]);
+        let paid = a.capabilities().reach.paid_speed.expect("paid speed");
+        assert_eq!((paid.per_sec, paid.star_tenths_budget), (1000, 100_000));
+        let off = account(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("BLUEZONE_TG_PAID_STAR_BUDGET", "0"),
+        ]);
+        assert_eq!(off.capabilities().reach.paid_speed, None);
+    }
+
+    #[test]
     fn the_variable_overrides_what_telegram_reports() {
         let a = account(&[("BLUEZONE_BOT_USERNAME", "@Chosen")]);
         assert!(!a.serves(), "a username alone runs no bot");

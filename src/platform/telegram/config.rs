@@ -15,7 +15,7 @@
 //! | `BLUEZONE_RATE_MARGIN` | 0.02 | safety margin on every limit (fraction) |
 //! | `BLUEZONE_TG_PAID_PER_SEC` | 1000 | messages per second of a paid broadcast (`allow_paid_broadcast`) |
 //! | `BLUEZONE_TG_PAID_STARS_PER_MSG` | 0.1 | Stars per paid message (tenths of a Star at most) |
-//! | `BLUEZONE_TG_PAID_STAR_BUDGET` | 1000 | Stars one paid broadcast may spend at most (0 = no paid broadcasts) |
+//! | `BLUEZONE_TG_PAID_STAR_BUDGET` | 10000 | Stars one paid broadcast may spend at most (0 = no paid broadcasts); 10,000 pay for 100,000 messages |
 
 use anyhow::{Context, Result, bail};
 
@@ -136,7 +136,7 @@ impl TelegramConfig {
         let budget = val("BLUEZONE_TG_PAID_STAR_BUDGET")
             .map(|v| star_tenths("BLUEZONE_TG_PAID_STAR_BUDGET", &v))
             .transpose()?
-            .unwrap_or(10_000);
+            .unwrap_or(100_000);
         let free_per_sec = limits.global_per_sec.unwrap_or(30);
         let paid_speed = (budget > 0 && paid_per_sec > free_per_sec).then_some(PaidSpeed {
             per_sec: paid_per_sec,
@@ -203,7 +203,7 @@ mod tests {
                 per_sec: 1000,
                 free_per_sec: 30,
                 star_tenths_per_msg: 1,
-                star_tenths_budget: 10_000,
+                star_tenths_budget: 100_000,
             })
         );
         let c = config(&[
