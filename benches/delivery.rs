@@ -225,6 +225,7 @@ async fn limited_run(order: Order, scale: f64, x: u32) -> Result<Row> {
         global_per_sec: Some(30 * x),
         private_per_sec: Some(x),
         group_per_min: Some(20 * x),
+        paid_per_sec: None,
     }))
     .await?;
     let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(url::Url::parse(&fake.api_url())?);
@@ -291,6 +292,7 @@ async fn reply_latency(backlog: i64, x: u32) -> Result<Vec<Duration>> {
         global_per_sec: Some(30 * x),
         private_per_sec: Some(x),
         group_per_min: Some(20 * x),
+        paid_per_sec: None,
     }))
     .await?;
     let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(url::Url::parse(&fake.api_url())?);

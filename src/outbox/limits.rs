@@ -15,6 +15,10 @@
 //! - Answers to button presses post nothing in a chat: they have a budget of their own and
 //!   never wait behind messages.
 //! - A 429 with `retry_after` pauses one chat or, when the platform says so, everything.
+//! - A paid broadcast (Telegram's `allow_paid_broadcast`) may go faster: its messages
+//!   ([`Limiter::try_acquire_paid`]) count against a window of their own rate over every
+//!   message (1000 per second), paced apart, while other messages keep the platform-wide
+//!   rate (and count in the paid window too). The chat's windows apply to both.
 //!
 //! Time comes from an injected clock, so tests move it by hand.
 
@@ -137,17 +141,26 @@ pub struct Limiter {
     paused_until: Millis,
     chats: HashMap<String, ChatState>,
     last_cleanup: Millis,
+    /// Paid broadcasts: messages per second over every message, when the account has them.
+    paid_per_sec: Option<u32>,
+    /// When the last messages of any kind went (at most `paid_per_sec`), for the paid rate.
+    all_sends: VecDeque<Millis>,
+    /// Paces paid messages at twice the paid rate.
+    paid_pacer: Option<Global>,
+}
+
+/// A pacer letting one request through every half period of `per_sec`.
+fn pacer(per_sec: u32, clock: &SharedClock) -> Option<Global> {
+    let period_ns = (1e9 / (2.0 * f64::from(per_sec.max(1)))) as u64;
+    Quota::with_period(Duration::from_nanos(period_ns.max(1)))
+        .map(|q| q.allow_burst(NonZeroU32::MIN))
+        .map(|q| RateLimiter::direct_with_clock(q, InjectedClock(clock.clone())))
 }
 
 impl Limiter {
     /// A limiter for `limits`, reading time from `clock`.
     pub fn new(limits: PlatformLimits, clock: SharedClock) -> Limiter {
-        let pacer = limits.global_per_sec.and_then(|n| {
-            let period_ns = (1e9 / (2.0 * f64::from(n))) as u64;
-            Quota::with_period(Duration::from_nanos(period_ns.max(1)))
-                .map(|q| q.allow_burst(NonZeroU32::MIN))
-                .map(|q| RateLimiter::direct_with_clock(q, InjectedClock(clock.clone())))
-        });
+        let pacer = limits.global_per_sec.and_then(|n| pacer(n, &clock));
         Limiter {
             limits,
             clock,
@@ -157,7 +170,55 @@ impl Limiter {
             paused_until: 0,
             chats: HashMap::new(),
             last_cleanup: 0,
+            paid_per_sec: None,
+            all_sends: VecDeque::new(),
+            paid_pacer: None,
         }
+    }
+
+    /// Lets paid broadcasts go at `per_sec` messages per second over every message.
+    pub fn enable_paid(&mut self, per_sec: u32) {
+        self.paid_per_sec = Some(per_sec.max(1));
+        self.paid_pacer = pacer(per_sec, &self.clock);
+    }
+
+    /// When the paid window (every message) has room for one more; now without paid mode.
+    fn paid_ready_at(&mut self, now: Millis) -> Millis {
+        let Some(max) = self.paid_per_sec else {
+            return now;
+        };
+        let window = self.padded(1000);
+        Limiter::window_ready_at(&mut self.all_sends, max, window, now)
+    }
+
+    /// Takes the slots for one message of a paid broadcast to `chat` (the chat's windows and
+    /// the paid rate), or says when to try again. Without paid mode it is an ordinary
+    /// message.
+    pub fn try_acquire_paid(&mut self, chat: &str, is_group: bool) -> Result<(), Wait> {
+        if self.paid_per_sec.is_none() {
+            return self.try_acquire(chat, is_group, CallKind::Message);
+        }
+        let now = self.now();
+        if self.paused_until > now {
+            return Err(Wait::Global(self.paused_until));
+        }
+        let ready = self.chat_ready_at(chat, is_group);
+        if ready > now {
+            return Err(Wait::Chat(ready));
+        }
+        let paid_ready = self.paid_ready_at(now);
+        if paid_ready > now {
+            return Err(Wait::Global(paid_ready));
+        }
+        if let Some(pacer) = &self.paid_pacer
+            && let Err(not_until) = pacer.check()
+        {
+            let wait = not_until.wait_time_from(Duration::from_millis(now.max(0) as u64));
+            return Err(Wait::Global(now + (wait.as_millis() as Millis).max(1)));
+        }
+        self.all_sends.push_back(now);
+        self.take_chat(chat, is_group, now);
+        Ok(())
     }
 
     /// The limits applied.
@@ -269,7 +330,7 @@ impl Limiter {
         if ready > now {
             return Err(Wait::Chat(ready));
         }
-        let global_ready = self.global_ready_at(now);
+        let global_ready = self.global_ready_at(now).max(self.paid_ready_at(now));
         if global_ready > now {
             return Err(Wait::Global(global_ready));
         }
@@ -282,6 +343,15 @@ impl Limiter {
         if self.limits.global_per_sec.is_some() {
             self.global_sends.push_back(now);
         }
+        if self.paid_per_sec.is_some() {
+            self.all_sends.push_back(now);
+        }
+        self.take_chat(chat, is_group, now);
+        Ok(())
+    }
+
+    /// Records a message to `chat` at `now` in its windows.
+    fn take_chat(&mut self, chat: &str, is_group: bool, now: Millis) {
         if !self.windows(is_group).is_empty() {
             let longest = self.longest_window();
             let state = self.chats.entry(chat.to_string()).or_default();
@@ -291,7 +361,6 @@ impl Limiter {
             state.sends.push_back(now);
         }
         self.cleanup(now);
-        Ok(())
     }
 
     /// The platform said to wait `seconds`: for one chat, or for everything when `global`.
@@ -456,5 +525,50 @@ mod tests {
         clock.advance_ms(120_000);
         l.try_acquire("x", false, CallKind::Message).expect("free");
         assert!(l.tracked_chats() <= 1, "{}", l.tracked_chats());
+    }
+
+    #[test]
+    fn paid_messages_go_at_the_paid_rate_and_others_keep_theirs() {
+        let (mut l, clock) = limiter(crate::platform::telegram::limits(1));
+        l.enable_paid(1000);
+        let (mut paid, mut free) = (Vec::new(), Vec::new());
+        // Over five simulated seconds, every millisecond a paid message and an ordinary one
+        // (to new chats) are offered.
+        for i in 0..5_000i64 {
+            if l.try_acquire_paid(&format!("p{i}"), false).is_ok() {
+                paid.push(i);
+            }
+            if l.try_acquire(&format!("f{i}"), false, CallKind::Message)
+                .is_ok()
+            {
+                free.push(i);
+            }
+            clock.advance_ms(1);
+        }
+        let mut all: Vec<i64> = paid.iter().chain(&free).copied().collect();
+        all.sort_unstable();
+        for w in all.windows(1001) {
+            assert!(w[1000] - w[0] >= 1000, "1001 messages within a second");
+        }
+        for w in free.windows(31) {
+            assert!(w[30] - w[0] >= 1000, "31 ordinary messages within a second");
+        }
+        // The pacer halves the millisecond offers; the paid rate is far above 30/s.
+        assert!(paid.len() >= 2_000, "{}", paid.len());
+        assert!(free.len() >= 140, "{}", free.len());
+        // The chat's own window still holds for paid messages.
+        clock.advance_ms(2_000);
+        assert!(l.try_acquire_paid("same", false).is_ok());
+        clock.advance_ms(10);
+        assert!(matches!(
+            l.try_acquire_paid("same", false),
+            Err(Wait::Chat(_))
+        ));
+        // Without paid mode, a paid message is an ordinary one.
+        let (mut plain, _clock) = limiter(crate::platform::telegram::limits(1));
+        let went = (0..100)
+            .filter(|i| plain.try_acquire_paid(&i.to_string(), false).is_ok())
+            .count();
+        assert_eq!(went, 1, "paced like any message");
     }
 }

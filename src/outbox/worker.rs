@@ -16,6 +16,14 @@
 //! messages: they skip that rule and the message budget, and are dropped once the platform
 //! would refuse them as too old ([`ANSWER_DEADLINE_MS`]).
 //!
+//! Paid broadcasts: when a broadcast's leader chose [`Spend::PaidSpeed`] and the account has
+//! a paid mode ([`Deliver::paid_speed`]), its rows go at the paid rate
+//! ([`Limiter::try_acquire_paid`]) with the paid flag ([`Deliver::deliver_paid`]). Each one
+//! first reserves its price in the spend ledger under the broadcast
+//! ([`crate::reach::broadcast_period`]), against the broadcast's budget; a message that was
+//! not sent gives it back. Once the budget is spent, the rest go at the free rate, unbilled.
+//! The ledger is in the database, so the budget holds across a crash and a restart.
+//!
 //! Outages: the first failure of a platform (network, timeout, 5xx) and its recovery are
 //! logged once each, with the number of messages waiting.
 //!
@@ -38,6 +46,7 @@ use crate::backoff::Backoff;
 use crate::clock::{Millis, SharedClock};
 use crate::domain::ChatAddress;
 use crate::platform::{Deliver, DeliveryError, Outgoing};
+use crate::reach::{Spend, broadcast_period};
 use crate::store::{Completion, Mark, OutboxRow, Store};
 
 /// Attempts before a transient failure becomes final, by default.
@@ -107,12 +116,12 @@ impl WorkerConfig {
         }
     }
 
-    /// Rows claimed at a time: about a third of a second of sending (so a reply queued during
-    /// a broadcast waits for little), never fewer than the requests in flight.
-    fn window(&self) -> usize {
-        let by_rate = self
-            .limits
-            .global_per_sec
+    /// Rows claimed at a time: about a third of a second of sending (at the paid rate when
+    /// the account has one, `paid_per_sec`) so a reply queued during a broadcast waits for
+    /// little, never fewer than the requests in flight.
+    fn window(&self, paid_per_sec: Option<u32>) -> usize {
+        let by_rate = paid_per_sec
+            .or(self.limits.global_per_sec)
             .map(|g| (g as usize) / 3)
             .unwrap_or(256);
         by_rate.clamp(self.concurrency.max(4), 256)
@@ -155,6 +164,9 @@ struct Job {
     row: OutboxRow,
     to: ChatAddress,
     message: Arc<Outgoing>,
+    /// A message of a paid broadcast whose budget is not spent yet: it goes at the paid rate,
+    /// with the paid flag, and reserves its price first.
+    paid: bool,
 }
 
 /// How long after the press an answer to a button may still go. Telegram refuses answers to
@@ -183,6 +195,24 @@ impl Job {
             _ => CallKind::Message,
         }
     }
+
+    /// Takes the job's slots in `limiter` (the paid rate for a paid message).
+    fn acquire(&self, limiter: &mut Limiter) -> Result<(), Wait> {
+        if self.paid {
+            limiter.try_acquire_paid(&self.to.chat_id, self.to.is_group)
+        } else {
+            limiter.try_acquire(&self.to.chat_id, self.to.is_group, self.kind())
+        }
+    }
+}
+
+/// What the worker knows of a broadcast's spending.
+#[derive(Debug, Clone, Copy)]
+struct PaidState {
+    /// Its leader chose paid speed.
+    paid: bool,
+    /// Its Star budget is spent: the rest go at the free rate.
+    spent: bool,
 }
 
 struct Shared {
@@ -196,6 +226,8 @@ struct Shared {
     stopped: Mutex<HashMap<i64, (Millis, bool)>>,
     /// The platform's current outage, if any.
     outage: Mutex<Outage>,
+    /// Whether a broadcast goes at paid speed, by id (read once; accounts with a paid mode).
+    paid: Mutex<HashMap<i64, PaidState>>,
 }
 
 /// Sends one platform's outbox. Clones share the limiter and caches.
@@ -239,7 +271,11 @@ impl Worker {
         config: WorkerConfig,
         limit_clock: SharedClock,
     ) -> Worker {
-        let limiter = Mutex::new(Limiter::new(config.limits, limit_clock));
+        let mut limiter = Limiter::new(config.limits, limit_clock);
+        if let Some(p) = deliver.paid_speed() {
+            limiter.enable_paid(p.per_sec);
+        }
+        let limiter = Mutex::new(limiter);
         Worker {
             shared: Arc::new(Shared {
                 store,
@@ -249,6 +285,7 @@ impl Worker {
                 payloads: Mutex::new(HashMap::new()),
                 stopped: Mutex::new(HashMap::new()),
                 outage: Mutex::new(Outage::default()),
+                paid: Mutex::new(HashMap::new()),
             }),
             ready,
         }
@@ -270,7 +307,7 @@ impl Worker {
             .store
             .claim_due(
                 s.deliver.platform(),
-                s.config.window() as i64,
+                s.config.window(None) as i64,
                 s.config.lease_ms,
             )
             .await?;
@@ -288,8 +325,7 @@ impl Worker {
                     continue;
                 }
             };
-            let acquired =
-                lock(&s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
+            let acquired = job.acquire(&mut lock(&s.limiter));
             match acquired {
                 Ok(()) => go.push(job),
                 Err(Wait::Chat(at) | Wait::Global(at)) => done.push(s.defer(&job.row, at)),
@@ -424,7 +460,7 @@ impl Sender {
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
         let last_stale_check = lock(&s.limiter).now();
         Sender {
-            window: s.config.window(),
+            window: s.config.window(None),
             short: s.config.short_wait(),
             lease: s.config.lease_ms,
             semaphore: Arc::new(Semaphore::new(s.config.concurrency.max(1))),
@@ -521,12 +557,14 @@ impl Sender {
             }
         };
         self.queue_empty = rows.is_empty();
+        let mut paid = false;
         for row in rows {
             if self.held.renew(&row, now) {
                 continue;
             }
             match s.prepare(row).await {
                 Ok(Ok(job)) => {
+                    paid |= job.paid;
                     self.held.hold(&job.row, now);
                     self.pending.push((now, job));
                 }
@@ -534,6 +572,8 @@ impl Sender {
                 Err(e) => tracing::error!(error = ?e, "reading a row failed"),
             }
         }
+        // A paid broadcast goes faster: claim a third of a second of it at its rate.
+        self.window = s.config.window(if paid { s.paid_per_sec() } else { None });
         true
     }
 
@@ -593,8 +633,7 @@ impl Sender {
             return ControlFlow::Continue(());
         }
         let job = &self.pending[i].1;
-        let acquired =
-            lock(&self.s.limiter).try_acquire(&job.to.chat_id, job.to.is_group, job.kind());
+        let acquired = job.acquire(&mut lock(&self.s.limiter));
         match acquired {
             Ok(()) => {
                 let (_, mut job) = self.pending.swap_remove(i);
@@ -721,7 +760,89 @@ impl Shared {
                 return Ok(Err(end(&row, mark)));
             }
         }
-        Ok(Ok(Job { row, to, message }))
+        let paid = match row.broadcast_id {
+            Some(b) if !matches!(*message, Outgoing::AnswerCallback { .. }) => {
+                self.paid_broadcast(b).await?
+            }
+            _ => false,
+        };
+        Ok(Ok(Job {
+            row,
+            to,
+            message,
+            paid,
+        }))
+    }
+
+    /// The account's paid rate, if it has one.
+    fn paid_per_sec(&self) -> Option<u32> {
+        self.deliver.paid_speed().map(|p| p.per_sec)
+    }
+
+    /// Whether broadcast `id`'s rows go at paid speed now: its leader chose it, the account
+    /// has a paid mode, and its budget is not spent.
+    async fn paid_broadcast(&self, id: i64) -> Result<bool> {
+        if self.deliver.paid_speed().is_none() {
+            return Ok(false);
+        }
+        if let Some(state) = lock(&self.paid).get(&id) {
+            return Ok(state.paid && !state.spent);
+        }
+        let paid = self.store.broadcast_spend(id).await? == Spend::PaidSpeed;
+        let mut cache = lock(&self.paid);
+        if cache.len() > 256 {
+            cache.clear();
+        }
+        cache.entry(id).or_insert(PaidState { paid, spent: false });
+        Ok(paid)
+    }
+
+    /// Reserves the price of one paid message of broadcast `id` against its budget; false
+    /// (and the broadcast goes on at the free rate) once the budget is spent.
+    async fn reserve_paid(&self, id: i64) -> Result<bool> {
+        let Some(p) = self.deliver.paid_speed() else {
+            return Ok(false);
+        };
+        let account = self.deliver.platform().as_str();
+        let period = broadcast_period(id);
+        let reserved = self
+            .store
+            .reserve_spend(
+                account,
+                &period,
+                p.star_tenths_per_msg,
+                p.star_tenths_budget,
+            )
+            .await?;
+        if !reserved {
+            lock(&self.paid).insert(
+                id,
+                PaidState {
+                    paid: true,
+                    spent: true,
+                },
+            );
+            tracing::info!(
+                broadcast = id,
+                "paid broadcast budget spent: the rest go at the free rate"
+            );
+        }
+        Ok(reserved)
+    }
+
+    /// Gives back the price of a paid message of broadcast `id` that was not sent.
+    async fn release_paid(&self, id: i64) {
+        let Some(p) = self.deliver.paid_speed() else {
+            return;
+        };
+        let account = self.deliver.platform().as_str();
+        if let Err(e) = self
+            .store
+            .release_spend(account, &broadcast_period(id), p.star_tenths_per_msg)
+            .await
+        {
+            tracing::warn!(error = ?e, broadcast = id, "giving back a paid message's price failed");
+        }
     }
 
     /// Whether broadcast `id` was stopped (read at most every [`STATUS_TTL_MS`]).
@@ -774,15 +895,47 @@ impl Shared {
 
     /// Sends one job and says what became of it.
     async fn send(&self, job: &Job) -> Completion {
+        let paid = match (job.paid, job.row.broadcast_id) {
+            (true, Some(b)) => match self.reserve_paid(b).await {
+                Ok(true) => Some(b),
+                // Budget spent (or the ledger unreadable): not sent now, and not at the paid
+                // rate; it is claimed again at once and goes at the free rate.
+                Ok(false) => {
+                    return Completion::of(
+                        &job.row,
+                        Mark::Defer {
+                            at: self.store.now(),
+                        },
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, "reserving a paid message's price failed");
+                    let at = self.store.now() + 1000;
+                    return Completion::of(&job.row, Mark::Defer { at });
+                }
+            },
+            _ => None,
+        };
         let started = std::time::Instant::now();
         let context = crate::platform::SendContext {
             row_id: Some(job.row.id),
             broadcast_id: job.row.broadcast_id,
         };
-        let result = self
-            .deliver
-            .deliver_row(&job.to, &job.message, context)
-            .await;
+        let result = match paid {
+            Some(_) => self.deliver.deliver_paid(&job.to, &job.message).await,
+            None => {
+                self.deliver
+                    .deliver_row(&job.to, &job.message, context)
+                    .await
+            }
+        };
+        // Telegram bills sent messages only: a refused one gives its price back. After a
+        // network failure it may have gone, so its price stays reserved (never under-counted).
+        if let Some(b) = paid
+            && matches!(&result, Err(e) if !matches!(e, DeliveryError::Transient(_)))
+        {
+            self.release_paid(b).await;
+        }
         let status = crate::metrics::send_status(&result);
         crate::metrics::record_send(job.to.platform, status, started.elapsed());
         let now = self.store.now();

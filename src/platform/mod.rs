@@ -67,6 +67,22 @@ pub trait Deliver: Send + Sync {
         let _ = row;
         self.deliver(to, message).await
     }
+
+    /// The account's paid broadcast mode, if it has one (Telegram's `allow_paid_broadcast`):
+    /// the outbox sends a paid broadcast's rows at its rate, within its Star budget.
+    fn paid_speed(&self) -> Option<crate::reach::PaidSpeed> {
+        None
+    }
+
+    /// Sends one message of a paid broadcast (the platform bills it). Without a paid mode it
+    /// is an ordinary [`Deliver::deliver`].
+    async fn deliver_paid(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+    ) -> Result<Delivered, DeliveryError> {
+        self.deliver(to, message).await
+    }
 }
 
 /// What the outbox knows of a message beyond its address and content.

@@ -93,26 +93,18 @@ pub fn send_secs(count: i64, per_sec: Option<u32>) -> Option<i64> {
     Some((count.max(0) + rate - 1) / rate)
 }
 
-/// A paid broadcast of `count` messages: the messages above the free share of each second
-/// cost `star_tenths_per_msg`; never more than the broadcast's Star budget. Returns the
-/// number of paid messages and their cost in tenths of a Star.
+/// A paid broadcast of `count` messages: how many go with the paid flag (as many as the
+/// Star budget pays for) and what Telegram bills for them in tenths of a Star
+/// ([`paid_cost`](super::paid_cost)).
 pub fn paid_stars(count: i64, speed: &PaidSpeed) -> (i64, i64) {
-    if count <= 0 || speed.per_sec == 0 {
-        return (0, 0);
-    }
-    let per_sec = i64::from(speed.per_sec);
-    let free_per_sec = i64::from(speed.free_per_sec.min(speed.per_sec));
-    // Whole seconds send `per_sec` messages of which `free_per_sec` are free; the last,
-    // partial second sends its first `free_per_sec` free.
-    let whole = count / per_sec;
-    let rest = count % per_sec;
-    let paid = whole * (per_sec - free_per_sec) + (rest - free_per_sec).max(0);
-    let mut cost = paid * speed.star_tenths_per_msg;
-    if speed.star_tenths_budget > 0 && speed.star_tenths_per_msg > 0 {
-        cost = cost
-            .min(speed.star_tenths_budget / speed.star_tenths_per_msg * speed.star_tenths_per_msg);
-    }
-    (paid, cost)
+    // One formula for the preview, the sender's ledger, the fake and the benchmark.
+    let rules = super::ReachRules {
+        paid_speed: Some(*speed),
+        ..super::ReachRules::ALWAYS_FREE
+    };
+    let count = u64::try_from(count.max(0)).unwrap_or(0);
+    let paid = i64::try_from(super::paid_messages(count, speed)).unwrap_or(i64::MAX);
+    (paid, super::paid_cost(count, &rules))
 }
 
 /// `n` with thousands separators in `locale` (vi: `1.234.500`, en: `1,234,500`).
@@ -213,15 +205,16 @@ mod tests {
             star_tenths_per_msg: 1,
             star_tenths_budget: 1_000_000,
         };
-        // 100 seconds of 970 paid messages: 97,000 × 0.1 Star.
-        assert_eq!(paid_stars(100_000, &speed), (97_000, 97_000));
-        assert_eq!(paid_stars(20, &speed), (0, 0));
-        assert_eq!(paid_stars(1_040, &speed), (980, 980));
+        // Every message goes paid; sent without a pause only the first 30 find fewer than
+        // 30 before them in their second: 99,970 × 0.1 Star (as the sender and fake count).
+        assert_eq!(paid_stars(100_000, &speed), (100_000, 99_970));
+        assert_eq!(paid_stars(20, &speed), (20, 0));
         let tight = PaidSpeed {
             star_tenths_budget: 500,
             ..speed
         };
-        assert_eq!(paid_stars(100_000, &tight).1, 500);
+        // The budget pays for 500 paid messages, and the cost never passes it.
+        assert_eq!(paid_stars(100_000, &tight), (500, 470));
     }
 
     #[test]

@@ -218,6 +218,69 @@ impl SkipClass {
     }
 }
 
+/// The ledger period of one paid broadcast: its Stars are reserved under the account's id
+/// and this period ([`Store::reserve_spend`](crate::store::Store::reserve_spend)), so
+/// [`Store::spent`](crate::store::Store::spent) reads what it spent (in tenths of a Star).
+pub fn broadcast_period(broadcast_id: i64) -> String {
+    format!("broadcast:{broadcast_id}")
+}
+
+/// How many of a paid broadcast's `recipients` go with the paid flag: every one while the
+/// budget lasts (each reserves [`PaidSpeed::star_tenths_per_msg`]); the rest go at the free
+/// rate, unbilled.
+pub fn paid_messages(recipients: u64, paid: &PaidSpeed) -> u64 {
+    if paid.star_tenths_budget <= 0 {
+        return 0;
+    }
+    match u64::try_from(paid.star_tenths_per_msg) {
+        Ok(price) if price > 0 => {
+            recipients.min(u64::try_from(paid.star_tenths_budget).unwrap_or(0) / price)
+        }
+        _ => recipients,
+    }
+}
+
+/// What a paid broadcast to `recipients` costs, in tenths of a Star, as Telegram bills it:
+/// 0.1 Star for each paid message beyond the free 30 in any second. Sent at the paid rate
+/// without a pause, only the first `free_per_sec` messages fit in a second with fewer than
+/// that many before them. 0 when the account has no paid speed.
+pub fn paid_cost(recipients: u64, rules: &ReachRules) -> i64 {
+    let Some(paid) = &rules.paid_speed else {
+        return 0;
+    };
+    let billed = paid_messages(recipients, paid).saturating_sub(u64::from(paid.free_per_sec));
+    i64::try_from(billed)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(paid.star_tenths_per_msg.max(0))
+}
+
+/// The most a paid broadcast to `recipients` reserves in the ledger (tenths of a Star): the
+/// price of every paid message, never more than the budget. Telegram bills at most this.
+pub fn paid_reserve(recipients: u64, rules: &ReachRules) -> i64 {
+    let Some(paid) = &rules.paid_speed else {
+        return 0;
+    };
+    i64::try_from(paid_messages(recipients, paid))
+        .unwrap_or(i64::MAX)
+        .saturating_mul(paid.star_tenths_per_msg.max(0))
+}
+
+/// How long sending to `recipients` takes at the platform's overall rate `free_per_sec`
+/// (Telegram: 30), or with `paid` speed when given (paid messages at its rate, those beyond
+/// the budget at the free rate), in ms. Per-chat limits do not matter: each recipient gets
+/// one message.
+pub fn send_time_ms(recipients: u64, free_per_sec: u32, paid: Option<&PaidSpeed>) -> i64 {
+    let at = |n: u64, per_sec: u32| -> f64 { n as f64 * 1000.0 / f64::from(per_sec.max(1)) };
+    let ms = match paid {
+        Some(p) if p.per_sec > 0 => {
+            let fast = paid_messages(recipients, p);
+            at(fast, p.per_sec) + at(recipients - fast, free_per_sec)
+        }
+        _ => at(recipients, free_per_sec),
+    };
+    ms.ceil() as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +400,42 @@ mod tests {
             Some(SkipClass::BilledNotChosen)
         );
         assert_eq!(SkipClass::of("confirmed or stopped since queued"), None);
+    }
+
+    fn telegram(budget_stars: i64) -> ReachRules {
+        ReachRules {
+            paid_speed: Some(PaidSpeed {
+                per_sec: 1000,
+                free_per_sec: 30,
+                star_tenths_per_msg: 1,
+                star_tenths_budget: budget_stars * 10,
+            }),
+            ..ReachRules::ALWAYS_FREE
+        }
+    }
+
+    #[test]
+    fn paid_broadcast_cost_and_time() {
+        // 100,000 at 1,000/s: 100 s; the first 30 are free, 99,970 × 0.1 Star.
+        let rules = telegram(10_000);
+        assert_eq!(paid_cost(100_000, &rules), 99_970);
+        assert_eq!(paid_reserve(100_000, &rules), 100_000);
+        assert_eq!(
+            send_time_ms(100_000, 30, rules.paid_speed.as_ref()),
+            100_000
+        );
+        assert_eq!(send_time_ms(3_000, 30, None), 100_000);
+        // A budget of 500 Stars pays for 5,000 messages; the other 5,000 go at 30/s.
+        let small = telegram(500);
+        assert_eq!(paid_reserve(10_000, &small), 5_000);
+        assert_eq!(paid_cost(10_000, &small), 4_970);
+        assert_eq!(
+            send_time_ms(10_000, 30, small.paid_speed.as_ref()),
+            5_000 + 166_667
+        );
+        // Fewer than the free 30 cost nothing; no paid speed costs nothing.
+        assert_eq!(paid_cost(20, &rules), 0);
+        assert_eq!(paid_cost(100_000, &ReachRules::ALWAYS_FREE), 0);
+        assert_eq!(broadcast_period(7), "broadcast:7");
     }
 }

@@ -14,6 +14,7 @@ mod journey;
 mod linking;
 mod messenger;
 mod metrics;
+mod paid_speed;
 mod platform_broadcast;
 mod platform_fakes;
 mod rates;

@@ -67,7 +67,10 @@ impl Adapter for TelegramAccount {
             max_text: 4096,
             max_buttons: 100,
             max_label: 64,
-            reach: crate::reach::ReachRules::ALWAYS_FREE,
+            reach: crate::reach::ReachRules {
+                paid_speed: self.config.paid_speed,
+                ..crate::reach::ReachRules::ALWAYS_FREE
+            },
             links_for_others: true,
         }
     }
@@ -104,7 +107,8 @@ impl Adapter for TelegramAccount {
         if let Some(url) = &self.config.api_url {
             bot = bot.set_api_url(url.clone());
         }
-        let telegram = Telegram::with_limits(bot.clone(), self.config.limits);
+        let telegram = Telegram::with_limits(bot.clone(), self.config.limits)
+            .with_paid_speed(self.config.paid_speed);
         ctx.platforms
             .register_group_admins(Platform::Telegram, Arc::new(telegram.clone()));
         let me = bot
@@ -228,6 +232,18 @@ mod tests {
             a.deep_link(&unit()).as_deref(),
             Some("https://t.me/LongAnBot?start=u_794")
         );
+    }
+
+    #[test]
+    fn paid_speed_is_part_of_the_reach_rules() {
+        let a = account(&[("TELOXIDE_TOKEN", "1:x")]);
+        let paid = a.capabilities().reach.paid_speed.expect("paid speed");
+        assert_eq!((paid.per_sec, paid.star_tenths_budget), (1000, 100_000));
+        let off = account(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("BLUEZONE_TG_PAID_STAR_BUDGET", "0"),
+        ]);
+        assert_eq!(off.capabilities().reach.paid_speed, None);
     }
 
     #[test]

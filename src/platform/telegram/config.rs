@@ -13,11 +13,15 @@
 //! | `BLUEZONE_TG_ANSWERS_PER_SEC` | 100 | answers to button presses per second, apart from messages (0 = no limit) |
 //! | `BLUEZONE_TG_POLL_TIMEOUT_SECS` | 25 | how long Telegram holds an idle long poll (the HTTP client waits 10 s longer) |
 //! | `BLUEZONE_RATE_MARGIN` | 0.02 | safety margin on every limit (fraction) |
+//! | `BLUEZONE_TG_PAID_PER_SEC` | 1000 | messages per second of a paid broadcast (`allow_paid_broadcast`) |
+//! | `BLUEZONE_TG_PAID_STARS_PER_MSG` | 0.1 | Stars per paid message (tenths of a Star at most) |
+//! | `BLUEZONE_TG_PAID_STAR_BUDGET` | 0 | Stars one paid broadcast may spend at most; 0 (the default) = no paid broadcasts, since Telegram allows them only to bots with 10,000 Stars and 10,000 monthly users; 10,000 pay for 100,000 messages |
 
 use anyhow::{Context, Result, bail};
 
 use crate::config::Secret;
 use crate::outbox::PlatformLimits;
+use crate::reach::PaidSpeed;
 
 /// How the bot reaches one Telegram bot account.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +41,32 @@ pub struct TelegramConfig {
     pub limits: PlatformLimits,
     /// How long Telegram is asked to hold an idle `getUpdates` (long polling).
     pub poll_timeout_secs: u32,
+    /// Paid broadcasts (`allow_paid_broadcast`): their rate, price and budget per broadcast;
+    /// `None` when the budget is 0 (turned off).
+    pub paid_speed: Option<PaidSpeed>,
+}
+
+/// Parses a number of Stars with at most one decimal ("0.1", "1000") into tenths.
+fn star_tenths(k: &str, v: &str) -> Result<i64> {
+    let bad = || format!("{k} must be a number of Stars with at most one decimal (e.g. 0.1)");
+    let (whole, tenth) = match v.split_once('.') {
+        Some((w, t)) if t.len() == 1 => (w, t),
+        Some(_) => bail!(bad()),
+        None => (v, "0"),
+    };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().with_context(bad)?
+    };
+    let tenth: i64 = tenth.parse().with_context(bad)?;
+    if whole < 0 || !(0..=9).contains(&tenth) {
+        bail!(bad());
+    }
+    whole
+        .checked_mul(10)
+        .and_then(|w| w.checked_add(tenth))
+        .with_context(bad)
 }
 
 /// Telegram's documented limits: about 30 messages a second overall, one a second per chat
@@ -98,6 +128,22 @@ impl TelegramConfig {
         let poll_timeout_secs = count("BLUEZONE_TG_POLL_TIMEOUT_SECS")?
             .unwrap_or(25)
             .min(3600);
+        let paid_per_sec = count("BLUEZONE_TG_PAID_PER_SEC")?.unwrap_or(1000);
+        let price = val("BLUEZONE_TG_PAID_STARS_PER_MSG")
+            .map(|v| star_tenths("BLUEZONE_TG_PAID_STARS_PER_MSG", &v))
+            .transpose()?
+            .unwrap_or(1);
+        let budget = val("BLUEZONE_TG_PAID_STAR_BUDGET")
+            .map(|v| star_tenths("BLUEZONE_TG_PAID_STAR_BUDGET", &v))
+            .transpose()?
+            .unwrap_or(0);
+        let free_per_sec = limits.global_per_sec.unwrap_or(30);
+        let paid_speed = (budget > 0 && paid_per_sec > free_per_sec).then_some(PaidSpeed {
+            per_sec: paid_per_sec,
+            free_per_sec,
+            star_tenths_per_msg: price,
+            star_tenths_budget: budget,
+        });
         let api_url = val("TELOXIDE_API_URL")
             .map(|u| url::Url::parse(&u).context("TELOXIDE_API_URL"))
             .transpose()?;
@@ -111,6 +157,7 @@ impl TelegramConfig {
             webhook_secret: val("BLUEZONE_WEBHOOK_SECRET").map(Secret::new),
             limits,
             poll_timeout_secs,
+            paid_speed,
         }))
     }
 }
@@ -144,6 +191,57 @@ mod tests {
         assert_eq!(c.limits.private_max, Some(1));
         assert_eq!(c.limits.private_window_ms, 1000);
         assert!(config(&[("TELOXIDE_TOKEN", "1:x"), ("BLUEZONE_RATE_MARGIN", "2")]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn paid_broadcast_settings_parse_and_default() -> Result<()> {
+        // Off unless a budget is set (Telegram allows paid broadcasts only to bots with
+        // 10,000 Stars and 10,000 monthly users).
+        let c = config(&[("TELOXIDE_TOKEN", "1:x")])?.expect("configured");
+        assert_eq!(c.paid_speed, None);
+        let c = config(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("BLUEZONE_TG_PAID_STAR_BUDGET", "10000"),
+        ])?
+        .expect("configured");
+        assert_eq!(
+            c.paid_speed,
+            Some(PaidSpeed {
+                per_sec: 1000,
+                free_per_sec: 30,
+                star_tenths_per_msg: 1,
+                star_tenths_budget: 100_000,
+            })
+        );
+        let c = config(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("BLUEZONE_TG_PAID_PER_SEC", "500"),
+            ("BLUEZONE_TG_PAID_STARS_PER_MSG", "0.2"),
+            ("BLUEZONE_TG_PAID_STAR_BUDGET", "250.5"),
+        ])?
+        .expect("configured");
+        let paid = c.paid_speed.expect("paid");
+        assert_eq!(
+            (paid.per_sec, paid.star_tenths_per_msg, paid.star_tenths_budget),
+            (500, 2, 2_505)
+        );
+        let off = config(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("BLUEZONE_TG_PAID_STAR_BUDGET", "0"),
+        ])?
+        .expect("configured");
+        assert_eq!(off.paid_speed, None);
+        for bad in ["0.05", "-1", "x", "1.2.3"] {
+            assert!(
+                config(&[
+                    ("TELOXIDE_TOKEN", "1:x"),
+                    ("BLUEZONE_TG_PAID_STARS_PER_MSG", bad)
+                ])
+                .is_err(),
+                "{bad}"
+            );
+        }
         Ok(())
     }
 

@@ -24,6 +24,8 @@ pub struct Telegram {
     bot: Bot,
     /// The rate limits the outbox keeps to for this bot.
     limits: crate::outbox::PlatformLimits,
+    /// Paid broadcasts (`allow_paid_broadcast`), when the settings allow them.
+    paid_speed: Option<crate::reach::PaidSpeed>,
 }
 
 impl Telegram {
@@ -34,7 +36,17 @@ impl Telegram {
 
     /// Wraps a configured bot whose rate limits are `limits`.
     pub fn with_limits(bot: Bot, limits: crate::outbox::PlatformLimits) -> Telegram {
-        Telegram { bot, limits }
+        Telegram {
+            bot,
+            limits,
+            paid_speed: None,
+        }
+    }
+
+    /// The same bot, sending paid broadcasts at `paid` speed (`None`: never).
+    pub fn with_paid_speed(mut self, paid: Option<crate::reach::PaidSpeed>) -> Telegram {
+        self.paid_speed = paid;
+        self
     }
 
     /// The bot.
@@ -145,13 +157,42 @@ impl Deliver for Telegram {
         to: &ChatAddress,
         message: &Outgoing,
     ) -> Result<Delivered, DeliveryError> {
+        self.send(to, message, false).await
+    }
+
+    fn paid_speed(&self) -> Option<crate::reach::PaidSpeed> {
+        self.paid_speed
+    }
+
+    /// New messages go with `allow_paid_broadcast: true` (edits and answers have no such
+    /// flag and are sent as usual).
+    async fn deliver_paid(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+    ) -> Result<Delivered, DeliveryError> {
+        self.send(to, message, self.paid_speed.is_some()).await
+    }
+}
+
+impl Telegram {
+    /// Sends `message` to `to`, as part of a paid broadcast when `paid`.
+    async fn send(
+        &self,
+        to: &ChatAddress,
+        message: &Outgoing,
+        paid: bool,
+    ) -> Result<Delivered, DeliveryError> {
         let chat =
             to.chat_id.parse::<i64>().map(ChatId).map_err(|_| {
                 DeliveryError::Rejected(format!("bad Telegram chat id {:?}", to.chat_id))
             });
         let sent = match message {
             Outgoing::Text { text, buttons } => {
-                let mut req = self.bot.send_message(chat?, cut(text, MAX_TEXT));
+                let mut req = self
+                    .bot
+                    .send_message(chat?, cut(text, MAX_TEXT))
+                    .allow_paid_broadcast(paid);
                 if let Some(k) = keyboard(buttons) {
                     req = req.reply_markup(k);
                 }
@@ -165,7 +206,8 @@ impl Deliver for Telegram {
                 let mut req = self
                     .bot
                     .send_photo(chat?, InputFile::memory(png.clone()).file_name("chart.png"))
-                    .caption(cut(caption, MAX_CAPTION));
+                    .caption(cut(caption, MAX_CAPTION))
+                    .allow_paid_broadcast(paid);
                 if let Some(k) = keyboard(buttons) {
                     req = req.reply_markup(k);
                 }
@@ -189,7 +231,8 @@ impl Deliver for Telegram {
                 let mut req = self
                     .bot
                     .send_photo(chat?, file)
-                    .caption(cut(caption, MAX_CAPTION));
+                    .caption(cut(caption, MAX_CAPTION))
+                    .allow_paid_broadcast(paid);
                 if let Some(k) = keyboard(buttons) {
                     req = req.reply_markup(k);
                 }
@@ -206,6 +249,7 @@ impl Deliver for Telegram {
                     InputFile::memory(bytes.clone()).file_name(filename.clone()),
                 )
                 .caption(cut(caption, MAX_CAPTION))
+                .allow_paid_broadcast(paid)
                 .await
                 .map(|m| Some(m.id.0.to_string())),
             Outgoing::Edit {

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::failures::{Failure, api_error, failure_response, ok, take_failure};
-use super::limits::rate_check;
+use super::limits::{STAR_TENTHS_PER_PAID_MESSAGE, Verdict, rate_check};
 use super::records::{Call, Outcome, Upload, is_send_method, record};
 use super::server::{Inner, Shared, now_unix};
 
@@ -185,15 +185,27 @@ pub(super) async fn handle(
             }
         }
     };
+    let paid = params
+        .get("allow_paid_broadcast")
+        .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+    let verdict = match (&failure, chat_id) {
+        (None, Some(c)) if is_send_method(&method) => rate_check(&mut inner, c, paid, at),
+        _ => Verdict::Go { billed: false },
+    };
     let (response, outcome) = if let Some(f) = failure {
         failure_response(&f)
-    } else if let Some(retry) = chat_id
-        .filter(|_| is_send_method(&method))
-        .and_then(|c| rate_check(&mut inner, c, at))
-    {
+    } else if let Verdict::Wait(retry) = verdict {
         failure_response(&Failure::retry_after(retry))
     } else {
-        answer(&shared, &mut inner, &method, &params, chat_id, &upload)
+        let (response, outcome) = answer(&shared, &mut inner, &method, &params, chat_id, &upload);
+        // Only successful sends are billed.
+        if paid && matches!(outcome, Outcome::Ok { .. }) {
+            inner.paid_sent += 1;
+            if matches!(verdict, Verdict::Go { billed: true }) {
+                inner.star_tenths += STAR_TENTHS_PER_PAID_MESSAGE;
+            }
+        }
+        (response, outcome)
     };
     let seq = inner.calls.len();
     inner.calls.push(Call {

@@ -35,6 +35,10 @@ pub(super) struct Inner {
     pub(super) callbacks: HashMap<String, Instant>,
     /// The longest a getUpdates call is held, whatever timeout the client asks.
     pub(super) max_hold: Duration,
+    /// Messages sent with `allow_paid_broadcast` that went through.
+    pub(super) paid_sent: u64,
+    /// The Stars those cost (tenths): 0.1 each above the free 30 per second.
+    pub(super) star_tenths: u64,
 }
 
 pub(super) struct Shared {
@@ -121,6 +125,8 @@ impl FakeTelegram {
                 known_files: Default::default(),
                 callbacks: HashMap::new(),
                 max_hold: FakeTelegram::MAX_POLL_HOLD,
+                paid_sent: 0,
+                star_tenths: 0,
             }),
             updates_ready: Notify::new(),
         });
@@ -217,6 +223,13 @@ impl FakeTelegram {
         let mut inner = self.shared.lock();
         inner.limits = limits;
         inner.windows = Windows::default();
+    }
+
+    /// Messages sent with `allow_paid_broadcast` that went through, and the Stars they
+    /// cost, in tenths (0.1 Star each above the free 30 per second).
+    pub fn paid(&self) -> (u64, u64) {
+        let inner = self.shared.lock();
+        (inner.paid_sent, inner.star_tenths)
     }
 
     // ---- the record --------------------------------------------------------------------

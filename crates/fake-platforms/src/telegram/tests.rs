@@ -187,6 +187,7 @@ async fn limits_answer_429_with_retry_after() {
         global_per_sec: Some(3),
         private_per_sec: Some(1),
         group_per_min: Some(2),
+        paid_per_sec: None,
     }))
     .await
     .expect("start");
@@ -267,4 +268,64 @@ async fn answers_to_old_button_presses_are_refused() {
         .await
         .expect_err("an old press is refused");
     assert!(err.to_string().contains("query is too old"), "{err}");
+}
+
+#[tokio::test]
+async fn paid_broadcasts_go_faster_and_cost_stars_above_the_free_rate() {
+    use teloxide::payloads::SendMessageSetters;
+    let fake = FakeTelegram::start_with(Some(TelegramLimits {
+        global_per_sec: Some(3),
+        private_per_sec: Some(1),
+        group_per_min: Some(2),
+        paid_per_sec: Some(10),
+    }))
+    .await
+    .expect("start");
+    let bot = bot(&fake);
+    let send = |chat: i64, paid: bool| {
+        let bot = bot.clone();
+        async move {
+            bot.send_message(ChatId(chat), "x")
+                .allow_paid_broadcast(paid)
+                .await
+                .err()
+        }
+    };
+    // Three ordinary messages fill the free rate; a fourth is refused.
+    for chat in 1..=3 {
+        assert!(send(chat, false).await.is_none());
+    }
+    assert!(matches!(
+        send(4, false).await,
+        Some(teloxide::RequestError::RetryAfter(_))
+    ));
+    // Paid messages go on up to 10 a second over all messages: 7 more, each billed (3 or
+    // more went in the second before it).
+    for chat in 10..17 {
+        assert!(send(chat, true).await.is_none(), "paid {chat}");
+    }
+    assert!(matches!(
+        send(17, true).await,
+        Some(teloxide::RequestError::RetryAfter(_))
+    ));
+    // The chat's own rule still holds for a paid message.
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    assert!(send(-5, true).await.is_none());
+    assert!(matches!(
+        send(-5, true).await,
+        Some(teloxide::RequestError::RetryAfter(_))
+    ));
+    // A paid message with fewer than 3 before it in the second is free; one that fails
+    // (blocked) is not billed.
+    fake.fail_chat(20, Failure::blocked());
+    assert!(send(20, true).await.is_some());
+    let (sent, tenths) = fake.paid();
+    assert_eq!(sent, 8);
+    assert_eq!(tenths, 7);
+    let flagged = fake
+        .calls()
+        .iter()
+        .filter(|c| c.params.get("allow_paid_broadcast") == Some(&serde_json::json!(true)))
+        .count();
+    assert_eq!(flagged, 11);
 }
