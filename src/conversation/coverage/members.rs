@@ -168,7 +168,13 @@ impl Engine {
                 Msg::new(&MEMBERS_NONE).arg("unit", unit.name),
             ));
         }
-        let reach = self.store.reach_of(code, &self.reach_cuts()).await?;
+        // Counted by reachability on the spot only for a unit of moderate size (see
+        // REACH_LINE_MAX); the list of the unreachable stays one button away for any unit.
+        let reach = if count as i64 <= super::REACH_LINE_MAX {
+            Some(self.store.reach_of(code, &self.reach_cuts()).await?)
+        } else {
+            None
+        };
         let pager = Pager::new(count, MEMBERS_PAGE, page);
         let list = self
             .store
@@ -194,9 +200,11 @@ impl Engine {
                 .arg("count", count)
                 .arg("page", pager.page + 1)
                 .arg("pages", pager.pages),
-        )
-        .para(reach_msg(&reach))
-        .para(Msg::new(&COV_TABLE).arg("rows", lines.join("\n")));
+        );
+        if let Some(reach) = &reach {
+            reply = reply.para(reach_msg(reach));
+        }
+        reply = reply.para(Msg::new(&COV_TABLE).arg("rows", lines.join("\n")));
         let buttons: Vec<Button> = list
             .iter()
             .enumerate()
@@ -216,11 +224,21 @@ impl Engine {
                 Action::Members(here.clone(), page)
             }),
         );
-        if reach.unreachable > 0 {
-            reply = reply.row(vec![Button::action(
-                Msg::new(&BTN_MEMBERS_UNREACHABLE).arg("count", reach.unreachable),
-                Action::MembersUnreachable(here, 0),
-            )]);
+        match reach.map(|r| r.unreachable) {
+            Some(0) => {}
+            Some(n) => {
+                reply = reply.row(vec![Button::action(
+                    Msg::new(&BTN_MEMBERS_UNREACHABLE).arg("count", n),
+                    Action::MembersUnreachable(here, 0),
+                )]);
+            }
+            // Too many to count on the spot: the button opens the list, which counts.
+            None => {
+                reply = reply.row(vec![Button::action(
+                    Msg::new(&BTN_MEMBERS_UNREACHABLE).arg("count", "…"),
+                    Action::MembersUnreachable(here, 0),
+                )]);
+            }
         }
         Ok(reply)
     }

@@ -22,6 +22,10 @@ use crate::coverage::{Figures, Row, percent, view};
 use crate::domain::UnitCode;
 use crate::i18n::{Msg, render};
 
+/// The most unconfirmed members a unit's view counts by reachability on the spot: the count
+/// reads their rows, about 10 µs each, and `/coverage` must answer within 50 ms.
+pub(in crate::conversation) const REACH_LINE_MAX: i64 = 5_000;
+
 /// Children per page of `/coverage`.
 const PAGE: usize = 10;
 
@@ -167,9 +171,12 @@ impl Engine {
             None => {}
         }
         // How the unit's unconfirmed members can be reached now: read from people (through
-        // an index), so shown for one unit's view, not for the whole country.
+        // an index), so shown for one unit's view of at most REACH_LINE_MAX unconfirmed
+        // members (a commune or a district), not for a province or the whole country, where
+        // it would take longer than the answer may (`/members unreachable` still lists them).
         if let Some(code) = scope.code()
             && head.members > head.confirmed
+            && head.members - head.confirmed <= REACH_LINE_MAX
         {
             let reach = self.store.reach_of(code, &self.reach_cuts()).await?;
             reply = reply.para(reach_msg(&reach));
