@@ -236,13 +236,14 @@ mod tests {
 
     #[test]
     fn paid_speed_is_part_of_the_reach_rules() {
-        let a = account(&[("TELOXIDE_TOKEN", "1:x")]);
+        let a = account(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("BLUEZONE_TG_PAID_STAR_BUDGET", "10000"),
+        ]);
         let paid = a.capabilities().reach.paid_speed.expect("paid speed");
         assert_eq!((paid.per_sec, paid.star_tenths_budget), (1000, 100_000));
-        let off = account(&[
-            ("TELOXIDE_TOKEN", "1:x"),
-            ("BLUEZONE_TG_PAID_STAR_BUDGET", "0"),
-        ]);
+        // Off by default: Telegram allows paid broadcasts only to eligible bots.
+        let off = account(&[("TELOXIDE_TOKEN", "1:x")]);
         assert_eq!(off.capabilities().reach.paid_speed, None);
     }
 
