@@ -219,6 +219,33 @@ fn parse_metrics_listen(value: Option<String>) -> Result<Option<SocketAddr>> {
     }
 }
 
+/// The trimmed, non-empty value of variable `k` read through `get`.
+pub fn var(get: &dyn Fn(&str) -> Option<String>, k: &str) -> Option<String> {
+    get(k)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Variable `k` as a whole number, when set; an error naming it when it is not one.
+pub fn var_u32(get: &dyn Fn(&str) -> Option<String>, k: &str) -> Result<Option<u32>> {
+    var(get, k)
+        .map(|v| {
+            v.parse::<u32>()
+                .with_context(|| format!("{k} must be a whole number"))
+        })
+        .transpose()
+}
+
+/// Variable `k` as a number, when set; an error naming it when it is not one.
+pub fn var_f64(get: &dyn Fn(&str) -> Option<String>, k: &str) -> Result<Option<f64>> {
+    var(get, k)
+        .map(|v| {
+            v.parse::<f64>()
+                .with_context(|| format!("{k} must be a number"))
+        })
+        .transpose()
+}
+
 /// Parses `telegram:123, zalo:abc`.
 pub fn parse_admins(list: &str) -> Result<Vec<(Platform, String)>> {
     let mut out = Vec::new();

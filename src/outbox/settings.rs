@@ -101,27 +101,9 @@ impl DeliverySettings {
     /// Reads the settings through `get`.
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<DeliverySettings> {
         let mut s = DeliverySettings::default();
-        let val = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let num = |k: &str| -> Result<Option<f64>> {
-            val(k)
-                .map(|v| {
-                    v.parse::<f64>()
-                        .with_context(|| format!("{k} must be a number"))
-                })
-                .transpose()
-        };
-        let count = |k: &str| -> Result<Option<u32>> {
-            val(k)
-                .map(|v| {
-                    v.parse::<u32>()
-                        .with_context(|| format!("{k} must be a whole number"))
-                })
-                .transpose()
-        };
+        let val = |k: &str| crate::config::var(get, k);
+        let num = |k: &str| crate::config::var_f64(get, k);
+        let count = |k: &str| crate::config::var_u32(get, k);
         if let Some(c) = count("BLUEZONE_SEND_CONCURRENCY")? {
             s.concurrency = c.clamp(1, 256) as usize;
         }

@@ -87,19 +87,8 @@ pub fn limits(private_burst: u32) -> PlatformLimits {
 impl TelegramConfig {
     /// Reads the Telegram variables; `None` when neither a token nor a username is set.
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<TelegramConfig>> {
-        let val = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let count = |k: &str| -> Result<Option<u32>> {
-            val(k)
-                .map(|v| {
-                    v.parse::<u32>()
-                        .with_context(|| format!("{k} must be a whole number"))
-                })
-                .transpose()
-        };
+        let val = |k: &str| crate::config::var(get, k);
+        let count = |k: &str| crate::config::var_u32(get, k);
         let token = val("TELOXIDE_TOKEN").map(Secret::new);
         let username = val("BLUEZONE_BOT_USERNAME")
             .map(|v| v.trim_start_matches('@').to_string())
