@@ -207,13 +207,26 @@ impl Job {
 }
 
 /// What the worker knows of a broadcast's spending.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct PaidState {
     /// Its leader chose paid speed.
     paid: bool,
     /// Its Star budget is spent: the rest go at the free rate.
     spent: bool,
+    /// Price reserved in the ledger in a block and not used yet (tenths of a Star): the
+    /// next paid messages take theirs from it without a database write. What is left goes
+    /// back when the broadcast's sending pauses ([`PAID_IDLE_MS`]) and when the worker
+    /// stops; after a crash it stays reserved, so the budget is never exceeded.
+    held: i64,
+    /// When a message last took its price from `held` (limiter time).
+    used_at: Millis,
 }
+
+/// A paid broadcast reserves the price of this fraction of a second of sending at a time.
+const PAID_BLOCK_PER_SEC: i64 = 10;
+
+/// A reserved block unused this long goes back to the ledger.
+const PAID_IDLE_MS: Millis = 2_000;
 
 struct Shared {
     store: Store,
@@ -228,6 +241,8 @@ struct Shared {
     outage: Mutex<Outage>,
     /// Whether a broadcast goes at paid speed, by id (read once; accounts with a paid mode).
     paid: Mutex<HashMap<i64, PaidState>>,
+    /// One reservation against the ledger at a time, so concurrent sends take one block.
+    reserving: tokio::sync::Mutex<()>,
 }
 
 /// Sends one platform's outbox. Clones share the limiter and caches.
@@ -286,6 +301,7 @@ impl Worker {
                 stopped: Mutex::new(HashMap::new()),
                 outage: Mutex::new(Outage::default()),
                 paid: Mutex::new(HashMap::new()),
+                reserving: tokio::sync::Mutex::new(()),
             }),
             ready,
         }
@@ -339,6 +355,8 @@ impl Worker {
             outcome.count(&c.mark);
         }
         s.store.record_outcomes(&done).await?;
+        // A batch leaves no paid block reserved behind it.
+        s.release_idle_paid(true).await;
         Ok(outcome)
     }
 
@@ -353,6 +371,7 @@ impl Worker {
         loop {
             let now = sender.collect();
             sender.return_stale(now);
+            sender.release_idle_paid(now).await;
             if !sender.flush(now).await {
                 continue;
             }
@@ -446,6 +465,8 @@ struct Sender {
     held: Held,
     /// When waiting rows were last looked at for staleness (limiter time).
     last_stale_check: Millis,
+    /// When reserved paid blocks were last looked at (limiter time).
+    last_paid_check: Millis,
     /// Outcomes not recorded yet.
     done: Vec<Completion>,
     last_flush: Millis,
@@ -469,6 +490,7 @@ impl Sender {
             pending: Vec::new(),
             held: Held::default(),
             last_stale_check,
+            last_paid_check: last_stale_check,
             done: Vec::new(),
             last_flush: s.store.now(),
             claim_now: true,
@@ -506,6 +528,14 @@ impl Sender {
             } else {
                 k += 1;
             }
+        }
+    }
+
+    /// Gives back the paid blocks reserved and left unused (looked at about once a second).
+    async fn release_idle_paid(&mut self, now: Millis) {
+        if now - self.last_paid_check >= 1_000 {
+            self.last_paid_check = now;
+            self.s.release_idle_paid(false).await;
         }
     }
 
@@ -705,6 +735,7 @@ impl Sender {
         if let Err(e) = s.store.record_outcomes(&self.done).await {
             tracing::error!(error = ?e, "recording the last sends failed");
         }
+        s.release_idle_paid(true).await;
         tracing::info!(released = unsent.len(), "sender stopped");
     }
 }
@@ -791,57 +822,115 @@ impl Shared {
         let paid = self.store.broadcast_spend(id).await? == Spend::PaidSpeed;
         let mut cache = lock(&self.paid);
         if cache.len() > 256 {
-            cache.clear();
+            // Forget what can be read again; never a block still reserved.
+            cache.retain(|_, s| s.held > 0);
         }
-        cache.entry(id).or_insert(PaidState { paid, spent: false });
+        cache.entry(id).or_insert(PaidState {
+            paid,
+            ..PaidState::default()
+        });
         Ok(paid)
     }
 
+    /// Takes the price of one message of broadcast `id` from its reserved block, if it has
+    /// one left; `None` when the ledger must be asked.
+    fn take_held(&self, id: i64, price: i64) -> Option<bool> {
+        let now = lock(&self.limiter).now();
+        let mut cache = lock(&self.paid);
+        let state = cache.get_mut(&id)?;
+        if state.held >= price {
+            state.held -= price;
+            state.used_at = now;
+            return Some(true);
+        }
+        state.spent.then_some(false)
+    }
+
     /// Reserves the price of one paid message of broadcast `id` against its budget; false
-    /// (and the broadcast goes on at the free rate) once the budget is spent.
+    /// (and the broadcast goes on at the free rate) once the budget is spent. The ledger is
+    /// asked for a block at a time (a tenth of a second of sending at the paid rate), and
+    /// near the end of the budget for one message.
     async fn reserve_paid(&self, id: i64) -> Result<bool> {
         let Some(p) = self.deliver.paid_speed() else {
             return Ok(false);
         };
+        let price = p.star_tenths_per_msg;
+        if price <= 0 {
+            return Ok(true);
+        }
+        if let Some(taken) = self.take_held(id, price) {
+            return Ok(taken);
+        }
+        let _one_at_a_time = self.reserving.lock().await;
+        // Another send may have reserved a block while this one waited.
+        if let Some(taken) = self.take_held(id, price) {
+            return Ok(taken);
+        }
         let account = self.deliver.platform().as_str();
         let period = broadcast_period(id);
-        let reserved = self
-            .store
-            .reserve_spend(
-                account,
-                &period,
-                p.star_tenths_per_msg,
-                p.star_tenths_budget,
-            )
-            .await?;
-        if !reserved {
-            lock(&self.paid).insert(
-                id,
-                PaidState {
-                    paid: true,
-                    spent: true,
-                },
-            );
+        let block = price * (i64::from(p.per_sec) / PAID_BLOCK_PER_SEC).max(1);
+        let mut got = 0;
+        for amount in [block, price] {
+            if self
+                .store
+                .reserve_spend(account, &period, amount, p.star_tenths_budget)
+                .await?
+            {
+                got = amount;
+                break;
+            }
+        }
+        let now = lock(&self.limiter).now();
+        let mut cache = lock(&self.paid);
+        let state = cache.entry(id).or_insert(PaidState {
+            paid: true,
+            ..PaidState::default()
+        });
+        if got == 0 {
+            state.spent = true;
             tracing::info!(
                 broadcast = id,
                 "paid broadcast budget spent: the rest go at the free rate"
             );
+            return Ok(false);
         }
-        Ok(reserved)
+        state.held += got - price;
+        state.used_at = now;
+        Ok(true)
     }
 
-    /// Gives back the price of a paid message of broadcast `id` that was not sent.
-    async fn release_paid(&self, id: i64) {
+    /// Gives back the price of a paid message of broadcast `id` that was not sent (to its
+    /// reserved block; the block goes back to the ledger later).
+    fn release_paid(&self, id: i64) {
         let Some(p) = self.deliver.paid_speed() else {
             return;
         };
+        if let Some(state) = lock(&self.paid).get_mut(&id) {
+            state.held += p.star_tenths_per_msg.max(0);
+        }
+    }
+
+    /// Gives back to the ledger the reserved blocks not used for [`PAID_IDLE_MS`] (all of
+    /// them with `all`, when the worker stops).
+    async fn release_idle_paid(&self, all: bool) {
+        if self.deliver.paid_speed().is_none() {
+            return;
+        }
+        let now = lock(&self.limiter).now();
+        let idle: Vec<(i64, i64)> = lock(&self.paid)
+            .iter_mut()
+            .filter(|(_, s)| s.held > 0 && (all || now - s.used_at >= PAID_IDLE_MS))
+            .map(|(id, s)| (*id, std::mem::take(&mut s.held)))
+            .collect();
         let account = self.deliver.platform().as_str();
-        if let Err(e) = self
-            .store
-            .release_spend(account, &broadcast_period(id), p.star_tenths_per_msg)
-            .await
-        {
-            tracing::warn!(error = ?e, broadcast = id, "giving back a paid message's price failed");
+        for (id, amount) in idle {
+            if let Err(e) = self
+                .store
+                .release_spend(account, &broadcast_period(id), amount)
+                .await
+            {
+                tracing::warn!(error = ?e, broadcast = id, "giving back a reserved block failed");
+            }
         }
     }
 
@@ -934,7 +1023,7 @@ impl Shared {
         if let Some(b) = paid
             && matches!(&result, Err(e) if !matches!(e, DeliveryError::Transient(_)))
         {
-            self.release_paid(b).await;
+            self.release_paid(b);
         }
         let status = crate::metrics::send_status(&result);
         crate::metrics::record_send(job.to.platform, status, started.elapsed());
