@@ -149,11 +149,14 @@ pub struct Limiter {
     paid_pacer: Option<Global>,
 }
 
-/// A pacer letting one request through every half period of `per_sec`.
+/// A pacer letting one request through every half period of `per_sec`, in bursts of up to
+/// 5 ms of that pace (one request below 100/s): a worker woken by a millisecond timer
+/// would otherwise send one request per wake-up, about half of 1,000/s.
 fn pacer(per_sec: u32, clock: &SharedClock) -> Option<Global> {
     let period_ns = (1e9 / (2.0 * f64::from(per_sec.max(1)))) as u64;
+    let burst = NonZeroU32::new(per_sec / 100).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(Duration::from_nanos(period_ns.max(1)))
-        .map(|q| q.allow_burst(NonZeroU32::MIN))
+        .map(|q| q.allow_burst(burst))
         .map(|q| RateLimiter::direct_with_clock(q, InjectedClock(clock.clone())))
 }
 
