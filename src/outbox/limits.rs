@@ -143,8 +143,13 @@ pub struct Limiter {
     last_cleanup: Millis,
     /// Paid broadcasts: messages per second over every message, when the account has them.
     paid_per_sec: Option<u32>,
-    /// When the last messages of any kind went (at most `paid_per_sec`), for the paid rate.
+    /// When the last messages of any kind finished (at most `paid_per_sec`), for the paid
+    /// rate.
     all_sends: VecDeque<Millis>,
+    /// Messages of any kind sent and not finished yet: they count in the paid window until
+    /// they finish, so a request held up on its way (a loaded machine, the network) can
+    /// never reach the platform inside a window the limiter thought was over.
+    in_flight: usize,
     /// Paces paid messages at twice the paid rate.
     paid_pacer: Option<Global>,
 }
@@ -175,6 +180,7 @@ impl Limiter {
             last_cleanup: 0,
             paid_per_sec: None,
             all_sends: VecDeque::new(),
+            in_flight: 0,
             paid_pacer: None,
         }
     }
@@ -191,7 +197,30 @@ impl Limiter {
             return now;
         };
         let window = self.padded(1000);
-        Limiter::window_ready_at(&mut self.all_sends, max, window, now)
+        let sends = &mut self.all_sends;
+        while sends.front().is_some_and(|t| now - t >= window) {
+            sends.pop_front();
+        }
+        let count = sends.len() + self.in_flight;
+        if count < max as usize {
+            return now;
+        }
+        // The oldest finished message that must leave the window before one more fits; when
+        // those are all in flight, soon.
+        match sends.get(count - max as usize) {
+            Some(t) => t + window,
+            None => now + 1,
+        }
+    }
+
+    /// One request that took its slots is over (sent, refused or given up): with paid
+    /// mode, it now counts in the paid window from this moment.
+    pub fn finished(&mut self) {
+        if self.paid_per_sec.is_some() && self.in_flight > 0 {
+            self.in_flight -= 1;
+            let now = self.now();
+            self.all_sends.push_back(now);
+        }
     }
 
     /// Takes the slots for one message of a paid broadcast to `chat` (the chat's windows and
@@ -219,7 +248,7 @@ impl Limiter {
             let wait = not_until.wait_time_from(Duration::from_millis(now.max(0) as u64));
             return Err(Wait::Global(now + (wait.as_millis() as Millis).max(1)));
         }
-        self.all_sends.push_back(now);
+        self.in_flight += 1;
         self.take_chat(chat, is_group, now);
         Ok(())
     }
@@ -347,7 +376,7 @@ impl Limiter {
             self.global_sends.push_back(now);
         }
         if self.paid_per_sec.is_some() {
-            self.all_sends.push_back(now);
+            self.in_flight += 1;
         }
         self.take_chat(chat, is_group, now);
         Ok(())
@@ -531,6 +560,32 @@ mod tests {
     }
 
     #[test]
+    fn a_paid_message_holds_its_slot_until_it_finishes() {
+        let (mut l, clock) = limiter(PlatformLimits {
+            margin: 0.0,
+            ..crate::platform::telegram::limits(1)
+        });
+        l.enable_paid(100);
+        for i in 0..100 {
+            l.try_acquire_paid(&format!("p{i}"), false)
+                .expect("room in the paid window");
+            clock.advance_ms(5);
+        }
+        // All 100 still on their way two seconds later: none may go yet.
+        clock.advance_ms(2_000);
+        assert!(matches!(
+            l.try_acquire_paid("late", false),
+            Err(Wait::Global(_))
+        ));
+        // One arrives: a second later its slot is free, not before.
+        l.finished();
+        clock.advance_ms(999);
+        assert!(l.try_acquire_paid("late", false).is_err());
+        clock.advance_ms(1);
+        assert!(l.try_acquire_paid("late", false).is_ok());
+    }
+
+    #[test]
     fn paid_messages_go_at_the_paid_rate_and_others_keep_theirs() {
         let (mut l, clock) = limiter(crate::platform::telegram::limits(1));
         l.enable_paid(1000);
@@ -540,11 +595,13 @@ mod tests {
         for i in 0..5_000i64 {
             if l.try_acquire_paid(&format!("p{i}"), false).is_ok() {
                 paid.push(i);
+                l.finished();
             }
             if l.try_acquire(&format!("f{i}"), false, CallKind::Message)
                 .is_ok()
             {
                 free.push(i);
+                l.finished();
             }
             clock.advance_ms(1);
         }

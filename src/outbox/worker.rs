@@ -669,6 +669,7 @@ impl Sender {
                 let (_, mut job) = self.pending.swap_remove(i);
                 let permit = tokio::select! {
                     _ = shutdown.cancelled() => {
+                        lock(&self.s.limiter).finished();
                         self.pending.push((now, job));
                         return ControlFlow::Continue(());
                     }
@@ -982,8 +983,16 @@ impl Shared {
         )
     }
 
-    /// Sends one job and says what became of it.
+    /// Sends one job whose slots it took, says what became of it, and tells the limiter
+    /// the request is over (the paid window counts it until then).
     async fn send(&self, job: &Job) -> Completion {
+        let completion = self.send_acquired(job).await;
+        lock(&self.limiter).finished();
+        completion
+    }
+
+    /// Sends one job and says what became of it.
+    async fn send_acquired(&self, job: &Job) -> Completion {
         let paid = match (job.paid, job.row.broadcast_id) {
             (true, Some(b)) => match self.reserve_paid(b).await {
                 Ok(true) => Some(b),
