@@ -262,3 +262,83 @@ async fn a_broadcast_without_paid_speed_is_unchanged() {
     assert_eq!(c.messages_by_chat.len(), 2 * n as usize);
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_budget_holds_across_a_kill_9_half_way() {
+    let s = Setup::new().await;
+    let n = 300;
+    // A budget of 15 Stars: 150 paid messages at 0.1 Star; the rest go at the free rate.
+    let id = s.broadcast(Spend::PaidSpeed, n, 2_000_000).await;
+    let spawn = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_bluezone-bot"))
+            .arg("serve")
+            .env("DATABASE_URL", &s.db.url)
+            .env("TELOXIDE_TOKEN", FakeTelegram::TOKEN)
+            .env("TELOXIDE_API_URL", s.fake.api_url())
+            .env("BLUEZONE_LISTEN", "127.0.0.1:0")
+            .env("BLUEZONE_METRICS_LISTEN", "off")
+            .env("BLUEZONE_TG_PAID_PER_SEC", "200")
+            .env("BLUEZONE_TG_PAID_STAR_BUDGET", "15")
+            .env("BLUEZONE_OUTBOX_LEASE_SECS", "2")
+            .env("BLUEZONE_REMINDER_MAX", "0")
+            .env("BLUEZONE_DIGEST_AT", "off")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts")
+    };
+    let is_ours = |c: &Call| c.ok() && c.method == "sendMessage";
+    let mut child = spawn();
+    s.fake
+        .wait_count(60, Duration::from_secs(30), is_ours)
+        .await
+        .expect("sending started");
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("killed");
+    assert!(s.flagged() < 150, "killed before the budget was spent");
+    let mut child = spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got: std::collections::HashSet<i64> = s
+            .fake
+            .calls_matching(is_ours)
+            .into_iter()
+            .filter_map(|c| c.chat_id)
+            .collect();
+        if got.len() == n as usize {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} recipients got it",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.start_kill().expect("kill");
+    child.wait().await.expect("stopped");
+    // Nobody lost; only what was in flight at the kill went twice.
+    let duplicates = s.fake.calls_matching(is_ours).len() - n as usize;
+    assert!(duplicates <= 32, "{duplicates} duplicates");
+    // Never more than 15 Stars reserved, and Telegram billed no more than was reserved. A
+    // block reserved by the killed process stays reserved (unused): within the budget.
+    let spent = s
+        .store
+        .spent("telegram", &broadcast_period(id))
+        .await
+        .expect("spent");
+    assert!(spent <= 150, "{spent} tenths reserved");
+    let (paid_sent, tenths) = s.fake.paid();
+    assert!(
+        paid_sent as i64 <= spent,
+        "{paid_sent} paid, {spent} reserved"
+    );
+    assert!(tenths as i64 <= spent, "{tenths} billed, {spent} reserved");
+    // The budget was used, then the rest went at the free rate.
+    assert!(paid_sent >= 100, "{paid_sent} paid");
+    assert!(s.flagged() < n as usize, "the rest went unflagged");
+    assert_eq!(s.fake.counters().too_many_requests, 0);
+    s.finish().await;
+}
