@@ -113,8 +113,7 @@ pub async fn run(settings: Result<Settings>, report: &mut dyn FnMut(&Check)) -> 
         .ok()
         .and_then(|u| u.password().map(str::to_string))
         .unwrap_or_default();
-    let store = match Store::connect_existing(&settings.database_url, Arc::new(SystemClock)).await
-    {
+    let store = match Store::connect_existing(&settings.database_url, Arc::new(SystemClock)).await {
         Ok(store) => {
             add(Check::ok("database", shown), &mut checks);
             Some(store)
@@ -129,7 +128,10 @@ pub async fn run(settings: Result<Settings>, report: &mut dyn FnMut(&Check)) -> 
         }
         Err(e) => {
             let why = format!("{shown}: {e:#}");
-            add(Check::fail("database", why).hiding(&[&password]), &mut checks);
+            add(
+                Check::fail("database", why).hiding(&[&password]),
+                &mut checks,
+            );
             None
         }
     };

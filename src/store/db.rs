@@ -65,16 +65,17 @@ impl Store {
     /// Connects to `url` (`sqlite://file.db` or `postgres://…`). A SQLite file is created when
     /// missing and switched to WAL mode.
     pub async fn connect(url: &str, clock: SharedClock) -> Result<Store> {
-        Store::open(url, clock, true).await
+        Store::open(url, clock, true, Duration::from_secs(30)).await
     }
 
     /// Connects to `url` only if the database is there: a missing SQLite file is an error,
-    /// not a new empty database (`bluezone-bot doctor` looks, it does not create).
+    /// not a new empty database (`bluezone-bot doctor` looks, it does not create). Gives up
+    /// after 10 s rather than the service's 30.
     pub async fn connect_existing(url: &str, clock: SharedClock) -> Result<Store> {
-        Store::open(url, clock, false).await
+        Store::open(url, clock, false, Duration::from_secs(10)).await
     }
 
-    async fn open(url: &str, clock: SharedClock, create: bool) -> Result<Store> {
+    async fn open(url: &str, clock: SharedClock, create: bool, wait: Duration) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -97,7 +98,7 @@ impl Store {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 10,
             })
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(wait)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -161,7 +161,9 @@ pub async fn fake_zalo() -> FakePlatform {
                 let access = st.lock().unwrap_or_else(|e| e.into_inner()).access.clone();
                 let given = headers.get("access_token").and_then(|v| v.to_str().ok());
                 if access.is_empty() || given != Some(access.as_str()) {
-                    return axum::Json(json!({"error": -216, "message": "Access token is invalid"}));
+                    return axum::Json(
+                        json!({"error": -216, "message": "Access token is invalid"}),
+                    );
                 }
                 axum::Json(json!({"error": 0, "message": "Success",
                     "data": {"oa_id": ZALO_OA_ID, "name": "Bluezone OA",

@@ -12,7 +12,9 @@ use fake_platforms::FakeTelegram;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     let addr: SocketAddr = match addr.parse() {
         Ok(a) => a,
         Err(e) => {
@@ -43,14 +45,13 @@ async fn main() -> ExitCode {
         fake.api_url(),
         FakeTelegram::TOKEN
     );
-    let mut term =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("fake-telegram: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fake-telegram: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

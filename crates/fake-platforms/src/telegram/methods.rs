@@ -416,7 +416,8 @@ pub(super) fn answer(
 
 /// A number given as JSON or as form text.
 fn number(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|t| t.trim().parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|t| t.trim().parse().ok()))
 }
 
 pub(super) fn member_json(user: i64, status: &str) -> Value {
