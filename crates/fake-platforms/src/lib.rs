@@ -14,6 +14,10 @@
 //! - [`zalo`]: the OpenAPI message, upload, user-detail and OA-profile endpoints and the
 //!   OAuth refresh with single-use rotating refresh tokens.
 //! - [`fake_platform`]: what the Messenger and Zalo fakes share ([`FakePlatform`], [`Sent`]).
+//!
+//! The `fake-telegram` program serves a [`FakeTelegram`] on its own, for trials of the real,
+//! installed binary where no bot exists (`scripts/package-test`, `scripts/replicas
+//! --fake-telegram`).
 
 pub mod fake_platform;
 pub mod messenger;
