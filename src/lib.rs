@@ -55,6 +55,9 @@
 //!   default).
 //! - [`metrics`]: in-memory Prometheus counters kept with `prometheus-client`; the outbox depth
 //!   is read from the database at scrape time.
+//! - [`doctor`]: `bluezone-bot doctor`, one line per check (settings, database, migrations,
+//!   units, then each account, whose platform folder answers for its credentials and
+//!   webhook through [`Adapter::check`](platform::Adapter::check)); non-zero exit on failure.
 //! - [`backoff`]: the one retry-delay formula (exponential, capped, optionally jittered) that
 //!   the outbox, Telegram polling and the Zalo token refresh share.
 
@@ -66,6 +69,7 @@ pub mod config;
 pub mod conversation;
 pub mod coverage;
 pub mod digest;
+pub mod doctor;
 pub mod domain;
 pub mod http;
 pub mod i18n;

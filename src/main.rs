@@ -41,6 +41,9 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Check the installation: settings, database, migrations, units, and each account's
+    /// credentials and webhook; one line per check, non-zero exit when any fails.
+    Doctor,
     /// Coverage figures of a unit and every unit below it (or of all units): code, unit,
     /// level, population, members, confirmed, verified, reported, coverage %, target, gap.
     Report {
@@ -116,7 +119,7 @@ fn parse_target(text: &str) -> anyhow::Result<Option<f64>> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(match cli.command {
-        Command::Chat { .. } => "warn",
+        Command::Chat { .. } | Command::Doctor => "warn",
         _ => "info",
     });
     match run(cli).await {
@@ -128,8 +131,22 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `bluezone-bot doctor`: prints each check as it is known; an error when any failed.
+async fn doctor(settings: Result<Settings>) -> Result<()> {
+    let checks = bluezone_bot::doctor::run(settings, &mut |c| println!("{c}")).await;
+    let failed = checks.iter().filter(|c| !c.passed()).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} checks failed", checks.len());
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<()> {
-    let mut settings = Settings::from_env()?;
+    let mut settings = match (&cli.command, Settings::from_env()) {
+        // Settings that do not parse are the doctor's first finding, not an early exit.
+        (Command::Doctor, settings) => return doctor(settings).await,
+        (_, settings) => settings?,
+    };
     match cli.command {
         Command::Serve => {
             let app = App::build(settings).await?;
@@ -235,6 +252,7 @@ async fn run(cli: Cli) -> Result<()> {
             app.store.close().await;
             done
         }
+        Command::Doctor => doctor(Ok(settings)).await,
         Command::Migrate => {
             let app = App::build(settings).await?;
             app.store.close().await;

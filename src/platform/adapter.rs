@@ -21,6 +21,7 @@ use super::group_admins::GroupAdmins;
 use super::inbox::Inbox;
 use super::{Deliver, PhotoRef};
 use crate::config::Settings;
+use crate::doctor::{Check, CheckContext};
 use crate::domain::{Platform, StartPayload};
 use crate::reach::ReachRules;
 use crate::store::Store;
@@ -78,6 +79,12 @@ pub trait Adapter: fmt::Debug + Send + Sync {
     /// name, so addresses and stored rows keep working.)
     fn account_id(&self) -> &str;
 
+    /// The unit this account serves (its people, searches and links are under it); `None`:
+    /// the whole country.
+    fn root_unit(&self) -> Option<crate::domain::UnitCode> {
+        None
+    }
+
     /// The platform the account is on.
     fn platform(&self) -> Platform;
 
@@ -100,6 +107,14 @@ pub trait Adapter: fmt::Debug + Send + Sync {
     /// Connects, registers what the platform needs (command menus, webhooks, tokens) and
     /// starts the account's background tasks.
     async fn start(&self, ctx: &StartContext<'_>) -> Result<Started>;
+
+    /// Asks the platform, for `bluezone-bot doctor`, whether the account's credentials work
+    /// and whether its webhook is where the settings say; one [`Check`] per line, never
+    /// showing a secret. Nothing by default (an account without credentials).
+    async fn check(&self, ctx: &CheckContext<'_>) -> Vec<Check> {
+        let _ = ctx;
+        Vec::new()
+    }
 }
 
 /// Reads one platform's accounts from the environment (through a lookup, so tests pass

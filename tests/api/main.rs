@@ -8,6 +8,7 @@ mod control_chars;
 mod coverage;
 mod deep_links;
 mod delivery;
+mod doctor;
 mod groups;
 mod helpers;
 mod journey;

@@ -101,6 +101,9 @@ pub struct FakeState {
     pub billed: usize,
     /// Sends refused for being outside the platform's window.
     pub refused_outside_window: usize,
+    /// Messenger: the Page is subscribed to no app's webhook (`/me/subscribed_apps` is
+    /// empty), as before the app dashboard's "Subscribe" step.
+    pub unsubscribed: bool,
 }
 
 /// How long after a user's last interaction a message to them is free, billed or refused.

@@ -9,10 +9,15 @@
 //! - [`telegram`]: [`FakeTelegram`], a Bot API server that records every call, lets a test
 //!   inject updates, fail chosen chats or methods with real Bot API errors and optionally
 //!   enforce Telegram's rate limits.
-//! - [`messenger`]: the Graph API's Send API, user profiles and the Messenger profile.
-//! - [`zalo`]: the OpenAPI message, upload and user-detail endpoints and the OAuth refresh
-//!   with single-use rotating refresh tokens.
+//! - [`messenger`]: the Graph API's Send API, user profiles, the Messenger profile, and the
+//!   Page behind the token with its subscribed apps.
+//! - [`zalo`]: the OpenAPI message, upload, user-detail and OA-profile endpoints and the
+//!   OAuth refresh with single-use rotating refresh tokens.
 //! - [`fake_platform`]: what the Messenger and Zalo fakes share ([`FakePlatform`], [`Sent`]).
+//!
+//! The `fake-telegram` program serves a [`FakeTelegram`] on its own, for trials of the real,
+//! installed binary where no bot exists (`scripts/package-test`, `scripts/replicas
+//! --fake-telegram`).
 
 pub mod fake_platform;
 pub mod messenger;
@@ -21,7 +26,8 @@ pub mod zalo;
 
 pub use fake_platform::{FakePlatform, FakeState, Sent, WAIT};
 pub use messenger::{
-    MESSENGER_PAGE, MESSENGER_SECRET, MESSENGER_VERIFY, fake_messenger, messenger_signature,
+    MESSENGER_PAGE, MESSENGER_PAGE_TOKEN, MESSENGER_SECRET, MESSENGER_VERIFY, fake_messenger,
+    messenger_signature,
 };
 pub use telegram::{
     CALLBACK_ANSWER_DEADLINE, Call, Counters, Failure, FakeTelegram, Outcome, TelegramLimits,

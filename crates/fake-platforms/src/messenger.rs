@@ -1,5 +1,5 @@
-//! A fake Messenger Graph API: the Send API (JSON and uploads), user profiles and the
-//! Messenger profile, recording what the bot sent and answering like the real one (scripted
+//! A fake Messenger Graph API: the Send API (JSON and uploads), user profiles, the
+//! Messenger profile, and the Page behind the token with its subscribed apps, recording what the bot sent and answering like the real one (scripted
 //! errors included). With a clock set ([`FakePlatform::set_now`]) it refuses messages outside
 //! the 24-hour window (error 10, subcode 2018278).
 
@@ -114,6 +114,37 @@ pub async fn fake_messenger() -> FakePlatform {
                 },
             ),
         )
+        // The Page behind the access token (what a token check asks).
+        .route(
+            "/{version}/me",
+            axum::routing::get(|Query(q): Query<HashMap<String, String>>| async move {
+                if let Some(refused) = check_token(&q) {
+                    return refused;
+                }
+                axum::Json(json!({"name": "Bluezone Page", "id": MESSENGER_PAGE})).into_response()
+            }),
+        )
+        // The apps whose webhooks get the Page's events, and for which fields.
+        .route(
+            "/{version}/me/subscribed_apps",
+            axum::routing::get(
+                |State(st): State<Shared>, Query(q): Query<HashMap<String, String>>| async move {
+                    if let Some(refused) = check_token(&q) {
+                        return refused;
+                    }
+                    let unsubscribed = st.lock().unwrap_or_else(|e| e.into_inner()).unsubscribed;
+                    let data = if unsubscribed {
+                        json!([])
+                    } else {
+                        json!([{"category": "Business", "link": "https://example.org/",
+                            "name": "Bluezone Bot", "id": "5550001",
+                            "subscribed_fields": ["messages", "messaging_postbacks",
+                                "messaging_referrals"]}])
+                    };
+                    axum::Json(json!({"data": data})).into_response()
+                },
+            ),
+        )
         .route(
             "/{version}/me/messenger_profile",
             post(
@@ -128,6 +159,25 @@ pub async fn fake_messenger() -> FakePlatform {
         url: serve(router).await,
         state,
     }
+}
+
+/// The Page access token the fake's Page checks (`/me`, `/me/subscribed_apps`).
+pub const MESSENGER_PAGE_TOKEN: &str = "PAGE-TOKEN";
+
+/// Graph API's answer to a missing or wrong access token (OAuthException 190), if it is one.
+fn check_token(q: &HashMap<String, String>) -> Option<Response> {
+    if q.get("access_token").map(String::as_str) == Some(MESSENGER_PAGE_TOKEN) {
+        return None;
+    }
+    Some(
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {
+                "message": "Invalid OAuth access token - Cannot parse access token",
+                "type": "OAuthException", "code": 190, "fbtrace_id": "FakeTrace"}})),
+        )
+            .into_response(),
+    )
 }
 
 /// The app secret the fake expects the app to be configured with (webhook signatures).

@@ -1,5 +1,5 @@
 //! A fake Zalo OpenAPI and OAuth server: customer-service messages, image uploads, user
-//! details and the single-use rotating refresh token, answering like the real one. With a
+//! details, the OA's own profile (`getoa`) and the single-use rotating refresh token, answering like the real one. With a
 //! clock set ([`FakePlatform::set_now`]) it keeps Zalo's windows: consultation messages are
 //! free for 48 hours after the user's last interaction, billed (counted) until 7 days, then
 //! refused with -230.
@@ -153,6 +153,22 @@ pub async fn fake_zalo() -> FakePlatform {
                         "data": {"user_id": user, "display_name": name}}))
                 },
             ),
+        )
+        // The OA behind the access token (what a token check asks).
+        .route(
+            "/v2.0/oa/getoa",
+            axum::routing::get(|State(st): State<Shared>, headers: HeaderMap| async move {
+                let access = st.lock().unwrap_or_else(|e| e.into_inner()).access.clone();
+                let given = headers.get("access_token").and_then(|v| v.to_str().ok());
+                if access.is_empty() || given != Some(access.as_str()) {
+                    return axum::Json(
+                        json!({"error": -216, "message": "Access token is invalid"}),
+                    );
+                }
+                axum::Json(json!({"error": 0, "message": "Success",
+                    "data": {"oa_id": ZALO_OA_ID, "name": "Bluezone OA",
+                        "description": "", "is_verified": true, "num_follower": 0}}))
+            }),
         )
         .route("/v4/oa/access_token", post(refresh))
         .with_state(state.clone());

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::{Messenger, MessengerConfig, routes};
+use crate::doctor::{Check, CheckContext};
 use crate::domain::{Platform, StartPayload};
 use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
 
@@ -81,5 +82,10 @@ impl Adapter for MessengerAccount {
             deliver: messenger,
             routes: Some(routes),
         })
+    }
+
+    /// The Page behind the token, and whether it sends its events to an app's webhook.
+    async fn check(&self, _ctx: &CheckContext<'_>) -> Vec<Check> {
+        super::check::checks(self.account_id(), &self.config).await
     }
 }

@@ -5,6 +5,7 @@
 //! numbered text, and keeps to the 24-hour standard messaging window.
 
 mod account;
+mod check;
 mod config;
 mod deliver;
 mod plan;

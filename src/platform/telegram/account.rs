@@ -13,6 +13,7 @@ use teloxide::types::AllowedUpdate;
 
 use super::config::TelegramConfig;
 use super::{Telegram, routes, run_polling, set_commands};
+use crate::doctor::{Check, CheckContext};
 use crate::domain::{Platform, StartPayload};
 use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
 
@@ -136,14 +137,7 @@ impl Adapter for TelegramAccount {
         ];
         let routes = match &ctx.settings.webhook_url {
             Some(public) => {
-                // `https://host/prefix` must keep its prefix: join below it, not beside it.
-                let mut base = public.clone();
-                if !base.path().ends_with('/') {
-                    base.set_path(&format!("{}/", base.path()));
-                }
-                let url = base
-                    .join(&format!("webhooks/{}", self.account_id()))
-                    .context("BLUEZONE_WEBHOOK_URL")?;
+                let url = webhook_url(public, self.account_id())?;
                 // Never an open webhook: without a configured secret, one is derived from
                 // the bot token (the same on every replica, unknown to whoever lacks it).
                 let secret = match &self.config.webhook_secret {
@@ -182,6 +176,23 @@ impl Adapter for TelegramAccount {
             routes,
         })
     }
+
+    /// getMe, then getWebhookInfo against the address the settings call for.
+    async fn check(&self, ctx: &CheckContext<'_>) -> Vec<Check> {
+        super::check::checks(self.account_id(), &self.config, ctx).await
+    }
+}
+
+/// The address Telegram posts account `account`'s updates to: `webhooks/<account id>`
+/// under the public base `public` (`BLUEZONE_WEBHOOK_URL`).
+pub(super) fn webhook_url(public: &url::Url, account: &str) -> Result<url::Url> {
+    // `https://host/prefix` must keep its prefix: join below it, not beside it.
+    let mut base = public.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join(&format!("webhooks/{account}"))
+        .context("BLUEZONE_WEBHOOK_URL")
 }
 
 /// The webhook secret used when none is configured: HMAC-SHA256 of a fixed label under the

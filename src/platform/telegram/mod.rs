@@ -4,6 +4,7 @@
 //! in one place, the outbox worker; teloxide's own `Throttle` adaptor is not used.
 
 mod account;
+mod check;
 mod config;
 mod deliver;
 mod group_admins;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::{Tokens, Zalo, ZaloConfig, routes};
+use crate::doctor::{Check, CheckContext};
 use crate::domain::{Platform, StartPayload};
 use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
 
@@ -86,5 +87,10 @@ impl Adapter for ZaloAccount {
             deliver: zalo,
             routes: Some(routes),
         })
+    }
+
+    /// A working access token (got as `serve` gets one), and the OA it opens.
+    async fn check(&self, ctx: &CheckContext<'_>) -> Vec<Check> {
+        super::check::checks(self.account_id(), &self.config, ctx).await
     }
 }

@@ -5,6 +5,7 @@
 //! renewed with single-use, rotating refresh tokens kept in the database ([`Tokens`]).
 
 mod account;
+mod check;
 mod config;
 mod deliver;
 mod routes;

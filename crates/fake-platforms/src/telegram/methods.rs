@@ -374,12 +374,50 @@ pub(super) fn answer(
             done(member_json(user, &status))
         }
         "getChat" => done(chat_json(chat_id.unwrap_or_default())),
-        "getWebhookInfo" => done(json!({"url": "", "has_custom_certificate": false,
-            "pending_update_count": 0})),
+        "setWebhook" => {
+            // An empty URL removes the webhook, as deleteWebhook does.
+            inner.webhook = (!s("url").is_empty()).then(|| {
+                let mut hook = json!({"url": s("url"), "max_connections": 40});
+                if let Some(n) = params.get("max_connections").and_then(number) {
+                    hook["max_connections"] = json!(n);
+                }
+                if let Some(list) = params.get("allowed_updates") {
+                    // A JSON array, or its text in a form body.
+                    hook["allowed_updates"] = match list {
+                        Value::String(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+                        v => v.clone(),
+                    };
+                }
+                hook
+            });
+            done(json!(true))
+        }
+        "deleteWebhook" => {
+            inner.webhook = None;
+            done(json!(true))
+        }
+        "getWebhookInfo" => {
+            let pending = inner.updates.len();
+            let mut info = json!({"url": "", "has_custom_certificate": false,
+                "pending_update_count": pending});
+            if let Some(Value::Object(hook)) = &inner.webhook {
+                for (k, v) in hook {
+                    info[k] = v.clone();
+                }
+                info["ip_address"] = json!("127.0.0.1");
+            }
+            done(info)
+        }
         "getMyCommands" => done(json!([])),
-        // answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook, deleteMessage, ...
+        // answerCallbackQuery, setMyCommands, deleteMessage, ...
         _ => done(json!(true)),
     }
+}
+
+/// A number given as JSON or as form text.
+fn number(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|t| t.trim().parse().ok()))
 }
 
 pub(super) fn member_json(user: i64, status: &str) -> Value {

@@ -5,8 +5,8 @@
 //!
 //! - answers getMe, getUpdates (long poll held at most [`FakeTelegram::MAX_POLL_HOLD`]),
 //!   sendMessage, sendPhoto, sendDocument, editMessageText, answerCallbackQuery,
-//!   setMyCommands, deleteWebhook, setWebhook, getChatMember (and `true` for any other
-//!   method) with real Bot API shapes;
+//!   setMyCommands, getChatMember (and `true` for any other method) with real Bot API
+//!   shapes; setWebhook and deleteWebhook keep the webhook that getWebhookInfo reports;
 //! - records every call ([`Call`]): method, chat, text or caption, reply markup, upload name
 //!   and size, the time it was received and what was answered;
 //! - lets a test inject updates (`send_text`, `send_command`, `press_button`, `block`, ...),

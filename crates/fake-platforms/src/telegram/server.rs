@@ -39,6 +39,9 @@ pub(super) struct Inner {
     pub(super) paid_sent: u64,
     /// The Stars those cost (tenths): 0.1 each above the free 30 per second.
     pub(super) star_tenths: u64,
+    /// The webhook set with setWebhook (its `url`, `allowed_updates`, `max_connections`),
+    /// until deleteWebhook or a setWebhook with an empty URL; getWebhookInfo reports it.
+    pub(super) webhook: Option<Value>,
 }
 
 pub(super) struct Shared {
@@ -105,6 +108,16 @@ impl FakeTelegram {
         limits: Option<TelegramLimits>,
     ) -> std::io::Result<FakeTelegram> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        FakeTelegram::serve(listener, username, limits)
+    }
+
+    /// Starts a fake on `listener` (the `fake-telegram` program binds the address it is
+    /// given), whose bot is called `username`, enforcing `limits` when given.
+    pub fn serve(
+        listener: tokio::net::TcpListener,
+        username: &str,
+        limits: Option<TelegramLimits>,
+    ) -> std::io::Result<FakeTelegram> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             token: FakeTelegram::TOKEN.into(),
@@ -127,6 +140,7 @@ impl FakeTelegram {
                 max_hold: FakeTelegram::MAX_POLL_HOLD,
                 paid_sent: 0,
                 star_tenths: 0,
+                webhook: None,
             }),
             updates_ready: Notify::new(),
         });
@@ -161,6 +175,15 @@ impl FakeTelegram {
     /// Stops the server (also done on drop).
     pub fn stop(&self) {
         self.stop.cancel();
+    }
+
+    /// The webhook URL set now (setWebhook), if any.
+    pub fn webhook_url(&self) -> Option<String> {
+        self.shared
+            .lock()
+            .webhook
+            .as_ref()
+            .and_then(|w| w["url"].as_str().map(str::to_string))
     }
 }
 

@@ -329,3 +329,25 @@ async fn paid_broadcasts_go_faster_and_cost_stars_above_the_free_rate() {
         .count();
     assert_eq!(flagged, 11);
 }
+
+#[tokio::test]
+async fn the_webhook_set_is_the_one_reported_until_deleted() {
+    use teloxide::payloads::SetWebhookSetters;
+    let fake = FakeTelegram::start().await.expect("start");
+    let bot = bot(&fake);
+    let info = bot.get_webhook_info().await.expect("getWebhookInfo");
+    assert_eq!(info.url, None, "no webhook at first");
+    let url = url::Url::parse("https://bot.example.org/webhooks/telegram").expect("url");
+    bot.set_webhook(url.clone())
+        .allowed_updates(vec![teloxide::types::AllowedUpdate::Message])
+        .secret_token("s3cret".to_string())
+        .await
+        .expect("setWebhook");
+    let info = bot.get_webhook_info().await.expect("getWebhookInfo");
+    assert_eq!(info.url, Some(url.clone()));
+    assert_eq!(info.pending_update_count, 0);
+    assert_eq!(fake.webhook_url().as_deref(), Some(url.as_str()));
+    bot.delete_webhook().await.expect("deleteWebhook");
+    assert_eq!(bot.get_webhook_info().await.expect("info").url, None);
+    assert_eq!(fake.webhook_url(), None);
+}
