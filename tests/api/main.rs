@@ -10,6 +10,7 @@ mod deep_links;
 mod delivery;
 mod groups;
 mod helpers;
+mod inbound;
 mod journey;
 mod linking;
 mod messenger;
