@@ -21,6 +21,8 @@
 //! - `DATABASE_URL`: a PostgreSQL server; each run gets a database of its own there, dropped
 //!   afterwards (without it, a temporary SQLite file).
 //! - `BENCH_BOT_LOG`: where the bot's log goes (default: a temporary file, printed on failure).
+//! - `BENCH_BOT_BIN`: another build of `bluezone-bot` to measure (an older commit's, to
+//!   compare); the one cargo built by default.
 //!
 //! One summary line per run: updates/s answered; the webhook answer's p50/p95/p99; the time
 //! from an update's arrival to its first reply reaching the fake Bot API (p50/p95/p99/max:
@@ -241,7 +243,8 @@ impl Bot {
             }
         };
         let out = std::fs::File::create(&log)?;
-        let child = Command::new(BIN)
+        let bin = std::env::var("BENCH_BOT_BIN").unwrap_or_else(|_| BIN.to_string());
+        let child = Command::new(bin)
             .arg("serve")
             .env("DATABASE_URL", &db.url)
             .env("TELOXIDE_TOKEN", FakeTelegram::TOKEN)

@@ -273,7 +273,7 @@ impl Engine {
             "start" => return self.start(ctx, args).await,
             "guide" => self.guide(ctx).await?,
             "installed" => self.installed(ctx).await?,
-            "status" => Turn::reply(self.status(ctx).await?),
+            "status" => Turn::reply(self.status_now(ctx).await?),
             "language" => Turn::reply(self.language_menu()),
             "help" => Turn::reply(self.help(ctx).await?),
             "stop" => {
@@ -323,7 +323,7 @@ impl Engine {
             }
             Action::Installed => self.installed(ctx).await?,
             Action::Guide => self.guide(ctx).await?,
-            Action::Status => Turn::reply(self.status(ctx).await?),
+            Action::Status => Turn::reply(self.status_now(ctx).await?),
             Action::LanguageMenu => Turn::reply(self.language_menu()),
             Action::BroadcastAudience(id, only) => self.broadcast_audience(ctx, id, only).await?,
             Action::BroadcastConfirm(id) => {
@@ -367,7 +367,7 @@ impl Engine {
                 if ctx.person.unit_code.is_none()
                     && ctx.person.started
                     && !self.store.unit_skipped(ctx.person.id).await?
-                    && self.store.unit_count().await? > 0
+                    && self.store.has_units().await?
                 {
                     return self.search(ctx, text).await;
                 }
