@@ -261,7 +261,7 @@ impl Bot {
             .env("BLUEZONE_TG_GROUP_PER_MIN", "0")
             .env("BLUEZONE_TG_PRIVATE_PER_SEC", "1000")
             .env("BLUEZONE_TG_PRIVATE_BURST", "1000")
-            .env("BLUEZONE_SEND_CONCURRENCY", "64")
+            .env("BLUEZONE_SEND_CONCURRENCY", "256")
             .env_remove("BLUEZONE_ADMINS")
             .env(
                 "RUST_LOG",
@@ -642,6 +642,47 @@ async fn run(concurrency: usize, secs: f64, people: usize, warm: f64) -> Result<
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    if std::env::var("BENCH_DEBUG").is_ok() {
+        // The slowest replies, with what their chat saw around them.
+        let s = seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let t0 = before.at;
+        let mut worst: Vec<(f64, usize)> = samples
+            .iter()
+            .zip(&replies)
+            .enumerate()
+            .filter_map(|(i, (x, r))| r.map(|r| ((r - x.posted).as_secs_f64(), i)))
+            .collect();
+        worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (lag, i) in worst.iter().take(5) {
+            let x = &samples[*i];
+            let posts: Vec<String> = samples
+                .iter()
+                .filter(|y| y.chat == x.chat)
+                .map(|y| {
+                    format!(
+                        "{:.3}{}",
+                        (y.posted - t0).as_secs_f64(),
+                        if y.callback.is_some() { "p" } else { "" }
+                    )
+                })
+                .collect();
+            let arrivals: Vec<String> = s
+                .messages
+                .get(&x.chat)
+                .map(|v| {
+                    v.iter()
+                        .filter(|t| **t >= t0)
+                        .map(|t| format!("{:.3}", (*t - t0).as_secs_f64()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            eprintln!(
+                "lag {lag:.3}s chat {} posted {:.3}: posts {posts:?} arrivals {arrivals:?}",
+                x.chat,
+                (x.posted - t0).as_secs_f64()
+            );
+        }
+    }
     let after = Cpu::now(&pid, is_pg);
     let rss = peak_rss_mb(&pid);
     let cores = machine_cpu().1;

@@ -47,6 +47,10 @@ struct Shared {
     /// SQLite has one writer at a time: writers of this process take turns here, in order,
     /// instead of polling SQLite's lock (`busy_timeout` sleeps between attempts).
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Inbound events' works queue here before they queue for [`Shared::writer`], so that
+    /// one of them at most is ahead of the senders' writes (claims, outcomes): a burst of
+    /// events does not hold back the replies they queued.
+    inbound: Arc<tokio::sync::Mutex<()>>,
     /// Whether this process runs the senders (holds the delivery lease): it then wakes them
     /// in-process and needs no PostgreSQL notification.
     leading: AtomicBool,
@@ -129,6 +133,7 @@ impl Store {
             clock,
             shared: Arc::new(Shared {
                 writer: Arc::new(tokio::sync::Mutex::new(())),
+                inbound: Arc::new(tokio::sync::Mutex::new(())),
                 leading: AtomicBool::new(false),
             }),
             bound: None,
@@ -240,6 +245,10 @@ impl Store {
         if self.bound.is_some() {
             anyhow::bail!("a work cannot start inside another");
         }
+        let gate = match self.backend {
+            Backend::Sqlite => Some(self.shared.inbound.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
         let (tx, turn) = self.begin_own().await?;
         let bound = Arc::new(Bound {
             tx: Arc::new(tokio::sync::Mutex::new(Some(tx))),
@@ -252,6 +261,7 @@ impl Store {
             },
             bound,
             _turn: turn,
+            _gate: gate,
         })
     }
 
@@ -282,6 +292,8 @@ pub struct Work {
     bound: Arc<Bound>,
     /// This process's SQLite writer turn, held until the work ends.
     _turn: Option<OwnedMutexGuard<()>>,
+    /// The inbound events' turn (SQLite), released after the writer turn.
+    _gate: Option<OwnedMutexGuard<()>>,
 }
 
 impl Work {
