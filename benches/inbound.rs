@@ -29,8 +29,8 @@
 //! the answer to a press, or the first message to the chat); how long after the last update
 //! every reply was in; the bot's CPU per update (its own process, from /proc, over the run
 //! and the drain after it), its peak RSS (VmHWM); and, to judge a shared machine, the CPU of
-//! the load generator with the fake (this process), of PostgreSQL's processes, and of
-//! everything else on the machine over the same time.
+//! the load generator with the fake (this process), of the PostgreSQL backends serving the
+//! bot's database, and of everything else on the machine over the same time.
 //!
 //! To profile the bot, attach to the pid it prints: `perf record -g -p PID -- sleep 10`.
 
@@ -139,9 +139,9 @@ fn process_cpu(pid: &str) -> Option<f64> {
     Some((utime + stime) / TICKS_PER_SEC)
 }
 
-/// CPU seconds of every process whose command name starts with `name` (PostgreSQL's server
-/// and backends).
-fn processes_cpu(name: &str) -> f64 {
+/// CPU seconds of the PostgreSQL backends serving database `db` (their process titles name
+/// it: `postgres: user db 127.0.0.1(port) idle`).
+fn processes_cpu(db: &str) -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0.0;
     };
@@ -151,10 +151,10 @@ fn processes_cpu(name: &str) -> f64 {
         if !pid.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
-        let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+        let Ok(cmdline) = std::fs::read_to_string(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
-        if comm.trim().starts_with(name) {
+        if cmdline.starts_with("postgres:") && cmdline.split_whitespace().any(|w| w == db) {
             total += process_cpu(&pid).unwrap_or(0.0);
         }
     }
@@ -207,11 +207,11 @@ struct Cpu {
 }
 
 impl Cpu {
-    fn now(bot_pid: &str, pg: bool) -> Cpu {
+    fn now(bot_pid: &str, pg: Option<&str>) -> Cpu {
         Cpu {
             bot: process_cpu(bot_pid).unwrap_or(f64::NAN),
             me: process_cpu("self").unwrap_or(f64::NAN),
-            pg: if pg { processes_cpu("postgres") } else { 0.0 },
+            pg: pg.map_or(0.0, processes_cpu),
             machine: machine_cpu().0,
             at: Instant::now(),
         }
@@ -303,6 +303,7 @@ impl Bot {
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
+        // The last lines say why it failed.
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
@@ -619,7 +620,8 @@ async fn run(concurrency: usize, secs: f64, people: usize, warm: f64) -> Result<
 
     // The measured run, and the drain after it.
     let is_pg = db.pg.is_some();
-    let before = Cpu::now(&pid, is_pg);
+    let pg_name = db.pg.as_ref().map(|(_, name)| name.clone());
+    let before = Cpu::now(&pid, pg_name.as_deref());
     let samples = load.mix(concurrency, secs).await;
     let load_secs = before.at.elapsed().as_secs_f64();
     let last_posted = samples.iter().map(|s| s.posted).max();
@@ -683,7 +685,7 @@ async fn run(concurrency: usize, secs: f64, people: usize, warm: f64) -> Result<
             );
         }
     }
-    let after = Cpu::now(&pid, is_pg);
+    let after = Cpu::now(&pid, pg_name.as_deref());
     let rss = peak_rss_mb(&pid);
     let cores = machine_cpu().1;
     let fake_errors = seen.lock().map(|s| s.errors).unwrap_or(0);
@@ -691,7 +693,12 @@ async fn run(concurrency: usize, secs: f64, people: usize, warm: f64) -> Result<
     drop(load);
     drop(seen);
     let _ = watcher.await;
-    db.drop_db().await;
+    if std::env::var("BENCH_KEEP_DB").is_ok() {
+        eprintln!("kept the database: {}", db.url);
+        std::mem::forget(db);
+    } else {
+        db.drop_db().await;
+    }
 
     let n = samples.len();
     let failed = samples.iter().filter(|s| s.status != 200).count();

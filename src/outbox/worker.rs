@@ -389,6 +389,11 @@ impl Worker {
             if sender.dispatch(i, now, &shutdown).await.is_break() {
                 break;
             }
+            // The other rows whose slot has come go too before the next claim: a claim per
+            // row sent would make a trickle of replies wait on the queue's transactions.
+            if sender.dispatch_ready(now, &shutdown).await.is_break() {
+                break;
+            }
         }
         sender.stop().await;
     }
@@ -697,6 +702,27 @@ impl Sender {
                     _ = self.ready.notified() => { self.claim_now = true; }
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
                 }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Dispatches the pending rows whose slot has come, up to a window of them, until one
+    /// has to wait.
+    async fn dispatch_ready(
+        &mut self,
+        now: Millis,
+        shutdown: &CancellationToken,
+    ) -> ControlFlow<()> {
+        for _ in 0..self.window {
+            let Some(i) = self.pick(now) else {
+                break;
+            };
+            let before = self.pending.len();
+            self.dispatch(i, now, shutdown).await?;
+            if self.pending.len() == before {
+                // It waits (its chat, or the platform): back to the main loop.
+                break;
             }
         }
         ControlFlow::Continue(())

@@ -47,10 +47,11 @@ struct Shared {
     /// SQLite has one writer at a time: writers of this process take turns here, in order,
     /// instead of polling SQLite's lock (`busy_timeout` sleeps between attempts).
     writer: Arc<tokio::sync::Mutex<()>>,
-    /// Inbound events' works queue here before they queue for [`Shared::writer`], so that
-    /// one of them at most is ahead of the senders' writes (claims, outcomes): a burst of
-    /// events does not hold back the replies they queued.
-    inbound: Arc<tokio::sync::Mutex<()>>,
+    /// Inbound events' works queue here before they take a connection (and, on SQLite,
+    /// the writer's turn): on SQLite one of them at most is ahead of the senders' writes
+    /// (claims, outcomes); on PostgreSQL they leave [`RESERVED`] connections of the pool to
+    /// everyone else. A burst of events then does not hold back the replies it queued.
+    inbound: Arc<tokio::sync::Semaphore>,
     /// Whether this process runs the senders (holds the delivery lease): it then wakes them
     /// in-process and needs no PostgreSQL notification.
     leading: AtomicBool,
@@ -93,7 +94,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 4,
-                Backend::Postgres => 10,
+                Backend::Postgres => POSTGRES_CONNECTIONS,
             })
             .acquire_timeout(Duration::from_secs(30))
             // A connection is pinged before use only when it sat idle a while: a ping before
@@ -133,7 +134,10 @@ impl Store {
             clock,
             shared: Arc::new(Shared {
                 writer: Arc::new(tokio::sync::Mutex::new(())),
-                inbound: Arc::new(tokio::sync::Mutex::new(())),
+                inbound: Arc::new(tokio::sync::Semaphore::new(match backend {
+                    Backend::Sqlite => 1,
+                    Backend::Postgres => (POSTGRES_CONNECTIONS - RESERVED) as usize,
+                })),
                 leading: AtomicBool::new(false),
             }),
             bound: None,
@@ -245,10 +249,13 @@ impl Store {
         if self.bound.is_some() {
             anyhow::bail!("a work cannot start inside another");
         }
-        let gate = match self.backend {
-            Backend::Sqlite => Some(self.shared.inbound.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
+        let gate = self
+            .shared
+            .inbound
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the store is closed")?;
         let (tx, turn) = self.begin_own().await?;
         let bound = Arc::new(Bound {
             tx: Arc::new(tokio::sync::Mutex::new(Some(tx))),
@@ -283,6 +290,13 @@ impl Store {
     }
 }
 
+/// The connections of a PostgreSQL pool.
+const POSTGRES_CONNECTIONS: u32 = 10;
+
+/// Connections of a PostgreSQL pool that inbound events' works leave to the rest (the
+/// senders, the scheduler, reads outside a work).
+const RESERVED: u32 = 3;
+
 /// How long a pooled connection may sit idle before it is pinged on its next use.
 const IDLE_PING: Duration = Duration::from_secs(30);
 
@@ -292,8 +306,8 @@ pub struct Work {
     bound: Arc<Bound>,
     /// This process's SQLite writer turn, held until the work ends.
     _turn: Option<OwnedMutexGuard<()>>,
-    /// The inbound events' turn (SQLite), released after the writer turn.
-    _gate: Option<OwnedMutexGuard<()>>,
+    /// The inbound events' turn, released after the writer's.
+    _gate: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Work {
