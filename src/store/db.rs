@@ -63,6 +63,9 @@ struct Bound {
     /// Set when a part of the work failed without a savepoint to undo it: the work can then
     /// only roll back.
     poisoned: AtomicBool,
+    /// Set when a part with a savepoint was dropped unfinished (an early return): its
+    /// savepoint is rolled back before the next statement, as a dropped transaction is.
+    undo_part: AtomicBool,
 }
 
 /// The PostgreSQL channel that says "rows were queued in the outbox".
@@ -219,9 +222,12 @@ impl Store {
             let mut conn = bound.lock().await?;
             (&mut **conn).execute("SAVEPOINT bz_part").await?;
             return Ok(Tx(TxKind::Part {
+                armed: Poison {
+                    bound: Some(bound.clone()),
+                    savepoint: true,
+                },
                 conn,
                 savepoint: true,
-                armed: Poison(Some(bound.clone())),
             }));
         }
         let (tx, turn) = self.begin_own().await?;
@@ -235,9 +241,12 @@ impl Store {
         if let Some(bound) = &self.bound {
             let conn = bound.lock().await?;
             return Ok(Tx(TxKind::Part {
+                armed: Poison {
+                    bound: Some(bound.clone()),
+                    savepoint: false,
+                },
                 conn,
                 savepoint: false,
-                armed: Poison(Some(bound.clone())),
             }));
         }
         self.begin().await
@@ -260,6 +269,7 @@ impl Store {
         let bound = Arc::new(Bound {
             tx: Arc::new(tokio::sync::Mutex::new(Some(tx))),
             poisoned: AtomicBool::new(false),
+            undo_part: AtomicBool::new(false),
         });
         Ok(Work {
             store: Store {
@@ -327,6 +337,8 @@ impl Work {
             tx.rollback().await?;
             anyhow::bail!("a part of the work failed: nothing was written");
         }
+        let mut tx = tx;
+        self.bound.settle(&mut tx).await?;
         tx.commit().await.context("committing")?;
         Ok(())
     }
@@ -350,8 +362,19 @@ impl Bound {
     /// Waits for the transaction's connection.
     async fn lock(&self) -> Result<BoundConn> {
         let guard = self.tx.clone().lock_owned().await;
-        OwnedMutexGuard::try_map(guard, Option::as_mut)
-            .map_err(|_| anyhow::anyhow!("the work was already finished"))
+        let mut conn = OwnedMutexGuard::try_map(guard, Option::as_mut)
+            .map_err(|_| anyhow::anyhow!("the work was already finished"))?;
+        self.settle(&mut conn).await?;
+        Ok(conn)
+    }
+
+    /// Rolls back the savepoint of a part dropped unfinished, if any.
+    async fn settle(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        if self.undo_part.swap(false, Ordering::Relaxed) {
+            conn.execute("ROLLBACK TO SAVEPOINT bz_part").await?;
+            conn.execute("RELEASE SAVEPOINT bz_part").await?;
+        }
+        Ok(())
     }
 
     /// The transaction's connection if nobody holds it now (a query made while a part of
@@ -362,14 +385,23 @@ impl Bound {
     }
 }
 
-/// Marks a work failed when a part of it is dropped unfinished (an error between its
-/// statements).
-struct Poison(Option<Arc<Bound>>);
+/// What a part of a work dropped unfinished (an error or an early return between its
+/// statements) leaves: with a savepoint, its rollback before the work's next statement;
+/// without one, a work that can only roll back.
+struct Poison {
+    bound: Option<Arc<Bound>>,
+    savepoint: bool,
+}
 
 impl Drop for Poison {
     fn drop(&mut self) {
-        if let Some(bound) = self.0.take() {
-            bound.poisoned.store(true, Ordering::Relaxed);
+        if let Some(bound) = self.bound.take() {
+            let flag = if self.savepoint {
+                &bound.undo_part
+            } else {
+                &bound.poisoned
+            };
+            flag.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -384,10 +416,11 @@ enum TxKind {
         _turn: Option<OwnedMutexGuard<()>>,
     },
     Part {
+        /// Dropped first: its flag is set while the connection is still held.
+        armed: Poison,
         conn: BoundConn,
         /// Whether it opened a savepoint (and can roll back on its own).
         savepoint: bool,
-        armed: Poison,
     },
 }
 
@@ -404,7 +437,7 @@ impl Tx {
                 if savepoint {
                     (&mut **conn).execute("RELEASE SAVEPOINT bz_part").await?;
                 }
-                armed.0 = None;
+                armed.bound = None;
                 Ok(())
             }
         }
@@ -424,7 +457,7 @@ impl Tx {
                         .execute("ROLLBACK TO SAVEPOINT bz_part")
                         .await?;
                     (&mut **conn).execute("RELEASE SAVEPOINT bz_part").await?;
-                    armed.0 = None;
+                    armed.bound = None;
                 }
                 // Without a savepoint the work keeps the poison: it rolls back whole.
                 Ok(())
@@ -484,7 +517,10 @@ impl<'c> Executor<'c> for Exec<'c> {
             // The rows of one event's query are few: read them all while holding the
             // connection.
             Some(mut conn) => futures::stream::once(async move {
-                let rows: Vec<_> = (&mut **conn).fetch_many(query).collect().await;
+                let rows: Vec<_> = match bound_settle(self.bound, &mut conn).await {
+                    Ok(()) => (&mut **conn).fetch_many(query).collect().await,
+                    Err(e) => vec![Err(e)],
+                };
                 futures::stream::iter(rows)
             })
             .flatten()
@@ -502,7 +538,11 @@ impl<'c> Executor<'c> for Exec<'c> {
     {
         match self.bound.and_then(Bound::try_lock) {
             None => self.pool.fetch_optional(query),
-            Some(mut conn) => async move { (&mut **conn).fetch_optional(query).await }.boxed(),
+            Some(mut conn) => async move {
+                bound_settle(self.bound, &mut conn).await?;
+                (&mut **conn).fetch_optional(query).await
+            }
+            .boxed(),
         }
     }
 
@@ -522,5 +562,13 @@ impl<'c> Executor<'c> for Exec<'c> {
         'c: 'e,
     {
         self.pool.describe(sql)
+    }
+}
+
+/// [`Bound::settle`] for a query's connection.
+async fn bound_settle(bound: Option<&Bound>, conn: &mut BoundConn) -> Result<(), sqlx::Error> {
+    match bound {
+        Some(b) => b.settle(conn).await,
+        None => Ok(()),
     }
 }

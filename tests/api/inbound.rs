@@ -274,3 +274,88 @@ async fn postgres_notify_wakes_the_sender_of_another_replica() {
     b.close().await;
     db.drop_db().await;
 }
+
+fn outgoing(chat: &str) -> bluezone_bot::store::NewOutboxItem {
+    bluezone_bot::store::NewOutboxItem {
+        to: bluezone_bot::domain::ChatAddress {
+            platform: Platform::Telegram,
+            chat_id: chat.into(),
+            is_group: false,
+        },
+        person_id: None,
+        broadcast_id: None,
+        priority: bluezone_bot::store::Priority::Reply,
+        message: bluezone_bot::platform::Outgoing::text("hello"),
+        dedupe_key: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_of_a_work_left_unfinished_is_undone_or_undoes_the_work() {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let store = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+
+    // A part with a savepoint left early (as a transaction dropped on an early return): its
+    // rows are undone, the rest of the work commits.
+    let work = store.work().await.expect("work");
+    work.store().kv_set("kept", "1").await.expect("kv");
+    {
+        let mut part = work.store().begin().await.expect("part");
+        Store::enqueue_in(&mut part, store.now(), &[outgoing("1")])
+            .await
+            .expect("queued");
+    }
+    work.store().kv_set("after", "1").await.expect("kv");
+    work.commit().await.expect("commit");
+    assert_eq!(
+        store.kv_get("kept").await.expect("kv").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        store.kv_get("after").await.expect("kv").as_deref(),
+        Some("1")
+    );
+    assert!(
+        store
+            .outbox_payloads_to(Platform::Telegram, "1")
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
+
+    // A part without a savepoint left unfinished: the whole work rolls back.
+    let work = store.work().await.expect("work");
+    work.store().kv_set("lost", "1").await.expect("kv");
+    {
+        let mut part = work.store().writer().await.expect("part");
+        Store::enqueue_in(&mut part, store.now(), &[outgoing("2")])
+            .await
+            .expect("queued");
+    }
+    assert!(work.commit().await.is_err());
+    assert_eq!(store.kv_get("lost").await.expect("kv"), None);
+    assert!(
+        store
+            .outbox_payloads_to(Platform::Telegram, "2")
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
+
+    // Nothing is left locked: an ordinary transaction goes through.
+    store.enqueue(&[outgoing("3")]).await.expect("queued");
+    assert_eq!(
+        store
+            .outbox_payloads_to(Platform::Telegram, "3")
+            .await
+            .expect("outbox")
+            .len(),
+        1
+    );
+    store.close().await;
+    db.drop_db().await;
+}
