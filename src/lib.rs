@@ -25,13 +25,17 @@
 //!   periods, budgets, paid speed), as data each adapter describes and one pure classifier.
 //! - [`store`]: all SQL, one file per table family, on SQLite or PostgreSQL through the same
 //!   queries. Rows are parsed into domain values before they leave it (a damaged row is an
-//!   error naming it), and its functions take domain values (`&UnitCode`, `Platform`).
+//!   error naming it), and its functions take domain values (`&UnitCode`, `Platform`). A
+//!   store bound to a [`Work`](store::Work) runs every query in that one transaction: each
+//!   inbound event (its webhook claim, the person, the new state, the outbox rows) commits
+//!   whole or not at all.
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
 //!   account claims small windows of due rows (replies first), checks the account's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
 //!   holds back other chats), keeps several requests in flight and records outcomes in
-//!   batches. Claimed rows are leased, so a crash loses nothing. A scheduler runs the timed
-//!   jobs once a second: broadcast progress, reminders and daily digests.
+//!   batches. Claimed rows are leased, so a crash loses nothing. Whoever queues wakes the
+//!   senders: in-process, or from another replica by PostgreSQL `NOTIFY`. A scheduler runs
+//!   the timed jobs once a second: broadcast progress, reminders and daily digests.
 //! - [`broadcast`]: the broadcast feature: the leader's commands, the status texts, the
 //!   scheduler's progress step and the message keys (its rows live in `store::broadcasts`).
 //! - [`reminders`] and [`digest`]: the scheduler's other two jobs, reminding citizens who have

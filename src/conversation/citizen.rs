@@ -136,7 +136,7 @@ impl Engine {
     /// The unit question when there are units to choose from; otherwise (an operator who has
     /// not imported any yet) straight on to the guide.
     pub(super) async fn ask_unit_or_guide(&self, ctx: &Ctx<'_>) -> Result<(State, Vec<Reply>)> {
-        if self.store.unit_count().await? > 0 {
+        if self.store.has_units().await? {
             return Ok((State::AwaitingUnitSearch, vec![self.unit_prompt()]));
         }
         if ctx.person.confirmed_at.is_some() {
@@ -282,14 +282,24 @@ impl Engine {
         )
     }
 
-    /// `/status`.
+    /// The status, after a turn that may have changed the unit or the confirmation (the
+    /// person is read again).
     pub(super) async fn status(&self, ctx: &Ctx<'_>) -> Result<Reply> {
-        // Reload: the turn may have changed the unit or the confirmation.
         let person = self
             .store
             .person(ctx.person.id)
             .await?
             .unwrap_or_else(|| ctx.person.clone());
+        self.status_of(ctx, &person).await
+    }
+
+    /// `/status` and its button: the person as read at the start of the event, which
+    /// changed nothing since.
+    pub(super) async fn status_now(&self, ctx: &Ctx<'_>) -> Result<Reply> {
+        self.status_of(ctx, &ctx.person).await
+    }
+
+    async fn status_of(&self, ctx: &Ctx<'_>, person: &crate::store::Person) -> Result<Reply> {
         let mut reply = Reply::to_sender(&STATUS_HEADER);
         let mut lines = Vec::new();
         match &person.unit_code {

@@ -15,6 +15,22 @@ use crate::i18n::{Msg, render, render_all};
 use crate::platform::{ChatKind, Event, Inbound, OutButton, Outgoing};
 use crate::store::{NewOutboxItem, Person, Priority, Store};
 
+/// What runs first in an event's transaction, and may stop it (the inbox claims webhook
+/// events with it, so the claim commits with the event's work or not at all).
+#[async_trait::async_trait]
+pub trait Guard: Send + Sync {
+    /// Whether to handle the event; `false` rolls the transaction back.
+    async fn enter(&self, store: &Store) -> Result<bool>;
+}
+
+/// How an event's work inside its transaction ended.
+enum Step {
+    /// Ready to commit; whether replies were queued.
+    Done { queued: bool },
+    /// The conversation failed: roll back, then apologise.
+    Failed(anyhow::Error),
+}
+
 /// The longest text the bot reads; longer messages get a polite refusal.
 pub const MAX_TEXT_CHARS: usize = 1000;
 
@@ -86,20 +102,78 @@ impl Engine {
         &self.settings
     }
 
-    /// Handles one inbound event end to end. Errors are logged and answered with a short
-    /// apology; they never take the service down.
-    #[tracing::instrument(skip_all, fields(platform = %inbound.platform, user = %inbound.sender.user_id))]
+    /// Handles one inbound event end to end, in one transaction. Errors are logged and
+    /// answered with a short apology; they never take the service down.
     pub async fn handle(&self, inbound: &Inbound) -> Result<()> {
+        self.handle_guarded(inbound, None).await.map(|_| ())
+    }
+
+    /// Handles one inbound event in one transaction ([`Store::work`]): `guard` first (a
+    /// webhook event's claim), then the person read and touched, the conversation, the new
+    /// state and the replies queued, all committed together. When the conversation fails,
+    /// everything it did is rolled back and, in a new transaction, the person gets a short
+    /// apology. False when `guard` said no (nothing was written). Errors (the database)
+    /// leave nothing written.
+    #[tracing::instrument(skip_all, fields(platform = %inbound.platform, user = %inbound.sender.user_id))]
+    pub async fn handle_guarded(
+        &self,
+        inbound: &Inbound,
+        guard: Option<&dyn Guard>,
+    ) -> Result<bool> {
         let kind = crate::metrics::event_kind(&inbound.event);
         crate::metrics::record_inbound(inbound.platform, kind);
+        let mut apology = false;
+        loop {
+            let work = self.store.work().await?;
+            if let Some(g) = guard
+                && !g.enter(work.store()).await?
+            {
+                work.rollback().await;
+                return Ok(false);
+            }
+            let engine = Engine {
+                store: work.store().clone(),
+                ..self.clone()
+            };
+            match engine.handle_in(inbound, apology).await {
+                Ok(Step::Done { queued }) => {
+                    if queued {
+                        work.store().announce_outbox().await?;
+                    }
+                    work.commit().await?;
+                    if queued {
+                        self.wake_outbox();
+                    }
+                    return Ok(true);
+                }
+                Ok(Step::Failed(e)) if !apology => {
+                    tracing::error!(error = ?e, "handling an event failed; apologising");
+                    work.rollback().await;
+                    apology = true;
+                }
+                Ok(Step::Failed(e)) => {
+                    work.rollback().await;
+                    return Err(e);
+                }
+                Err(e) => {
+                    work.rollback().await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// The event's work inside its transaction (this engine's store is bound to it). With
+    /// `apology`, the conversation is skipped and the person gets the short apology.
+    async fn handle_in(&self, inbound: &Inbound, apology: bool) -> Result<Step> {
         let is_group = matches!(inbound.chat.kind, ChatKind::Group { .. });
         // Platform-level membership events need no conversation.
         match &inbound.event {
             Event::Blocked => {
-                return self
-                    .store
+                self.store
                     .mark_unreachable(inbound.platform, &inbound.sender.private_chat_id, "blocked")
-                    .await;
+                    .await?;
+                return Ok(Step::Done { queued: false });
             }
             Event::Unblocked if !is_group => {
                 if let Some(p) = self
@@ -109,7 +183,7 @@ impl Engine {
                 {
                     self.store.save_state(p.id, &p.state).await?;
                 }
-                return Ok(());
+                return Ok(Step::Done { queued: false });
             }
             _ => {}
         }
@@ -130,22 +204,24 @@ impl Engine {
             is_new,
             inbound,
         };
-        let state = ctx.person.state.clone();
-        let result = if is_group {
-            self.route_group(&ctx).await.map(|t| (state.clone(), t))
+        let (new_state, turn) = if apology {
+            (State::Idle, Turn::reply(Reply::to_sender(&ERROR_GENERIC)))
         } else {
-            self.route_private(&ctx, state.clone()).await
-        };
-        let (new_state, turn) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = ?e, "handling an event failed");
-                (State::Idle, Turn::reply(Reply::to_sender(&ERROR_GENERIC)))
+            let state = ctx.person.state.clone();
+            let result = if is_group {
+                self.route_group(&ctx).await.map(|t| (state, t))
+            } else {
+                self.route_private(&ctx, state).await
+            };
+            match result {
+                Ok(r) => r,
+                Err(e) => return Ok(Step::Failed(e)),
             }
         };
         // A group event does not change the sender's private conversation.
         let save = if is_group { None } else { Some(new_state) };
-        self.commit(&ctx, save, turn).await
+        let queued = self.commit(&ctx, save, turn).await?;
+        Ok(Step::Done { queued })
     }
 
     /// Whether this platform account is an administrator.
@@ -197,7 +273,7 @@ impl Engine {
             "start" => return self.start(ctx, args).await,
             "guide" => self.guide(ctx).await?,
             "installed" => self.installed(ctx).await?,
-            "status" => Turn::reply(self.status(ctx).await?),
+            "status" => Turn::reply(self.status_now(ctx).await?),
             "language" => Turn::reply(self.language_menu()),
             "help" => Turn::reply(self.help(ctx).await?),
             "stop" => {
@@ -247,7 +323,7 @@ impl Engine {
             }
             Action::Installed => self.installed(ctx).await?,
             Action::Guide => self.guide(ctx).await?,
-            Action::Status => Turn::reply(self.status(ctx).await?),
+            Action::Status => Turn::reply(self.status_now(ctx).await?),
             Action::LanguageMenu => Turn::reply(self.language_menu()),
             Action::BroadcastAudience(id, only) => self.broadcast_audience(ctx, id, only).await?,
             Action::BroadcastConfirm(id) => {
@@ -291,7 +367,7 @@ impl Engine {
                 if ctx.person.unit_code.is_none()
                     && ctx.person.started
                     && !self.store.unit_skipped(ctx.person.id).await?
-                    && self.store.unit_count().await? > 0
+                    && self.store.has_units().await?
                 {
                     return self.search(ctx, text).await;
                 }
@@ -352,8 +428,9 @@ impl Engine {
         self.platforms.share_url(platform, link, text)
     }
 
-    /// Renders a turn and writes it, with the new state, in one transaction.
-    async fn commit(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<()> {
+    /// Renders a turn and writes it, with the new state (in the event's transaction); whether
+    /// anything was queued.
+    async fn commit(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<bool> {
         let mut items = Vec::new();
         if let Event::Button {
             callback_id: Some(id),
@@ -372,10 +449,18 @@ impl Engine {
                 dedupe_key: None,
             });
         }
-        // The person may have switched language during this turn.
-        let locale = match self.store.person(ctx.person.id).await? {
-            Some(p) => p.locale,
-            None => ctx.locale(),
+        // The person may have switched language during this turn (only the language buttons
+        // do that).
+        let locale = match &ctx.inbound.event {
+            Event::Button { data, .. }
+                if matches!(Action::parse(data), Some(Action::Language(_))) =>
+            {
+                match self.store.person(ctx.person.id).await? {
+                    Some(p) => p.locale,
+                    None => ctx.locale(),
+                }
+            }
+            _ => ctx.locale(),
         };
         for reply in turn.replies {
             let (to, person_id, locale) = match &reply.to {
@@ -403,17 +488,14 @@ impl Engine {
                 dedupe_key: None,
             });
         }
-        let mut tx = self.store.begin().await?;
+        // Inside the event's work: its own transaction, no savepoint.
+        let mut tx = self.store.writer().await?;
         if let Some(state) = state {
-            sqlx_save_state(&mut tx, ctx.person.id, &state, self.store.now()).await?;
+            Store::save_state_in(&mut tx, ctx.person.id, &state, self.store.now()).await?;
         }
         Store::enqueue_in(&mut tx, self.store.now(), &items).await?;
         tx.commit().await?;
-        if !items.is_empty() {
-            self.outbox_ready.notify_waiters();
-            self.outbox_ready.notify_one();
-        }
-        Ok(())
+        Ok(!items.is_empty())
     }
 
     /// Wakes the sender workers (something was queued outside [`Engine::commit`]).
@@ -434,15 +516,6 @@ impl Engine {
 /// An optional unit code as a command argument (empty for none).
 fn opt_str(code: &Option<crate::domain::UnitCode>) -> &str {
     code.as_ref().map_or("", |c| c.as_str())
-}
-
-async fn sqlx_save_state(
-    tx: &mut crate::store::Tx,
-    id: i64,
-    state: &State,
-    now: i64,
-) -> Result<()> {
-    Store::save_state_in(tx, id, state, now).await
 }
 
 /// Renders a reply in `locale` into the neutral outgoing form.

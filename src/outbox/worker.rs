@@ -250,7 +250,13 @@ struct Shared {
 pub struct Worker {
     shared: Arc<Shared>,
     ready: Arc<Notify>,
+    /// The longest an idle worker sleeps before it looks at the queue again: a safety net,
+    /// since whoever queues wakes it (in-process, or by PostgreSQL `NOTIFY`).
+    idle_poll_ms: Millis,
 }
+
+/// How long an idle worker sleeps by default before it looks at the queue again.
+pub const IDLE_POLL_MS: Millis = 1_000;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -304,7 +310,21 @@ impl Worker {
                 reserving: tokio::sync::Mutex::new(()),
             }),
             ready,
+            idle_poll_ms: IDLE_POLL_MS,
         }
+    }
+
+    /// The same worker, sleeping at most `ms` when idle (tests set it long, to see that a
+    /// queued reply wakes it).
+    pub fn with_idle_poll(mut self, ms: Millis) -> Worker {
+        self.idle_poll_ms = ms.max(1);
+        self
+    }
+
+    /// Wakes the worker: rows were queued.
+    pub fn wake(&self) {
+        self.ready.notify_waiters();
+        self.ready.notify_one();
     }
 
     /// Whether the platform is failing now (since its first failed request, until one
@@ -367,7 +387,7 @@ impl Worker {
     /// [`Sender::idle`] until something can go).
     #[tracing::instrument(skip_all, fields(platform = %self.shared.deliver.platform()))]
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut sender = Sender::new(self.shared.clone(), self.ready.clone());
+        let mut sender = Sender::new(self.shared.clone(), self.ready.clone(), self.idle_poll_ms);
         loop {
             let now = sender.collect();
             sender.return_stale(now);
@@ -386,6 +406,11 @@ impl Worker {
                 continue;
             };
             if sender.dispatch(i, now, &shutdown).await.is_break() {
+                break;
+            }
+            // The other rows whose slot has come go too before the next claim: a claim per
+            // row sent would make a trickle of replies wait on the queue's transactions.
+            if sender.dispatch_ready(now, &shutdown).await.is_break() {
                 break;
             }
         }
@@ -474,10 +499,12 @@ struct Sender {
     claim_now: bool,
     /// The last claim found nothing.
     queue_empty: bool,
+    /// The longest idle sleep.
+    idle_poll_ms: Millis,
 }
 
 impl Sender {
-    fn new(s: Arc<Shared>, ready: Arc<Notify>) -> Sender {
+    fn new(s: Arc<Shared>, ready: Arc<Notify>, idle_poll_ms: Millis) -> Sender {
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
         let last_stale_check = lock(&s.limiter).now();
         Sender {
@@ -495,6 +522,7 @@ impl Sender {
             last_flush: s.store.now(),
             claim_now: true,
             queue_empty: false,
+            idle_poll_ms,
             s,
             ready,
         }
@@ -630,7 +658,8 @@ impl Sender {
             Some(now)
         };
         let wake = [next_pending, next_due].into_iter().flatten().min();
-        let wait = wake.map(|w| (w - now).clamp(1, 1000)).unwrap_or(1000) as u64;
+        let poll = self.idle_poll_ms;
+        let wait = wake.map(|w| (w - now).clamp(1, poll)).unwrap_or(poll) as u64;
         let wait = if self.done.is_empty() {
             wait
         } else {
@@ -704,6 +733,27 @@ impl Sender {
                     _ = self.ready.notified() => { self.claim_now = true; }
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
                 }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Dispatches the pending rows whose slot has come, up to a window of them, until one
+    /// has to wait.
+    async fn dispatch_ready(
+        &mut self,
+        now: Millis,
+        shutdown: &CancellationToken,
+    ) -> ControlFlow<()> {
+        for _ in 0..self.window {
+            let Some(i) = self.pick(now) else {
+                break;
+            };
+            let before = self.pending.len();
+            self.dispatch(i, now, shutdown).await?;
+            if self.pending.len() == before {
+                // It waits (its chat, or the platform): back to the main loop.
+                break;
             }
         }
         ControlFlow::Continue(())

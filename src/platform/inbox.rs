@@ -3,14 +3,13 @@
 //! the same steps:
 //!
 //! 1. makes every platform string safe to store ([`Inbound::cleaned`]);
-//! 2. for webhooks, claims the event's id, so a retried delivery is handled once
-//!    ([`Inbox::take_claimed`]);
-//! 3. turns a typed number or label into the press of a remembered button, where the
+//! 2. turns a typed number or label into the press of a remembered button, where the
 //!    source's buttons come back as text ([`choices::resolve`]);
-//! 4. fills in the sender's name when the event carries none (the stored one, else the
+//! 3. fills in the sender's name when the event carries none (the stored one, else the
 //!    platform's profile, asked once);
-//! 5. takes the chat's turn (one event per chat at a time on this replica) and lets the
-//!    [`Engine`] handle it.
+//! 4. takes the chat's turn (one event per chat at a time on this replica) and lets the
+//!    [`Engine`] handle it in one transaction; for webhooks, that transaction first claims
+//!    the event's id, so a retried delivery is handled once ([`Inbox::take_claimed`]).
 //!
 //! A [`Source`] says how one account's events are taken in; it is the account's, not the
 //! platform's, so two accounts of one platform each feed the inbox with their own.
@@ -23,7 +22,7 @@ use anyhow::Result;
 use super::chat_lock::ChatLocks;
 use super::profile::Profiles;
 use super::{Event, Inbound, choices, clean_line};
-use crate::conversation::Engine;
+use crate::conversation::{Engine, Guard};
 use crate::domain::Platform;
 use crate::store::Store;
 
@@ -123,41 +122,30 @@ impl Inbox {
         self.handle(&inbound).await
     }
 
-    /// Takes in webhook events once each: claims `<prefix>.<key>` first (a retry finds it
-    /// taken, or takes it over when the attempt holding it died). A failure releases the
-    /// claim, so the platform's retry is handled. The other events of a batch are handled
-    /// either way.
+    /// Takes in webhook events once each: the claim `<prefix>.<key>` is taken in the
+    /// event's own transaction, with everything the event does, so a retry finds it
+    /// handled, or (when the attempt failed or died) not claimed at all. The other events of
+    /// a batch are handled either way.
     pub async fn take_claimed(&self, source: &Source, events: Vec<(String, Inbound)>) -> Taken {
-        let store = self.store();
         let mut taken = Taken::Handled;
         for (mut key, inbound) in events {
             clean_line(&mut key);
-            let claim = format!("{}.{key}", source.claim_prefix);
-            match claim_event(store, &claim).await {
-                Ok(Claim::Mine) => {}
-                Ok(Claim::Done) => continue,
-                Ok(Claim::Busy) => {
-                    taken = Taken::Busy;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::error!(error = ?e, "claiming a webhook event failed");
-                    return Taken::Busy;
-                }
-            }
             let inbound = self.prepare(source, inbound.cleaned()).await;
-            match self.handle(&inbound).await {
-                Ok(()) => {
-                    let done = format!("{claim}.done");
-                    if let Err(e) = store.kv_insert_new(&done, &store.now().to_string()).await {
-                        // The claim stays: a retry after the lease handles it again rather
-                        // than never.
-                        tracing::warn!(error = ?e, "marking a webhook event handled failed");
+            let claim = ClaimGuard {
+                claim: format!("{}.{key}", source.claim_prefix),
+                verdict: Mutex::new(None),
+            };
+            let _turn = self.chat_turn(&inbound).await;
+            match self.engine.handle_guarded(&inbound, Some(&claim)).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    let verdict = claim.verdict.lock().ok().and_then(|mut v| v.take());
+                    if matches!(verdict, Some(Claim::Busy)) {
+                        taken = Taken::Busy;
                     }
                 }
                 Err(e) => {
                     tracing::error!(error = ?e, platform = %inbound.platform, "webhook event failed");
-                    let _ = store.kv_delete(&claim).await;
                     taken = Taken::Failed;
                 }
             }
@@ -188,7 +176,7 @@ impl Inbox {
         purge_claims(self.store(), &prefixes).await;
     }
 
-    /// Steps 3 and 4: typed choices and the sender's name.
+    /// Steps 2 and 3: typed choices and the sender's name.
     async fn prepare(&self, source: &Source, mut inbound: Inbound) -> Inbound {
         if source.typed_choices
             && let Event::Text(text) = &inbound.event
@@ -205,14 +193,18 @@ impl Inbox {
         inbound
     }
 
-    /// Step 5: the chat's turn, then the engine. Two quick messages do not both work from
+    /// Step 4: the chat's turn, then the engine. Two quick messages do not both work from
     /// the same saved state.
     async fn handle(&self, inbound: &Inbound) -> Result<()> {
-        let _turn = self
-            .chats
-            .lock(&format!("{}:{}", inbound.platform, inbound.chat.id))
-            .await;
+        let _turn = self.chat_turn(inbound).await;
         self.engine.handle(inbound).await
+    }
+
+    /// Waits for the chat's turn (taken before the event's transaction starts).
+    async fn chat_turn(&self, inbound: &Inbound) -> super::chat_lock::ChatGuard {
+        self.chats
+            .lock(&format!("{}:{}", inbound.platform, inbound.chat.id))
+            .await
     }
 
     /// Fills in the sender's name where the event gave none: the stored one, or (for a new
@@ -271,27 +263,47 @@ enum Claim {
     Busy,
 }
 
-/// Claims `claim` (`prefix.key`) for this attempt. The claim holds the time it was taken; a
-/// `.done` key beside it says the event was handled. A claim left by an attempt that died
-/// before finishing is taken over once [`CLAIM_LEASE_MS`] has passed, so a crash between
-/// claiming and handling loses nothing.
-async fn claim_event(store: &Store, claim: &str) -> Result<Claim> {
-    let now = store.now();
-    if store.kv_insert_new(claim, &now.to_string()).await? {
-        return Ok(Claim::Mine);
+/// A webhook event's claim, taken first in the event's transaction.
+struct ClaimGuard {
+    claim: String,
+    /// What the claim said, when it said no.
+    verdict: Mutex<Option<Claim>>,
+}
+
+#[async_trait::async_trait]
+impl Guard for ClaimGuard {
+    async fn enter(&self, store: &Store) -> Result<bool> {
+        let verdict = claim_event(store, &self.claim).await?;
+        let go = matches!(verdict, Claim::Mine);
+        if let Ok(mut v) = self.verdict.lock() {
+            *v = Some(verdict);
+        }
+        Ok(go)
     }
-    if store.kv_get(&format!("{claim}.done")).await?.is_some() {
-        return Ok(Claim::Done);
+}
+
+/// Claims `claim` (`prefix.key`) inside the event's transaction (`store` is bound to it):
+/// the claim and its `.done` mark are written together, so they commit with the event's
+/// work, or neither does. A claim without its mark was left by an earlier version that
+/// claimed before handling: it is respected for [`CLAIM_LEASE_MS`] (that attempt may still
+/// be running), then taken over.
+async fn claim_event(store: &Store, claim: &str) -> Result<Claim> {
+    let now = store.now().to_string();
+    let done = format!("{claim}.done");
+    match store.kv_insert_pair(claim, &done, &now).await? {
+        2 => return Ok(Claim::Mine),
+        0 => return Ok(Claim::Done),
+        // Only the mark was new: an unfinished claim of an earlier attempt.
+        _ => {}
     }
     let Some(held) = store.kv_get(claim).await? else {
-        // Released by a failed attempt just now: the platform's next retry takes it.
         return Ok(Claim::Busy);
     };
     let since = held.parse::<i64>().unwrap_or(0);
-    if now - since < CLAIM_LEASE_MS {
+    if store.now() - since < CLAIM_LEASE_MS {
         return Ok(Claim::Busy);
     }
-    if store.kv_replace(claim, &held, &now.to_string()).await? {
+    if store.kv_replace(claim, &held, &now).await? {
         tracing::warn!(
             claim,
             "taking over a webhook event an earlier attempt did not finish"

@@ -1,11 +1,20 @@
 //! The connection pool, migrations and transactions.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use sqlx::any::{
+    AnyConnectOptions, AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo,
+};
+use sqlx::{Any, AnyConnection, AnyPool, Either, Execute, Executor, SqlStr, Transaction};
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::clock::{Millis, SharedClock};
 
@@ -47,16 +56,49 @@ impl MigrationStatus {
     }
 }
 
-/// A write transaction.
-pub type Tx = Transaction<'static, Any>;
-
 /// The database handle every part of the service shares. Cheap to clone.
+///
+/// A store may be bound to a [`Work`] (one transaction for one inbound event): every query it
+/// makes then runs in that transaction, so an event's reads and writes (the person, the new
+/// state, the outbox rows, the webhook claim) commit together or not at all.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: SharedClock,
+    shared: Arc<Shared>,
+    /// The transaction of the [`Work`] this handle belongs to, if any.
+    bound: Option<Arc<Bound>>,
 }
+
+/// What every handle of one store shares.
+struct Shared {
+    /// SQLite has one writer at a time: writers of this process take turns here, in order,
+    /// instead of polling SQLite's lock (`busy_timeout` sleeps between attempts).
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Inbound events' works queue here before they take a connection (and, on SQLite,
+    /// the writer's turn): on SQLite one of them at most is ahead of the senders' writes
+    /// (claims, outcomes); on PostgreSQL they leave [`RESERVED`] connections of the pool to
+    /// everyone else. A burst of events then does not hold back the replies it queued.
+    inbound: Arc<tokio::sync::Semaphore>,
+    /// Whether this process runs the senders (holds the delivery lease): it then wakes them
+    /// in-process and needs no PostgreSQL notification.
+    leading: AtomicBool,
+}
+
+/// The transaction of a [`Work`].
+struct Bound {
+    tx: Arc<tokio::sync::Mutex<Option<Transaction<'static, Any>>>>,
+    /// Set when a part of the work failed without a savepoint to undo it: the work can then
+    /// only roll back.
+    poisoned: AtomicBool,
+    /// Set when a part with a savepoint was dropped unfinished (an early return): its
+    /// savepoint is rolled back before the next statement, as a dropped transaction is.
+    undo_part: AtomicBool,
+}
+
+/// The PostgreSQL channel that says "rows were queued in the outbox".
+pub const OUTBOX_CHANNEL: &str = "bluezone_outbox";
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -96,15 +138,28 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 4,
-                Backend::Postgres => 10,
+                Backend::Postgres => POSTGRES_CONNECTIONS,
             })
             .acquire_timeout(wait)
+            // A connection is pinged before use only when it sat idle a while: a ping before
+            // every query doubles the round trips of a busy PostgreSQL.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // Pages read through memory, not a read() call each.
+                        conn.execute("PRAGMA mmap_size = 268435456").await?;
                     }
                     Ok(())
                 })
@@ -121,6 +176,15 @@ impl Store {
             pool,
             backend,
             clock,
+            shared: Arc::new(Shared {
+                writer: Arc::new(tokio::sync::Mutex::new(())),
+                inbound: Arc::new(tokio::sync::Semaphore::new(match backend {
+                    Backend::Sqlite => 1,
+                    Backend::Postgres => (POSTGRES_CONNECTIONS - RESERVED) as usize,
+                })),
+                leading: AtomicBool::new(false),
+            }),
+            bound: None,
         })
     }
 
@@ -201,9 +265,42 @@ impl Store {
         self.backend
     }
 
-    /// The pool, for the store's own modules.
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// Where the store's own modules run their queries: the pool, or the transaction of the
+    /// [`Work`] this handle is bound to.
+    pub(crate) fn pool(&self) -> Exec<'_> {
+        Exec {
+            pool: &self.pool,
+            bound: self.bound.as_deref(),
+        }
+    }
+
+    /// The database URL (a PostgreSQL listener opens a connection of its own).
+    pub(crate) fn connect_options(&self) -> AnyConnectOptions {
+        (*self.pool.connect_options()).clone()
+    }
+
+    /// Says whether this process runs the senders (holds the delivery lease).
+    pub fn set_leading(&self, leading: bool) {
+        self.shared.leading.store(leading, Ordering::Relaxed);
+    }
+
+    /// Whether this process runs the senders.
+    pub fn leading(&self) -> bool {
+        self.shared.leading.load(Ordering::Relaxed)
+    }
+
+    /// Tells the senders of other processes that rows were queued: on PostgreSQL, when this
+    /// process does not send itself, a notification on [`OUTBOX_CHANNEL`] (inside a
+    /// [`Work`] it goes out when the work commits, and not at all when it rolls back).
+    /// Senders in this process are woken in-process by whoever queued.
+    pub async fn announce_outbox(&self) -> Result<()> {
+        if self.backend == Backend::Postgres && !self.leading() {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(OUTBOX_CHANNEL)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
     }
 
     /// The clock every stored time comes from.
@@ -217,17 +314,361 @@ impl Store {
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so two writers wait for each other instead of failing with SQLITE_BUSY.
+    /// IMMEDIATE`), so two writers wait for each other instead of failing with SQLITE_BUSY,
+    /// after this process's writers before it ([`Shared::writer`]). Inside a [`Work`] it is
+    /// a savepoint of the work's transaction, committed with it.
     pub async fn begin(&self) -> Result<Tx> {
+        if let Some(bound) = &self.bound {
+            let mut conn = bound.lock().await?;
+            (&mut **conn).execute("SAVEPOINT bz_part").await?;
+            return Ok(Tx(TxKind::Part {
+                armed: Poison {
+                    bound: Some(bound.clone()),
+                    savepoint: true,
+                },
+                conn,
+                savepoint: true,
+            }));
+        }
+        let (tx, turn) = self.begin_own().await?;
+        Ok(Tx(TxKind::Own { tx, _turn: turn }))
+    }
+
+    /// A transaction to write a few rows with: inside a [`Work`], the work's own (no
+    /// savepoint: a failure there fails the whole work, which then rolls back); otherwise a
+    /// new one, as [`Store::begin`].
+    pub async fn writer(&self) -> Result<Tx> {
+        if let Some(bound) = &self.bound {
+            let conn = bound.lock().await?;
+            return Ok(Tx(TxKind::Part {
+                armed: Poison {
+                    bound: Some(bound.clone()),
+                    savepoint: false,
+                },
+                conn,
+                savepoint: false,
+            }));
+        }
+        self.begin().await
+    }
+
+    /// Starts the one transaction of an inbound event: the returned [`Work`]'s store runs
+    /// every query in it until [`Work::commit`].
+    pub async fn work(&self) -> Result<Work> {
+        if self.bound.is_some() {
+            anyhow::bail!("a work cannot start inside another");
+        }
+        let gate = self
+            .shared
+            .inbound
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the store is closed")?;
+        let (tx, turn) = self.begin_own().await?;
+        let bound = Arc::new(Bound {
+            tx: Arc::new(tokio::sync::Mutex::new(Some(tx))),
+            poisoned: AtomicBool::new(false),
+            undo_part: AtomicBool::new(false),
+        });
+        Ok(Work {
+            store: Store {
+                bound: Some(bound.clone()),
+                ..self.clone()
+            },
+            bound,
+            _turn: turn,
+            _gate: gate,
+        })
+    }
+
+    async fn begin_own(&self) -> Result<(Transaction<'static, Any>, Option<OwnedMutexGuard<()>>)> {
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => {
+                let turn = self.shared.writer.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await;
+                return Ok((tx.context("starting a transaction")?, Some(turn)));
+            }
             Backend::Postgres => self.pool.begin().await,
         };
-        tx.context("starting a transaction")
+        Ok((tx.context("starting a transaction")?, None))
     }
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// The connections of a PostgreSQL pool.
+const POSTGRES_CONNECTIONS: u32 = 10;
+
+/// Connections of a PostgreSQL pool that inbound events' works leave to the rest (the
+/// senders, the scheduler, reads outside a work).
+const RESERVED: u32 = 3;
+
+/// How long a pooled connection may sit idle before it is pinged on its next use.
+const IDLE_PING: Duration = Duration::from_secs(30);
+
+/// One transaction for one inbound event (see [`Store::work`]).
+pub struct Work {
+    store: Store,
+    bound: Arc<Bound>,
+    /// This process's SQLite writer turn, held until the work ends.
+    _turn: Option<OwnedMutexGuard<()>>,
+    /// The inbound events' turn, released after the writer's.
+    _gate: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Work {
+    /// The store whose every query runs in this work's transaction.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Commits everything the work wrote; an error (and nothing written) when a part of it
+    /// failed.
+    pub async fn commit(self) -> Result<()> {
+        let tx = self.bound.tx.lock().await.take();
+        let Some(tx) = tx else {
+            anyhow::bail!("the work was already finished");
+        };
+        if self.bound.poisoned.load(Ordering::Relaxed) {
+            tx.rollback().await?;
+            anyhow::bail!("a part of the work failed: nothing was written");
+        }
+        let mut tx = tx;
+        self.bound.settle(&mut tx).await?;
+        tx.commit().await.context("committing")?;
+        Ok(())
+    }
+
+    /// Undoes everything the work wrote.
+    pub async fn rollback(self) {
+        let tx = self.bound.tx.lock().await.take();
+        if let Some(tx) = tx
+            && let Err(e) = tx.rollback().await
+        {
+            tracing::warn!(error = %e, "rolling back failed (the connection closes)");
+        }
+    }
+}
+
+/// The connection of a work's transaction, held by one query or one [`Tx`] at a time.
+type BoundConn =
+    OwnedMappedMutexGuard<Option<Transaction<'static, Any>>, Transaction<'static, Any>>;
+
+impl Bound {
+    /// Waits for the transaction's connection.
+    async fn lock(&self) -> Result<BoundConn> {
+        let guard = self.tx.clone().lock_owned().await;
+        let mut conn = OwnedMutexGuard::try_map(guard, Option::as_mut)
+            .map_err(|_| anyhow::anyhow!("the work was already finished"))?;
+        self.settle(&mut conn).await?;
+        Ok(conn)
+    }
+
+    /// Rolls back the savepoint of a part dropped unfinished, if any.
+    async fn settle(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        if self.undo_part.swap(false, Ordering::Relaxed) {
+            conn.execute("ROLLBACK TO SAVEPOINT bz_part").await?;
+            conn.execute("RELEASE SAVEPOINT bz_part").await?;
+        }
+        Ok(())
+    }
+
+    /// The transaction's connection if nobody holds it now (a query made while a part of
+    /// the work holds it goes to the pool instead, as it did before works existed).
+    fn try_lock(&self) -> Option<BoundConn> {
+        let guard = self.tx.clone().try_lock_owned().ok()?;
+        OwnedMutexGuard::try_map(guard, Option::as_mut).ok()
+    }
+}
+
+/// What a part of a work dropped unfinished (an error or an early return between its
+/// statements) leaves: with a savepoint, its rollback before the work's next statement;
+/// without one, a work that can only roll back.
+struct Poison {
+    bound: Option<Arc<Bound>>,
+    savepoint: bool,
+}
+
+impl Drop for Poison {
+    fn drop(&mut self) {
+        if let Some(bound) = self.bound.take() {
+            let flag = if self.savepoint {
+                &bound.undo_part
+            } else {
+                &bound.poisoned
+            };
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A write transaction: its own, or a part of a [`Work`]'s. Dereferences to the connection
+/// (`query.execute(&mut *tx)`).
+pub struct Tx(TxKind);
+
+enum TxKind {
+    Own {
+        tx: Transaction<'static, Any>,
+        _turn: Option<OwnedMutexGuard<()>>,
+    },
+    Part {
+        /// Dropped first: its flag is set while the connection is still held.
+        armed: Poison,
+        conn: BoundConn,
+        /// Whether it opened a savepoint (and can roll back on its own).
+        savepoint: bool,
+    },
+}
+
+impl Tx {
+    /// Commits (a part of a work: keeps its writes for the work's commit).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.0 {
+            TxKind::Own { tx, .. } => tx.commit().await,
+            TxKind::Part {
+                mut conn,
+                savepoint,
+                mut armed,
+            } => {
+                if savepoint {
+                    (&mut **conn).execute("RELEASE SAVEPOINT bz_part").await?;
+                }
+                armed.bound = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// Rolls back (a part of a work: back to its savepoint).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self.0 {
+            TxKind::Own { tx, .. } => tx.rollback().await,
+            TxKind::Part {
+                mut conn,
+                savepoint,
+                mut armed,
+            } => {
+                if savepoint {
+                    (&mut **conn)
+                        .execute("ROLLBACK TO SAVEPOINT bz_part")
+                        .await?;
+                    (&mut **conn).execute("RELEASE SAVEPOINT bz_part").await?;
+                    armed.bound = None;
+                }
+                // Without a savepoint the work keeps the poison: it rolls back whole.
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match &self.0 {
+            TxKind::Own { tx, .. } => tx,
+            TxKind::Part { conn, .. } => conn,
+        }
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match &mut self.0 {
+            TxKind::Own { tx, .. } => tx,
+            TxKind::Part { conn, .. } => conn,
+        }
+    }
+}
+
+/// Runs a store query on the pool, or in the transaction of the work the store is bound to.
+#[derive(Clone, Copy)]
+pub(crate) struct Exec<'a> {
+    pool: &'a AnyPool,
+    bound: Option<&'a Bound>,
+}
+
+impl std::fmt::Debug for Exec<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exec")
+            .field("bound", &self.bound.is_some())
+            .finish()
+    }
+}
+
+impl<'c> Executor<'c> for Exec<'c> {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        match self.bound.and_then(Bound::try_lock) {
+            None => self.pool.fetch_many(query),
+            // The rows of one event's query are few: read them all while holding the
+            // connection.
+            Some(mut conn) => futures::stream::once(async move {
+                let rows: Vec<_> = match bound_settle(self.bound, &mut conn).await {
+                    Ok(()) => (&mut **conn).fetch_many(query).collect().await,
+                    Err(e) => vec![Err(e)],
+                };
+                futures::stream::iter(rows)
+            })
+            .flatten()
+            .boxed(),
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        match self.bound.and_then(Bound::try_lock) {
+            None => self.pool.fetch_optional(query),
+            Some(mut conn) => async move {
+                bound_settle(self.bound, &mut conn).await?;
+                (&mut **conn).fetch_optional(query).await
+            }
+            .boxed(),
+        }
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<AnyStatement, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        self.pool.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        self.pool.describe(sql)
+    }
+}
+
+/// [`Bound::settle`] for a query's connection.
+async fn bound_settle(bound: Option<&Bound>, conn: &mut BoundConn) -> Result<(), sqlx::Error> {
+    match bound {
+        Some(b) => b.settle(conn).await,
+        None => Ok(()),
     }
 }

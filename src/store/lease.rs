@@ -44,7 +44,7 @@ impl Store {
         match self.backend() {
             Backend::Sqlite => Ok(Some(Lease { conn: None })),
             Backend::Postgres => {
-                let mut conn = self.pool().connect_options().connect().await?;
+                let mut conn = self.connect_options().connect().await?;
                 let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
                     .bind(DELIVERY_LOCK)
                     .fetch_one(&mut conn)

@@ -178,6 +178,28 @@ impl OutboxRow {
     }
 }
 
+/// Sent rows recorded by one statement.
+const SENT_CHUNK: usize = 16;
+
+/// Records [`SENT_CHUNK`] sent rows: `$1` the time, then per row its id, message id and
+/// claim (`$2, $3, $4`, `$5, $6, $7` …); a row claimed again meanwhile is left alone.
+static SENT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let p = |k: usize, i: usize| format!("${}", 2 + 3 * k + i);
+    let ids: Vec<String> = (0..SENT_CHUNK).map(|k| p(k, 0)).collect();
+    let message_ids: String = (0..SENT_CHUNK)
+        .map(|k| format!(" WHEN {} THEN {}", p(k, 0), p(k, 1)))
+        .collect();
+    let claims: String = (0..SENT_CHUNK)
+        .map(|k| format!(" WHEN {} THEN {}", p(k, 0), p(k, 2)))
+        .collect();
+    format!(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = NULL, \
+         message_id = CASE id{message_ids} END \
+         WHERE id IN ({}) AND status = 'sending' AND attempts = CASE id{claims} END",
+        ids.join(", ")
+    )
+});
+
 /// How long a claimed row stays claimed before another worker may take it, by default.
 pub const LEASE_MS: Millis = 60_000;
 
@@ -280,14 +302,16 @@ impl Store {
         let now = self.now();
         let mut tx = self.begin().await?;
         let mut figures: std::collections::BTreeMap<i64, [i64; 5]> = Default::default();
+        // Sent rows, by broadcast, are recorded SENT_CHUNK at a time.
+        let mut sent: std::collections::BTreeMap<Option<i64>, Vec<&Completion>> =
+            Default::default();
         for c in done {
+            if matches!(c.mark, Mark::Sent { .. }) {
+                sent.entry(c.broadcast_id).or_default().push(c);
+            }
             let q = match &c.mark {
-                Mark::Sent { message_id } => sqlx::query(
-                    "UPDATE outbox SET status = 'sent', sent_at = $1, message_id = $2, last_error = NULL \
-                     WHERE id = $3 AND status = 'sending' AND attempts = $4",
-                )
-                .bind(now)
-                .bind(message_id.clone()),
+                // Recorded in chunks below.
+                Mark::Sent { .. } => continue,
                 Mark::Retry { at, reason } => sqlx::query(
                     "UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $2 \
                      WHERE id = $3 AND status = 'sending' AND attempts = $4",
@@ -356,6 +380,24 @@ impl Store {
                     Mark::Cancelled => f[3] += 1,
                     Mark::Skipped { .. } => f[4] += 1,
                     Mark::Retry { .. } | Mark::Defer { .. } => {}
+                }
+            }
+        }
+        for (broadcast, rows) in sent {
+            for chunk in rows.chunks(SENT_CHUNK) {
+                // A short chunk repeats its last row: one statement text for all.
+                let mut q = sqlx::query(SENT_SQL.as_str()).bind(now);
+                for k in 0..SENT_CHUNK {
+                    let c = chunk[k.min(chunk.len() - 1)];
+                    let message_id = match &c.mark {
+                        Mark::Sent { message_id } => message_id.clone(),
+                        _ => None,
+                    };
+                    q = q.bind(c.id).bind(message_id).bind(c.claim);
+                }
+                let n = q.execute(&mut *tx).await?.rows_affected() as i64;
+                if let Some(b) = broadcast {
+                    figures.entry(b).or_default()[0] += n;
                 }
             }
         }

@@ -182,24 +182,28 @@ impl Store {
     ) -> Result<(Person, bool)> {
         let now = self.now();
         let name: String = display_name.chars().take(128).collect();
-        let updated = sqlx::query(
+        // One statement for the person everyone already knows: the update returns the row.
+        let sql = format!(
             "UPDATE people SET last_inbound_at = $1, display_name = $2, chat_id = $3 \
-             WHERE platform = $4 AND platform_user_id = $5",
-        )
-        .bind(now)
-        .bind(name.clone())
-        .bind(chat_id)
-        .bind(platform.as_str())
-        .bind(user_id)
-        .execute(self.pool())
-        .await?;
-        let mut created = false;
-        if updated.rows_affected() == 0 {
-            let r = sqlx::query(
-                "INSERT INTO people (platform, platform_user_id, chat_id, display_name, locale, ref_code, \
-                 created_at, last_activity_at, last_inbound_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
-                 ON CONFLICT (platform, platform_user_id) DO NOTHING",
-            )
+             WHERE platform = $4 AND platform_user_id = $5 RETURNING {PERSON_COLUMNS}"
+        );
+        let updated = sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(name.clone())
+            .bind(chat_id)
+            .bind(platform.as_str())
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(row) = updated {
+            return Ok((Person::try_from(row)?, false));
+        }
+        let sql = format!(
+            "INSERT INTO people (platform, platform_user_id, chat_id, display_name, locale, ref_code, \
+             created_at, last_activity_at, last_inbound_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
+             ON CONFLICT (platform, platform_user_id) DO NOTHING RETURNING {PERSON_COLUMNS}"
+        );
+        let inserted = sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
             .bind(platform.as_str())
             .bind(user_id)
             .bind(chat_id)
@@ -207,12 +211,14 @@ impl Store {
             .bind(locale.code())
             .bind(new_ref_code())
             .bind(now)
-            .execute(self.pool())
+            .fetch_optional(self.pool())
             .await?;
-            created = r.rows_affected() == 1;
+        if let Some(row) = inserted {
+            return Ok((Person::try_from(row)?, true));
         }
+        // Created by another event a moment ago.
         match self.person_by_platform_id(platform, user_id).await? {
-            Some(p) => Ok((p, created)),
+            Some(p) => Ok((p, false)),
             None => bail!("person {platform}:{user_id} vanished"),
         }
     }

@@ -173,6 +173,17 @@ impl Store {
         parse_units(q.fetch_all(self.pool()).await?)
     }
 
+    /// Whether any unit is imported.
+    pub async fn has_units(&self) -> Result<bool> {
+        // Stops at the first row; COUNT(*) of the table reads them all (a country has 11,000
+        // communes, and every /start asks).
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM (SELECT 1 FROM units LIMIT 1) AS one")
+                .fetch_one(self.pool())
+                .await?;
+        Ok(n != 0)
+    }
+
     /// How many units there are.
     pub async fn unit_count(&self) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM units")

@@ -11,6 +11,7 @@ mod delivery;
 mod doctor;
 mod groups;
 mod helpers;
+mod inbound;
 mod journey;
 mod linking;
 mod messenger;

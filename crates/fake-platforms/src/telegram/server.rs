@@ -294,6 +294,12 @@ impl FakeTelegram {
         self.calls_matching(|c| c.is_message_to(chat))
     }
 
+    /// Takes the record out, leaving it empty (long benchmarks read it as they go instead of
+    /// letting it grow); positions ([`FakeTelegram::mark`]) count from the take.
+    pub fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut self.shared.lock().calls)
+    }
+
     /// Forgets the record (not the updates, failures or limits).
     pub fn clear_calls(&self) {
         self.shared.lock().calls.clear();

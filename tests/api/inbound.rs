@@ -1,0 +1,361 @@
+//! The inbound path's mechanics: one transaction per event (a failure leaves nothing of it),
+//! and a queued reply wakes the sender at once, in this process or (PostgreSQL) in another.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bluezone_bot::clock::SystemClock;
+use bluezone_bot::config::Settings;
+use bluezone_bot::domain::Platform;
+use bluezone_bot::outbox::Worker;
+use bluezone_bot::platform::telegram::Telegram;
+use bluezone_bot::platform::{Chat, ChatKind, Event, Inbound, Sender};
+use bluezone_bot::startup::App;
+use bluezone_bot::store::Store;
+use fake_platforms::{FakeTelegram, TgUser};
+use sqlx::Connection;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Options, TestDb, WAIT, init_tracing, spawn_app_with};
+
+const SECRET: &str = "inbound-Secret_1";
+
+/// Raw SQL on the test database (a trigger that makes the bot's writes fail).
+async fn sql(url: &str, statements: &[&str]) {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    for s in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    conn.close().await.expect("close");
+}
+
+/// Makes every write matching `event` (`INSERT ON outbox`, `UPDATE OF phone_kind ON
+/// people`) fail, until [`allow`].
+async fn refuse(db: &TestDb, event: &str) {
+    if db.is_postgres() {
+        sql(
+            &db.url,
+            &[
+                "CREATE FUNCTION bz_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+                &format!("CREATE TRIGGER bz_refuse BEFORE {event} FOR EACH ROW EXECUTE FUNCTION bz_refuse()"),
+            ],
+        )
+        .await;
+    } else {
+        sql(
+            &db.url,
+            &[&format!(
+                "CREATE TRIGGER bz_refuse BEFORE {event} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )],
+        )
+        .await;
+    }
+}
+
+async fn allow(db: &TestDb, table: &str) {
+    if db.is_postgres() {
+        sql(
+            &db.url,
+            &[
+                &format!("DROP TRIGGER bz_refuse ON {table}"),
+                "DROP FUNCTION bz_refuse()",
+            ],
+        )
+        .await;
+    } else {
+        sql(&db.url, &["DROP TRIGGER bz_refuse"]).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_person_state_replies_and_claim_commit_together_or_not_at_all() {
+    let app = spawn_app_with(Options {
+        webhook: Some(("https://bot.example.org".into(), Some(SECRET.into()))),
+        ..Options::default()
+    })
+    .await;
+    let url = format!("{}/webhooks/telegram", app.http_base().await);
+    let client = reqwest::Client::new();
+    let user = TgUser::vi(4101);
+    let update = app.fake.text_update(&user, "/start");
+    let claim = format!("telegram.webhook.{}", update["update_id"]);
+    let post = || {
+        client
+            .post(&url)
+            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+            .json(&update)
+            .send()
+    };
+    let db = app.db.as_ref().expect("the database");
+
+    // The replies cannot be queued: the person, their state and the claim go too.
+    refuse(db, "INSERT ON outbox").await;
+    assert_eq!(post().await.expect("post").status(), 500);
+    assert!(
+        app.person(&user).await.is_none(),
+        "no person without replies"
+    );
+    assert_eq!(app.store.kv_get(&claim).await.expect("kv"), None);
+    assert_eq!(
+        app.store
+            .kv_get(&format!("{claim}.done"))
+            .await
+            .expect("kv"),
+        None
+    );
+
+    // Telegram's retry is handled in full, once.
+    allow(db, "outbox").await;
+    assert_eq!(post().await.expect("post").status(), 200);
+    app.fake
+        .wait_for(2, WAIT, |c| c.is_message_to(user.id))
+        .await
+        .expect("the welcome");
+    let person = app.person(&user).await.expect("the person");
+    assert!(person.started);
+    assert!(
+        app.store
+            .kv_get(&format!("{claim}.done"))
+            .await
+            .expect("kv")
+            .is_some()
+    );
+    assert_eq!(post().await.expect("post").status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.messages_to(user.id).len(), 2, "handled once");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_conversation_leaves_nothing_but_the_apology() {
+    let app = spawn_app_with(Options::default()).await;
+    let user = TgUser::vi(4102);
+    let welcome = app.say(&user, "/start", 2).await;
+    let db = app.db.as_ref().expect("the database");
+    refuse(db, "UPDATE OF phone_kind ON people").await;
+    let before = app.person(&user).await.expect("the person");
+    // The press fails half-way (its phone kind cannot be saved): nothing of it stays, and
+    // the person hears a short apology instead of silence.
+    let sorry = app.press_data(&user, &welcome[1], "phone:android", 1).await;
+    assert!(!sorry[0].text().is_empty());
+    let after = app.person(&user).await.expect("the person");
+    assert_eq!(after.phone_kind, None);
+    assert_eq!(
+        after.state,
+        bluezone_bot::domain::State::Idle,
+        "the apology leaves the conversation idle"
+    );
+    assert_eq!(after.unit_code, before.unit_code);
+    allow(db, "people").await;
+    let guide = app.press_data(&user, &welcome[1], "phone:android", 1).await;
+    assert_ne!(guide[0].text(), sorry[0].text());
+    assert_eq!(
+        app.person(&user)
+            .await
+            .expect("the person")
+            .phone_kind
+            .as_deref(),
+        Some("android")
+    );
+    app.finish().await;
+}
+
+fn start_from(user: i64) -> Inbound {
+    Inbound {
+        platform: Platform::Telegram,
+        sender: Sender {
+            user_id: user.to_string(),
+            private_chat_id: user.to_string(),
+            display_name: "Waker".into(),
+            language_code: Some("vi".into()),
+        },
+        chat: Chat {
+            id: user.to_string(),
+            kind: ChatKind::Private,
+        },
+        event: Event::Command {
+            name: "start".into(),
+            args: String::new(),
+        },
+    }
+}
+
+/// A sender on `store` that polls the queue only every minute, woken by `ready`.
+fn slow_poller(store: &Store, fake: &FakeTelegram, ready: Arc<Notify>) -> Worker {
+    let bot = teloxide::Bot::new(FakeTelegram::TOKEN)
+        .set_api_url(url::Url::parse(&fake.api_url()).expect("url"));
+    Worker::new(store.clone(), Arc::new(Telegram::new(bot)), ready).with_idle_poll(60_000)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_reply_wakes_the_sender_without_waiting_for_its_poll() {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let app = App::build_with_clock(Settings::for_database(&db.url), Arc::new(SystemClock))
+        .await
+        .expect("app");
+    // This process sends: the wake is in-process.
+    app.store.set_leading(true);
+    let fake = FakeTelegram::start().await.expect("fake");
+    let stop = CancellationToken::new();
+    let worker = slow_poller(&app.store, &fake, app.outbox_ready.clone());
+    let task = tokio::spawn(worker.run(stop.clone()));
+    // Let it find the queue empty and fall asleep for its minute.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    app.engine.handle(&start_from(4201)).await.expect("handled");
+    fake.wait_for(1, WAIT, |c| c.is_message_to(4201))
+        .await
+        .expect("the reply went long before the poll");
+    assert!(started.elapsed() < WAIT);
+    stop.cancel();
+    task.await.expect("worker");
+    app.store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notify_wakes_the_sender_of_another_replica() {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    if !db.is_postgres() {
+        // One SQLite process sends what it queues: nothing to notify.
+        return;
+    }
+    // Replica A answers the person; replica B leads delivery, its sender asleep for a minute.
+    let a = App::build_with_clock(Settings::for_database(&db.url), Arc::new(SystemClock))
+        .await
+        .expect("replica A");
+    let b = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("replica B");
+    b.set_leading(true);
+    let fake = FakeTelegram::start().await.expect("fake");
+    let stop = CancellationToken::new();
+    let worker = slow_poller(&b, &fake, Arc::new(Notify::new()));
+    let listener = tokio::spawn(bluezone_bot::outbox::lead::listen(
+        b.clone(),
+        vec![worker.clone()],
+        stop.clone(),
+    ));
+    let task = tokio::spawn(worker.run(stop.clone()));
+    // Wait until B listens.
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("pg_stat_activity");
+        if n > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "B never listened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    conn.close().await.expect("close");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.engine.handle(&start_from(4301)).await.expect("handled");
+    fake.wait_for(1, WAIT, |c| c.is_message_to(4301))
+        .await
+        .expect("B sent A's reply long before its poll");
+    stop.cancel();
+    task.await.expect("worker");
+    listener.await.expect("listener");
+    a.store.close().await;
+    b.close().await;
+    db.drop_db().await;
+}
+
+fn outgoing(chat: &str) -> bluezone_bot::store::NewOutboxItem {
+    bluezone_bot::store::NewOutboxItem {
+        to: bluezone_bot::domain::ChatAddress {
+            platform: Platform::Telegram,
+            chat_id: chat.into(),
+            is_group: false,
+        },
+        person_id: None,
+        broadcast_id: None,
+        priority: bluezone_bot::store::Priority::Reply,
+        message: bluezone_bot::platform::Outgoing::text("hello"),
+        dedupe_key: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_of_a_work_left_unfinished_is_undone_or_undoes_the_work() {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let store = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+
+    // A part with a savepoint left early (as a transaction dropped on an early return): its
+    // rows are undone, the rest of the work commits.
+    let work = store.work().await.expect("work");
+    work.store().kv_set("kept", "1").await.expect("kv");
+    {
+        let mut part = work.store().begin().await.expect("part");
+        Store::enqueue_in(&mut part, store.now(), &[outgoing("1")])
+            .await
+            .expect("queued");
+    }
+    work.store().kv_set("after", "1").await.expect("kv");
+    work.commit().await.expect("commit");
+    assert_eq!(
+        store.kv_get("kept").await.expect("kv").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        store.kv_get("after").await.expect("kv").as_deref(),
+        Some("1")
+    );
+    assert!(
+        store
+            .outbox_payloads_to(Platform::Telegram, "1")
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
+
+    // A part without a savepoint left unfinished: the whole work rolls back.
+    let work = store.work().await.expect("work");
+    work.store().kv_set("lost", "1").await.expect("kv");
+    {
+        let mut part = work.store().writer().await.expect("part");
+        Store::enqueue_in(&mut part, store.now(), &[outgoing("2")])
+            .await
+            .expect("queued");
+    }
+    assert!(work.commit().await.is_err());
+    assert_eq!(store.kv_get("lost").await.expect("kv"), None);
+    assert!(
+        store
+            .outbox_payloads_to(Platform::Telegram, "2")
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
+
+    // Nothing is left locked: an ordinary transaction goes through.
+    store.enqueue(&[outgoing("3")]).await.expect("queued");
+    assert_eq!(
+        store
+            .outbox_payloads_to(Platform::Telegram, "3")
+            .await
+            .expect("outbox")
+            .len(),
+        1
+    );
+    store.close().await;
+    db.drop_db().await;
+}
