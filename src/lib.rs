@@ -58,6 +58,7 @@
 //! - [`backoff`]: the one retry-delay formula (exponential, capped, optionally jittered) that
 //!   the outbox, Telegram polling and the Zalo token refresh share.
 
+pub mod accounts;
 pub mod backoff;
 pub mod broadcast;
 pub mod chat;

@@ -306,6 +306,7 @@ impl Engine {
         let plan = preview.plan(spend);
         let to = ChatAddress {
             platform: ctx.platform(),
+            account: ctx.inbound.account.clone(),
             chat_id: ctx.inbound.sender.private_chat_id.clone(),
             is_group: false,
         };

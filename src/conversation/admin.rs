@@ -28,7 +28,7 @@ impl Engine {
             .store
             .create_invitation(&unit.code, &ctx.qualified_id(), days)
             .await?;
-        let link = self.deep_link(ctx.platform(), &StartPayload::LeaderInvite(token));
+        let link = self.deep_link(ctx.account(), &StartPayload::LeaderInvite(token));
         Ok(Turn::reply(Reply::to_sender(
             Msg::new(&INVITE_CREATED)
                 .arg("unit", unit.name)

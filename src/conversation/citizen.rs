@@ -277,7 +277,7 @@ impl Engine {
     /// The person's own share link.
     pub(super) fn share_link(&self, ctx: &Ctx<'_>) -> String {
         self.deep_link(
-            ctx.platform(),
+            ctx.account(),
             &StartPayload::Referral(ctx.person.ref_code.clone()),
         )
     }
@@ -314,7 +314,7 @@ impl Engine {
             reply = reply.para(l);
         }
         let link = self.deep_link(
-            ctx.platform(),
+            ctx.account(),
             &StartPayload::Referral(person.ref_code.clone()),
         );
         reply = reply.para(Msg::new(&SHARE).arg("link", link));
@@ -408,7 +408,7 @@ impl Engine {
     /// shares (none where it has no way a button can open).
     fn share_button(&self, ctx: &Ctx<'_>, link: &str) -> Vec<Button> {
         let text = crate::i18n::render(ctx.locale(), &Msg::new(&SHARE_TEXT).arg("app", self.app()));
-        self.share_url(ctx.platform(), link, &text)
+        self.share_url(ctx.account(), link, &text)
             .map(|url| Button::url(Msg::new(&BTN_SHARE), url))
             .into_iter()
             .collect()

@@ -62,7 +62,7 @@ impl Engine {
         };
         let is_group_admin = self
             .platforms()
-            .is_chat_admin(ctx.platform(), &chat.chat_id, &ctx.inbound.sender.user_id)
+            .is_chat_admin(ctx.account(), &chat.chat_id, &ctx.inbound.sender.user_id)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = ?e, "checking the group's administrators failed");
@@ -76,10 +76,10 @@ impl Engine {
             ChatKind::Private => String::new(),
         };
         self.store
-            .link_group(ctx.platform(), &chat.chat_id, &unit, &title, ctx.person.id)
+            .link_group(ctx.platform(), &chat.account, &chat.chat_id, &unit, &title, ctx.person.id)
             .await?;
         let name = self.unit_name(&unit).await?;
-        let open = self.deep_link(ctx.platform(), &StartPayload::Unit(unit.to_string()));
+        let open = self.deep_link(ctx.account(), &StartPayload::Unit(unit.to_string()));
         let linked = Reply::to_sender(
             Msg::new(&GROUP_LINKED)
                 .arg("unit", name.clone())

@@ -43,6 +43,9 @@ pub struct Chat {
 pub struct Inbound {
     /// The platform it came from.
     pub platform: Platform,
+    /// The account it is for (a person and a chat belong to the account they talk to). The
+    /// parsers name the platform's single account; the inbox puts in its source's.
+    pub account: crate::domain::AccountId,
     /// Who did it.
     pub sender: Sender,
     /// Where.

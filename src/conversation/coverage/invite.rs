@@ -28,7 +28,7 @@ impl Engine {
             Err(reply) => return Ok(Turn::reply(reply)),
         };
         let name = self.unit_name(&code).await?;
-        let link = self.deep_link(ctx.platform(), &StartPayload::Unit(code.to_string()));
+        let link = self.deep_link(ctx.account(), &StartPayload::Unit(code.to_string()));
         let locale = ctx.locale();
         let app = self.app();
         let text = PosterText {

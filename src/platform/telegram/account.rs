@@ -12,13 +12,20 @@ use teloxide::prelude::Requester;
 use teloxide::types::AllowedUpdate;
 
 use super::config::TelegramConfig;
+use crate::config::Settings;
+use crate::store::Store;
 use super::{Telegram, routes, run_polling, set_commands};
 use crate::domain::{Platform, StartPayload};
-use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
+use crate::accounts::AccountInfo;
+use crate::platform::adapter::{
+    AccountStatus, Adapter, Capabilities, StartContext, Started, webhook_address,
+};
 
 /// One Telegram bot account.
 #[derive(Debug)]
 pub struct TelegramAccount {
+    /// Its id, root unit and administrators.
+    info: AccountInfo,
     config: TelegramConfig,
     /// The username Telegram reported (`getMe`), set once at startup.
     reported: OnceLock<String>,
@@ -27,8 +34,9 @@ pub struct TelegramAccount {
 impl TelegramAccount {
     /// The account in `config`; its username is still to be learned unless the settings
     /// name it.
-    pub fn new(config: TelegramConfig) -> TelegramAccount {
+    pub fn new(info: AccountInfo, config: TelegramConfig) -> TelegramAccount {
         TelegramAccount {
+            info,
             config,
             reported: OnceLock::new(),
         }
@@ -54,7 +62,15 @@ impl TelegramAccount {
 #[async_trait::async_trait]
 impl Adapter for TelegramAccount {
     fn account_id(&self) -> &str {
-        "telegram"
+        &self.info.id
+    }
+
+    fn root_unit(&self) -> Option<crate::domain::UnitCode> {
+        self.info.root.clone()
+    }
+
+    fn admins(&self) -> &[String] {
+        &self.info.admins
     }
 
     fn platform(&self) -> Platform {
@@ -108,9 +124,10 @@ impl Adapter for TelegramAccount {
             bot = bot.set_api_url(url.clone());
         }
         let telegram = Telegram::with_limits(bot.clone(), self.config.limits)
-            .with_paid_speed(self.config.paid_speed);
+            .with_paid_speed(self.config.paid_speed)
+            .for_account(self.info.id.clone());
         ctx.platforms
-            .register_group_admins(Platform::Telegram, Arc::new(telegram.clone()));
+            .register_group_admins(self.account_id(), Arc::new(telegram.clone()));
         let me = bot
             .get_me()
             .await
@@ -120,11 +137,12 @@ impl Adapter for TelegramAccount {
         self.learn_username(&reported);
         match self.username() {
             Some(linked) if linked != reported => tracing::warn!(
+                account = %self.info.id,
                 bot = %reported,
                 links = %linked,
                 "connected to Telegram; BLUEZONE_BOT_USERNAME makes deep links name another bot"
             ),
-            _ => tracing::info!(bot = %reported, "connected to Telegram"),
+            _ => tracing::info!(account = %self.info.id, bot = %reported, "connected to Telegram"),
         }
         if let Err(e) = set_commands(&telegram).await {
             tracing::warn!(error = %e, "setting the command menu failed");
@@ -136,13 +154,7 @@ impl Adapter for TelegramAccount {
         ];
         let routes = match &ctx.settings.webhook_url {
             Some(public) => {
-                // `https://host/prefix` must keep its prefix: join below it, not beside it.
-                let mut base = public.clone();
-                if !base.path().ends_with('/') {
-                    base.set_path(&format!("{}/", base.path()));
-                }
-                let url = base
-                    .join(&format!("webhooks/{}", self.account_id()))
+                let url = webhook_address(public, Platform::Telegram, self.account_id())
                     .context("BLUEZONE_WEBHOOK_URL")?;
                 // Never an open webhook: without a configured secret, one is derived from
                 // the bot token (the same on every replica, unknown to whoever lacks it).
@@ -157,7 +169,7 @@ impl Adapter for TelegramAccount {
                     .context("Telegram setWebhook failed")?;
                 Some(routes::router(
                     ctx.inbox.clone(),
-                    self.account_id(),
+                    &self.info.id,
                     secret,
                     reported,
                 ))
@@ -168,6 +180,7 @@ impl Adapter for TelegramAccount {
                     .context("Telegram deleteWebhook failed")?;
                 ctx.tracker.spawn(run_polling(
                     ctx.inbox.clone(),
+                    self.info.id.clone(),
                     format!("{}.update_offset", self.account_id()),
                     telegram.clone(),
                     reported,
@@ -181,6 +194,45 @@ impl Adapter for TelegramAccount {
             deliver: Arc::new(telegram),
             routes,
         })
+    }
+
+    /// getMe, then getWebhookInfo: the bot's name and where Telegram posts its updates.
+    async fn status(&self, _store: &Store, _settings: &Settings) -> AccountStatus {
+        let Some(token) = &self.config.token else {
+            return AccountStatus {
+                credentials: Err("no token: the account only lends its name to links".into()),
+                webhook: "-".into(),
+            };
+        };
+        let mut bot = Bot::new(token.expose());
+        if let Some(url) = &self.config.api_url {
+            bot = bot.set_api_url(url.clone());
+        }
+        let credentials = match bot.get_me().await {
+            Ok(me) => Ok(format!("@{}", me.username.clone().unwrap_or_default())),
+            // teloxide's errors never carry the token (it is only in the request path).
+            Err(e) => Err(format!("getMe failed: {e}")),
+        };
+        let webhook = match bot.get_webhook_info().await {
+            Ok(info) => match info.url {
+                Some(url) => {
+                    let mut shown = format!("webhook {url}");
+                    if info.pending_update_count > 0 {
+                        shown.push_str(&format!(", {} pending", info.pending_update_count));
+                    }
+                    if let Some(error) = info.last_error_message {
+                        shown.push_str(&format!(", last error: {error}"));
+                    }
+                    shown
+                }
+                None => "no webhook (long polling)".into(),
+            },
+            Err(e) => format!("unknown (getWebhookInfo failed: {e})"),
+        };
+        AccountStatus {
+            credentials,
+            webhook,
+        }
     }
 }
 
@@ -213,7 +265,7 @@ mod tests {
         let config = TelegramConfig::from_lookup(&get)
             .expect("valid")
             .expect("configured");
-        TelegramAccount::new(config)
+        TelegramAccount::new(AccountInfo::of_platform(Platform::Telegram), config)
     }
 
     fn unit() -> StartPayload {

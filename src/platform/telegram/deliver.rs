@@ -22,6 +22,8 @@ const MAX_CAPTION: usize = 1024;
 #[derive(Clone)]
 pub struct Telegram {
     bot: Bot,
+    /// The account this bot is (its outbox rows carry this id).
+    account: crate::domain::AccountId,
     /// The rate limits the outbox keeps to for this bot.
     limits: crate::outbox::PlatformLimits,
     /// Paid broadcasts (`allow_paid_broadcast`), when the settings allow them.
@@ -38,9 +40,16 @@ impl Telegram {
     pub fn with_limits(bot: Bot, limits: crate::outbox::PlatformLimits) -> Telegram {
         Telegram {
             bot,
+            account: crate::domain::AccountId::of_platform(Platform::Telegram),
             limits,
             paid_speed: None,
         }
+    }
+
+    /// The same bot, as account `account` (the single Telegram account otherwise).
+    pub fn for_account(mut self, account: crate::domain::AccountId) -> Telegram {
+        self.account = account;
+        self
     }
 
     /// The same bot, sending paid broadcasts at `paid` speed (`None`: never).
@@ -146,6 +155,10 @@ pub fn classify(error: &RequestError) -> DeliveryError {
 impl Deliver for Telegram {
     fn platform(&self) -> Platform {
         Platform::Telegram
+    }
+
+    fn account_id(&self) -> &str {
+        &self.account
     }
 
     fn limits(&self) -> crate::outbox::PlatformLimits {

@@ -119,6 +119,7 @@ pub fn to_inbound(update: &Update, bot_username: &str) -> Option<Inbound> {
     Some(
         Inbound {
             platform: Platform::Telegram,
+            account: crate::domain::AccountId::of_platform(Platform::Telegram),
             sender: sender(user),
             chat: chat_,
             event,
