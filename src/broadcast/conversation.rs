@@ -73,7 +73,9 @@ impl Engine {
                 Err(_) => return Ok((State::Idle, usage())),
             },
             None if led.len() == 1 && !ctx.is_admin => led[0].clone(),
-            None if ctx.is_admin => return Ok((State::Idle, self.broadcast_pick(&led).await?)),
+            None if ctx.is_admin => {
+                return Ok((State::Idle, self.broadcast_pick(ctx, &led).await?));
+            }
             None => return Ok((State::Idle, usage())),
         };
         let Some(unit) = self.store.unit(&code).await? else {
@@ -96,7 +98,7 @@ impl Engine {
         led: &[UnitCode],
         code: &UnitCode,
     ) -> Result<bool> {
-        if ctx.is_admin {
+        if self.admin_over(ctx, code).await? {
             return Ok(true);
         }
         for l in led {
@@ -405,7 +407,7 @@ impl Engine {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
         };
-        if b.author_id != ctx.person.id && !ctx.is_admin {
+        if b.author_id != ctx.person.id && !self.admin_over(ctx, &b.unit_code).await? {
             return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
         }
         if b.status != "running" {
@@ -430,7 +432,7 @@ impl Engine {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
         };
-        if b.author_id != ctx.person.id && !ctx.is_admin {
+        if b.author_id != ctx.person.id && !self.admin_over(ctx, &b.unit_code).await? {
             return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
         }
         match self.store.cancel_broadcast(id).await? {

@@ -254,14 +254,17 @@ impl Engine {
             }
             Action::ChooseUnit(code) => {
                 // A unit that is gone gets the search prompt, so the next text is a search.
-                let gone = self.store.unit(&code).await?.is_none();
+                let gone = self.store.unit(&code).await?.is_none()
+                    || !self.serves_unit(ctx, &code).await?;
                 let turn = self.choose_unit(ctx, &code).await?;
                 if gone {
                     return Ok((State::AwaitingUnitSearch, turn));
                 }
                 turn
             }
-            Action::Browse(code, page) => Turn::reply(self.browse(code.as_ref(), page).await?),
+            Action::Browse(code, page) => {
+                Turn::reply(self.browse(ctx.root.as_ref(), code.as_ref(), page).await?)
+            }
             Action::SearchUnit => {
                 return Ok((State::AwaitingUnitSearch, Turn::reply(self.ask_unit())));
             }

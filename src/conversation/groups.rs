@@ -49,7 +49,7 @@ impl Engine {
                 if self.store.unit(&code).await?.is_none() {
                     return here(Msg::new(&COV_UNKNOWN_UNIT).arg("code", code.as_str()));
                 }
-                if !ctx.is_admin && !self.store.leads(ctx.person.id, &code).await? {
+                if !self.may_act_on(ctx, &code).await? {
                     return here(Msg::new(&GROUP_LINK_NOT_LEADER));
                 }
                 code
@@ -128,7 +128,7 @@ impl Engine {
         else {
             return here(Msg::new(&GROUP_NOT_LINKED));
         };
-        if !ctx.is_admin && !self.store.leads(ctx.person.id, &group.unit_code).await? {
+        if !self.may_act_on(ctx, &group.unit_code).await? {
             return here(Msg::new(&GROUP_LINK_NOT_LEADER));
         }
         self.store

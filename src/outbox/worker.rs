@@ -1058,6 +1058,7 @@ mod tests {
         OutboxRow {
             id,
             platform: "telegram".into(),
+            account: "telegram".into(),
             chat_id: "1".into(),
             is_group: 0,
             person_id: None,

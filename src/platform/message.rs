@@ -398,6 +398,7 @@ mod tests {
     fn platform_strings_lose_what_databases_refuse() {
         let inbound = Inbound {
             platform: Platform::Telegram,
+            account: crate::domain::AccountId::of_platform(Platform::Telegram),
             sender: Sender {
                 user_id: "1\u{0}2".into(),
                 private_chat_id: "12".into(),

@@ -253,7 +253,7 @@ impl Engine {
             return Ok(self.stale_button(ctx));
         };
         let allowed = match &member.unit_code {
-            Some(unit) => ctx.is_admin || self.store.leads(ctx.person.id, unit).await?,
+            Some(unit) => self.may_act_on(ctx, unit).await?,
             None => false,
         };
         if !allowed {
