@@ -2,7 +2,9 @@
 //! SQLite (default) or PostgreSQL (`BLUEZONE_TEST_POSTGRES_URL`). One binary, one module per
 //! area; shared setup in `helpers`.
 
+mod accounts;
 mod concurrency;
+mod replicas;
 mod console;
 mod control_chars;
 mod coverage;

@@ -1,0 +1,327 @@
+//! Many accounts in one deployment (an accounts file): two Telegram bots, each with its own
+//! fake Bot API and its own root unit. A person belongs to the bot they talk to, finds only
+//! the units under its root and is answered through its API; the national administrator's
+//! coverage counts both; each bot has its own webhook address and secret.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bluezone_bot::clock::SystemClock;
+use bluezone_bot::startup::{App, SAMPLE_UNITS};
+use bluezone_bot::store::Store;
+use bluezone_bot::units_csv;
+use fake_platforms::{Call, FakeTelegram, TgUser};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Options, TestDb, WAIT, init_tracing, settings, unit_code};
+
+/// A national administrator (`BLUEZONE_ADMINS`).
+const ADMIN: i64 = 900;
+/// An administrator the Bến Lức bot names in the accounts file.
+const BEN_LUC_ADMIN: i64 = 901;
+
+/// Two bots: `tan-an` serves Thành phố Tân An (794), `ben-luc` Huyện Bến Lức (803).
+struct TwoBots {
+    db: Option<TestDb>,
+    store: Store,
+    tan_an: Arc<FakeTelegram>,
+    ben_luc: Arc<FakeTelegram>,
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    http: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+/// The accounts file for the two fakes, with `extra` lines in each entry.
+fn accounts_file(tan_an: &FakeTelegram, ben_luc: &FakeTelegram, extra: [&str; 2]) -> String {
+    format!(
+        r#"# Two district bots of Long An.
+[[account]]
+id = "tan-an"
+platform = "telegram"
+root = "794"
+token_env = "TAN_AN_TOKEN"
+api_url = "{}"
+{}
+
+[[account]]
+id = "ben-luc"
+platform = "telegram"
+root = "803"
+token_env = "BEN_LUC_TOKEN"
+api_url = "{}"
+admins = ["{BEN_LUC_ADMIN}"]
+{}
+"#,
+        tan_an.api_url(),
+        extra[0],
+        ben_luc.api_url(),
+        extra[1]
+    )
+}
+
+impl TwoBots {
+    async fn start(webhook: Option<&str>, extra: [&str; 2], env: &[(&str, &str)]) -> TwoBots {
+        init_tracing();
+        let db = TestDb::new().await.expect("a database");
+        let tan_an = Arc::new(
+            FakeTelegram::start_as("TanAnBot", None)
+                .await
+                .expect("a fake"),
+        );
+        let ben_luc = Arc::new(
+            FakeTelegram::start_as("BenLucBot", None)
+                .await
+                .expect("a fake"),
+        );
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join("accounts.toml");
+        std::fs::write(&path, accounts_file(&tan_an, &ben_luc, extra)).expect("written");
+        let mut vars = vec![
+            (
+                "BLUEZONE_ACCOUNTS_FILE".to_string(),
+                path.display().to_string(),
+            ),
+            ("TAN_AN_TOKEN".into(), FakeTelegram::TOKEN.into()),
+            ("BEN_LUC_TOKEN".into(), FakeTelegram::TOKEN.into()),
+        ];
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let options = Options {
+            admins: vec![ADMIN],
+            webhook: webhook.map(|u| (u.to_string(), None)),
+            env: vars,
+            ..Options::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let http = listener.local_addr().expect("an address");
+        // The helper's TELOXIDE_TOKEN is ignored: the accounts file lists every account.
+        let settings = settings(&db.url, &tan_an, &options, http);
+        assert_eq!(settings.accounts.len(), 2);
+        let app = App::build_with_clock(settings, Arc::new(SystemClock))
+            .await
+            .expect("the app builds");
+        let store = Store::connect(&db.url, Arc::new(SystemClock))
+            .await
+            .expect("a store");
+        units_csv::import_text(&store, "long_an_2020.csv", SAMPLE_UNITS)
+            .await
+            .expect("units");
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run_on(listener, shutdown.clone()));
+        TwoBots {
+            db: Some(db),
+            store,
+            tan_an,
+            ben_luc,
+            shutdown,
+            handle: Some(handle),
+            http,
+            _dir: dir,
+        }
+    }
+
+    /// Sends `text` from `user` to the bot behind `fake` and returns every message the
+    /// turn sent `user` there (once the outbox is empty).
+    async fn say(&self, fake: &FakeTelegram, user: &TgUser, text: &str) -> Vec<Call> {
+        let mark = fake.mark();
+        fake.send_text(user, text);
+        self.collect(fake, user, mark).await
+    }
+
+    /// Presses the button labelled `label` on `on`.
+    async fn press(&self, fake: &FakeTelegram, user: &TgUser, on: &Call, label: &str) -> Vec<Call> {
+        let data = on
+            .button_data(label)
+            .unwrap_or_else(|| panic!("no button {label:?} in {:?}", on.button_labels()));
+        let mark = fake.mark();
+        fake.press_button(user, on.message_id().unwrap_or(1), &data);
+        self.collect(fake, user, mark).await
+    }
+
+    async fn collect(&self, fake: &FakeTelegram, user: &TgUser, mark: usize) -> Vec<Call> {
+        fake.wait_for_since(mark, 1, WAIT, |c| c.is_message_to(user.id))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let deadline = tokio::time::Instant::now() + WAIT;
+        for account in ["tan-an", "ben-luc"] {
+            while self.store.next_due_at(account).await.expect("outbox").is_some() {
+                assert!(tokio::time::Instant::now() < deadline, "never drained");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        fake.calls_since(mark)
+            .into_iter()
+            .filter(|c| c.is_message_to(user.id))
+            .collect()
+    }
+
+    async fn finish(mut self) {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(WAIT, h)
+                .await
+                .expect("stopped in time")
+                .expect("no panic")
+                .expect("stopped cleanly");
+        }
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.drop_db().await;
+        }
+    }
+}
+
+fn texts(calls: &[Call]) -> String {
+    calls.iter().map(Call::text).collect::<Vec<_>>().join("\n---\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bot_serves_its_root_and_the_country_sees_both() {
+    let app = TwoBots::start(None, ["", ""], &[]).await;
+    let lan = TgUser::en(5001);
+    // A link to a Bến Lức commune opened on the Tân An bot is no link of that bot.
+    let r = app.say(&app.tan_an, &lan, "/start u_27991").await;
+    assert!(texts(&r).contains("not valid"), "{}", texts(&r));
+    // Searching finds only Tân An's units.
+    let r = app.say(&app.tan_an, &lan, "Bến Lức").await;
+    assert!(texts(&r).contains("No unit found"), "{}", texts(&r));
+    let r = app.say(&app.tan_an, &lan, "Phường 5").await;
+    assert!(texts(&r).contains("Found 1 unit"), "{}", texts(&r));
+    let r = app.press(&app.tan_an, &lan, &r[0], "Phường 5 (Thành phố Tân An)").await;
+    assert!(texts(&r).contains("registered in: Phường 5"), "{}", texts(&r));
+    // Browsing starts at the bot's root.
+    let r = app.say(&app.tan_an, &lan, "/start").await;
+    assert!(!r.is_empty());
+    let lan_row = app
+        .store
+        .person_by_platform_id("tan-an", &lan.id.to_string())
+        .await
+        .expect("read")
+        .expect("Lan belongs to the Tân An bot");
+    assert_eq!(lan_row.unit_code.as_deref(), Some("27685"));
+
+    // The Bến Lức bot takes its own link; its replies go through its own API.
+    let minh = TgUser::en(5002);
+    let r = app.say(&app.ben_luc, &minh, "/start u_27991").await;
+    assert!(texts(&r).contains("Thị trấn Bến Lức"), "{}", texts(&r));
+    assert!(app.tan_an.messages_to(minh.id).is_empty(), "nothing through the other bot");
+    assert!(app.ben_luc.messages_to(lan.id).is_empty(), "nothing through the other bot");
+    assert!(
+        app.store
+            .person_by_platform_id("tan-an", &minh.id.to_string())
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // The same Telegram user on the other bot is another person, in that bot's units.
+    let r = app.say(&app.ben_luc, &lan, "/start").await;
+    assert!(!r.is_empty());
+    let other = app
+        .store
+        .person_by_platform_id("ben-luc", &lan.id.to_string())
+        .await
+        .expect("read")
+        .expect("Lan on the Bến Lức bot");
+    assert_ne!(other.id, lan_row.id);
+
+    // The province counts the people of both bots.
+    let province = app.store.unit(&unit_code("80")).await.expect("read").expect("80");
+    assert_eq!(province.sub_members, 2);
+    // The national administrator, on either bot, reads the whole country.
+    let admin = TgUser::en(ADMIN);
+    let r = app.say(&app.tan_an, &admin, "/coverage").await;
+    assert!(texts(&r).contains("Whole country"), "{}", texts(&r));
+    assert!(texts(&r).contains("Members 2 ·"), "{}", texts(&r));
+    // The Bến Lức bot's own administrator reads Bến Lức, and nothing outside it.
+    let local = TgUser::en(BEN_LUC_ADMIN);
+    let r = app.say(&app.ben_luc, &local, "/coverage").await;
+    assert!(texts(&r).contains("Huyện Bến Lức"), "{}", texts(&r));
+    assert!(texts(&r).contains("Members 1 ·"), "{}", texts(&r));
+    let r = app.say(&app.ben_luc, &local, "/coverage 794").await;
+    assert!(texts(&r).contains("only see and manage"), "{}", texts(&r));
+    // On the other bot the same id is nobody's administrator.
+    let r = app.say(&app.tan_an, &local, "/coverage").await;
+    assert!(texts(&r).contains("for unit leaders"), "{}", texts(&r));
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bot_has_its_own_webhook_and_secret() {
+    let app = TwoBots::start(
+        Some("https://bot.example.org/bz"),
+        [
+            "webhook_secret_env = \"TAN_AN_SECRET\"",
+            "webhook_secret_env = \"BEN_LUC_SECRET\"",
+        ],
+        &[
+            ("TAN_AN_SECRET", "tan-an-secret"),
+            ("BEN_LUC_SECRET", "ben-luc-secret"),
+        ],
+    )
+    .await;
+    for (fake, id, secret) in [
+        (&app.tan_an, "tan-an", "tan-an-secret"),
+        (&app.ben_luc, "ben-luc", "ben-luc-secret"),
+    ] {
+        let set = fake
+            .wait_for(1, WAIT, |c| c.method == "setWebhook")
+            .await
+            .expect("setWebhook");
+        assert_eq!(
+            set[0].params["url"].as_str(),
+            Some(format!("https://bot.example.org/bz/webhooks/telegram/{id}").as_str())
+        );
+        assert_eq!(set[0].params["secret_token"].as_str(), Some(secret));
+    }
+    let base = format!("http://{}", app.http);
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the server never answered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let user = TgUser::vi(6001);
+    let update = app.tan_an.text_update(&user, "/start");
+    let post = |path: &str, secret: &str| {
+        client
+            .post(format!("{base}{path}"))
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .json(&update)
+            .send()
+    };
+    // Another bot's secret, or none of theirs, opens nothing.
+    for (path, secret) in [
+        ("/webhooks/telegram/tan-an", "ben-luc-secret"),
+        ("/webhooks/telegram/ben-luc", "tan-an-secret"),
+        ("/webhooks/telegram/tan-an", "wrong"),
+    ] {
+        let status = post(path, secret).await.expect("post").status();
+        assert_eq!(status, 401, "{path} with {secret}");
+    }
+    // Single-account addresses are not served when an accounts file names the accounts.
+    let status = post("/webhooks/telegram", "tan-an-secret").await.expect("post").status();
+    assert_eq!(status, 404);
+    assert_eq!(
+        post("/webhooks/telegram/tan-an", "tan-an-secret")
+            .await
+            .expect("post")
+            .status(),
+        200
+    );
+    app.tan_an
+        .wait_for(1, WAIT, |c| c.is_message_to(user.id))
+        .await
+        .expect("the Tân An bot answers");
+    assert!(app.ben_luc.messages_to(user.id).is_empty());
+    let person = app
+        .store
+        .person_by_platform_id("tan-an", &user.id.to_string())
+        .await
+        .expect("read");
+    assert!(person.is_some());
+    app.finish().await;
+}
