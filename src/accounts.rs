@@ -255,6 +255,88 @@ fn read_entry(
     (file.build)(info, &lookup)
 }
 
+/// One account as `bluezone-bot accounts list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLine {
+    /// Its id.
+    pub id: String,
+    /// Its platform.
+    pub platform: Platform,
+    /// The unit it serves, with its name when imported (`whole country` without a root).
+    pub root: String,
+    /// Whether its credentials work, and what the platform says of it.
+    pub credentials: std::result::Result<String, String>,
+    /// Its webhook.
+    pub webhook: String,
+}
+
+/// Every configured account, asked whether its credentials work (never printing a secret).
+pub async fn list(store: &crate::store::Store, settings: &crate::config::Settings) -> Vec<AccountLine> {
+    let mut out = Vec::new();
+    for account in &settings.accounts {
+        let root = match account.root_unit() {
+            None => "whole country".to_string(),
+            Some(code) => match store.unit(&code).await {
+                Ok(Some(u)) => format!("{code} ({})", u.name),
+                Ok(None) => format!("{code} (not imported)"),
+                Err(_) => code.to_string(),
+            },
+        };
+        let status = account.status(store, settings).await;
+        out.push(AccountLine {
+            id: account.account_id().to_string(),
+            platform: account.platform(),
+            root,
+            credentials: status.credentials,
+            webhook: status.webhook,
+        });
+    }
+    out
+}
+
+/// The lines as a table, one account a line.
+pub fn table(lines: &[AccountLine]) -> String {
+    let rows: Vec<[String; 5]> = lines
+        .iter()
+        .map(|l| {
+            [
+                l.id.clone(),
+                l.platform.to_string(),
+                l.root.clone(),
+                match &l.credentials {
+                    Ok(who) => format!("ok ({who})"),
+                    Err(why) => format!("FAILING: {why}"),
+                },
+                l.webhook.clone(),
+            ]
+        })
+        .collect();
+    let head = ["ACCOUNT", "PLATFORM", "ROOT", "CREDENTIALS", "WEBHOOK"];
+    let mut widths = head.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                s.push_str(&" ".repeat(w - cell.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = vec![line(head)];
+    for r in &rows {
+        out.push(line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+    }
+    out.join("\n") + "\n"
+}
+
 /// A value as the text a variable would hold.
 fn scalar(key: &str, v: &toml::Value) -> Result<String> {
     match v {

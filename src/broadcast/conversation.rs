@@ -148,6 +148,9 @@ impl Engine {
         if !self.may_broadcast_to(ctx, &led, &unit.code).await? {
             return Ok((State::Idle, Turn::reply(Reply::to_sender(&NOT_ALLOWED))));
         }
+        // A picture the leader's bot received: only that bot can send it on.
+        let photo = photo.map(|p| p.clone().received_by(ctx.account()));
+        let photo = photo.as_ref();
         let message = match photo {
             None => Outgoing::text(text),
             Some(photo) => Outgoing::SharedPhoto {
@@ -187,9 +190,10 @@ impl Engine {
                 .arg("unconfirmed", unconfirmed)
                 .arg("groups", groups),
         );
-        // A picture only one platform can show (its own file id) misses people elsewhere.
+        // A picture only one bot can show (its own file id) misses people elsewhere.
         if let Some(home) = photo.and_then(|p| self.platforms().photo_only_on(p)) {
-            let elsewhere = self.store.audience_elsewhere(&unit.code, home).await?;
+            let bot = photo.and_then(PhotoRef::home_account);
+            let elsewhere = self.store.audience_elsewhere(&unit.code, home, bot).await?;
             if elsewhere > 0 {
                 reply = reply.para(Msg::new(&BC_PHOTO_ELSEWHERE).arg("count", elsewhere));
             }

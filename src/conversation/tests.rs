@@ -281,6 +281,7 @@ fn photo(file_id: &str, caption: &str) -> Event {
     Event::Photo {
         photo: PhotoRef::TelegramFile {
             file_id: file_id.into(),
+            bot: None,
         },
         caption: caption.into(),
     }

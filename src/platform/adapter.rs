@@ -385,6 +385,7 @@ mod tests {
         assert!(!p.edits_messages("zalo"));
         let file = PhotoRef::TelegramFile {
             file_id: "f".into(),
+            bot: None,
         };
         assert_eq!(p.photo_only_on(&file), Some(Platform::Telegram));
         let url = PhotoRef::Url {

@@ -337,23 +337,29 @@ impl Store {
     }
 
     /// How many people and linked groups in a broadcast to everyone in `unit_code`'s subtree
-    /// are on a platform other than `platform` (they cannot get a picture kept there).
+    /// are on a platform other than `platform`, or with another account than `account` when
+    /// given (they cannot get a picture kept there).
     pub async fn audience_elsewhere(
         &self,
         unit_code: &UnitCode,
         platform: Platform,
+        account: Option<&str>,
     ) -> Result<i64> {
         let Some(pattern) = self.subtree_pattern(unit_code.as_str()).await? else {
             return Ok(0);
         };
         let sql = format!(
-            "SELECT (SELECT COUNT(*) FROM people p WHERE {} AND p.platform <> $2) + \
-             (SELECT COUNT(*) FROM member_groups g WHERE {GROUPS_WHERE} AND g.platform <> $2)",
+            "SELECT (SELECT COUNT(*) FROM people p WHERE {} \
+             AND (p.platform <> $2 OR ($3 <> '' AND p.account <> $3))) + \
+             (SELECT COUNT(*) FROM member_groups g WHERE {GROUPS_WHERE} \
+             AND (g.platform <> $2 OR ($3 <> '' AND g.account <> $3)))",
             audience_where(Audience::Everyone)
         );
         let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(sql))
             .bind(pattern)
             .bind(platform.as_str())
+            // Without an account, every account of the platform can show it.
+            .bind(account.map(str::to_string).unwrap_or_default())
             .fetch_one(self.pool())
             .await?;
         Ok(n)

@@ -325,3 +325,51 @@ async fn each_bot_has_its_own_webhook_and_secret() {
     assert!(person.is_some());
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_list_checks_credentials_without_printing_them() {
+    init_tracing();
+    let db = TestDb::new().await.expect("a database");
+    let tan_an = FakeTelegram::start_as("TanAnBot", None)
+        .await
+        .expect("a fake");
+    let ben_luc = FakeTelegram::start_as("BenLucBot", None)
+        .await
+        .expect("a fake");
+    let dir = tempfile::tempdir().expect("a folder");
+    let path = dir.path().join("accounts.toml");
+    std::fs::write(&path, accounts_file(&tan_an, &ben_luc, ["", ""])).expect("written");
+    let options = Options {
+        env: vec![
+            ("BLUEZONE_ACCOUNTS_FILE".into(), path.display().to_string()),
+            ("TAN_AN_TOKEN".into(), FakeTelegram::TOKEN.into()),
+            // Not the token the Bến Lức fake knows: Telegram answers 401.
+            ("BEN_LUC_TOKEN".into(), "999:REVOKED-TOKEN".into()),
+        ],
+        ..Options::default()
+    };
+    let settings = settings(&db.url, &tan_an, &options, "127.0.0.1:0".parse().expect("addr"));
+    let app = App::build_with_clock(settings, Arc::new(SystemClock))
+        .await
+        .expect("the app builds");
+    units_csv::import_text(&app.store, "long_an_2020.csv", SAMPLE_UNITS)
+        .await
+        .expect("units");
+    let lines = bluezone_bot::accounts::list(&app.store, &app.settings).await;
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].id, "tan-an");
+    assert_eq!(lines[0].root, "794 (Thành phố Tân An)");
+    assert_eq!(lines[0].credentials, Ok("@TanAnBot".to_string()));
+    assert_eq!(lines[0].webhook, "no webhook (long polling)");
+    assert_eq!(lines[1].id, "ben-luc");
+    assert!(lines[1].credentials.is_err(), "{:?}", lines[1].credentials);
+    let table = bluezone_bot::accounts::table(&lines);
+    assert!(table.starts_with("ACCOUNT"), "{table}");
+    assert!(table.contains("FAILING"), "{table}");
+    for secret in [FakeTelegram::TOKEN, "REVOKED-TOKEN"] {
+        assert!(!table.contains(secret), "{table}");
+        assert!(!format!("{lines:?}").contains(secret));
+    }
+    app.store.close().await;
+    db.drop_db().await;
+}

@@ -533,6 +533,7 @@ async fn messenger_pictures_and_files_are_uploaded() {
     };
     let tg = || PhotoRef::TelegramFile {
         file_id: "AgACAgIAAx".into(),
+        bot: None,
     };
     p.app
         .store

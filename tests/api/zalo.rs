@@ -236,6 +236,7 @@ async fn zalo_long_texts_window_and_errors() {
         .store
         .enqueue(&[shared(PhotoRef::TelegramFile {
             file_id: "AgACAgIAAx".into(),
+            bot: None,
         })])
         .await
         .expect("queued");

@@ -226,13 +226,29 @@ impl Telegram {
                 }
                 req.await.map(|m| Some(m.id.0.to_string()))
             }
+            // A file id another bot received means nothing to this one: the caption goes
+            // on its own, as on the plain-text platforms.
+            Outgoing::SharedPhoto {
+                photo: PhotoRef::TelegramFile { bot: Some(bot), .. },
+                caption,
+                buttons,
+            } if bot.as_str() != self.account.as_str() => {
+                let mut req = self
+                    .bot
+                    .send_message(chat?, cut(caption, MAX_TEXT))
+                    .allow_paid_broadcast(paid);
+                if let Some(k) = keyboard(buttons) {
+                    req = req.reply_markup(k);
+                }
+                req.await.map(|m| Some(m.id.0.to_string()))
+            }
             Outgoing::SharedPhoto {
                 photo,
                 caption,
                 buttons,
             } => {
                 let file = match photo {
-                    PhotoRef::TelegramFile { file_id } => {
+                    PhotoRef::TelegramFile { file_id, .. } => {
                         InputFile::file_id(teloxide::types::FileId(file_id.clone()))
                     }
                     PhotoRef::Url { url } => {
