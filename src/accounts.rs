@@ -126,7 +126,10 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Arc
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (i, entry) in raw.account.iter().enumerate() {
-        let line = text[..entry.span().start.min(text.len())].matches('\n').count() + 1;
+        let line = text[..entry.span().start.min(text.len())]
+            .matches('\n')
+            .count()
+            + 1;
         let table = entry.get_ref();
         let named = table
             .get("id")
@@ -221,7 +224,10 @@ fn read_entry(
                     suggest(&id, key)
                 );
             }
-            bail!("unknown key `{key}` for {platform} ({})", known(file, false));
+            bail!(
+                "unknown key `{key}` for {platform} ({})",
+                known(file, false)
+            );
         };
         let v = scalar(key, value)?;
         let v = match fk.kind {
@@ -271,7 +277,10 @@ pub struct AccountLine {
 }
 
 /// Every configured account, asked whether its credentials work (never printing a secret).
-pub async fn list(store: &crate::store::Store, settings: &crate::config::Settings) -> Vec<AccountLine> {
+pub async fn list(
+    store: &crate::store::Store,
+    settings: &crate::config::Settings,
+) -> Vec<AccountLine> {
     let mut out = Vec::new();
     for account in &settings.accounts {
         let root = match account.root_unit() {
@@ -445,23 +454,43 @@ api_url = "http://127.0.0.1:9/tg"
     #[test]
     fn errors_name_the_entry_and_its_line() {
         let e = error("[[account]]\nid = \"a\"\nplatform = \"icq\"\n");
-        assert!(e.contains("line 1") && e.contains("(a)") && e.contains("unknown platform \"icq\""), "{e}");
-        let dup = format!("{TWO}\n[[account]]\nid = \"hcm\"\nplatform = \"telegram\"\ntoken_env = \"HCM_TOKEN\"\n");
+        assert!(
+            e.contains("line 1") && e.contains("(a)") && e.contains("unknown platform \"icq\""),
+            "{e}"
+        );
+        let dup = format!(
+            "{TWO}\n[[account]]\nid = \"hcm\"\nplatform = \"telegram\"\ntoken_env = \"HCM_TOKEN\"\n"
+        );
         let e = error(&dup);
-        assert!(e.contains("line 18") && e.contains("account #3") && e.contains("duplicate id"), "{e}");
-        let e = error("\n[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken = \"111:SECRET-A\"\n");
-        assert!(e.contains("line 2") && e.contains("would put a secret in the file"), "{e}");
+        assert!(
+            e.contains("line 18") && e.contains("account #3") && e.contains("duplicate id"),
+            "{e}"
+        );
+        let e =
+            error("\n[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken = \"111:SECRET-A\"\n");
+        assert!(
+            e.contains("line 2") && e.contains("would put a secret in the file"),
+            "{e}"
+        );
         assert!(!e.contains("SECRET-A"), "the secret is not repeated: {e}");
-        let e = error("[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken_env = \"111:SECRET-A\"\n");
+        let e = error(
+            "[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken_env = \"111:SECRET-A\"\n",
+        );
         assert!(e.contains("must NAME the environment variable"), "{e}");
         assert!(!e.contains("SECRET-A"), "{e}");
-        let e = error("[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken_env = \"NOT_SET_ANYWHERE\"\n");
+        let e = error(
+            "[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken_env = \"NOT_SET_ANYWHERE\"\n",
+        );
         assert!(e.contains("NOT_SET_ANYWHERE, which is not set"), "{e}");
-        let e = error("[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken_env = \"LONG_AN_TOKEN\"\ncolour = 1\n");
+        let e = error(
+            "[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken_env = \"LONG_AN_TOKEN\"\ncolour = 1\n",
+        );
         assert!(e.contains("unknown key `colour`"), "{e}");
         let e = error("[[account]]\nid = \"Bad Id\"\nplatform = \"telegram\"\n");
         assert!(e.contains("account id"), "{e}");
-        let e = error("[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken_env = \"LONG_AN_TOKEN\"\nroot = \"8 0\"\n");
+        let e = error(
+            "[[account]]\nid = \"a\"\nplatform = \"telegram\"\ntoken_env = \"LONG_AN_TOKEN\"\nroot = \"8 0\"\n",
+        );
         assert!(e.contains("`root`"), "{e}");
         let e = error("[[acount]]\nid = \"a\"\n");
         assert!(e.contains("acount"), "{e}");
@@ -471,8 +500,9 @@ api_url = "http://127.0.0.1:9/tg"
     #[test]
     fn credentials_never_come_from_the_shorthand_variables() {
         // An entry without a token does not borrow TELOXIDE_TOKEN: it runs no bot.
-        let accounts = read("[[account]]\nid = \"a\"\nplatform = \"telegram\"\nusername = \"ABot\"\n")
-            .expect("a username alone is an account that only lends its name");
+        let accounts =
+            read("[[account]]\nid = \"a\"\nplatform = \"telegram\"\nusername = \"ABot\"\n")
+                .expect("a username alone is an account that only lends its name");
         assert!(!accounts[0].serves());
     }
 }

@@ -412,11 +412,7 @@ impl Engine {
                 Target::Sender => (self.sender_address(ctx), Some(ctx.person.id), locale),
                 Target::Chat(addr) => (addr.clone(), None, Locale::Vi),
                 Target::Person(id) => match self.store.person(*id).await? {
-                    Some(p) => (
-                        p.address(),
-                        Some(p.id),
-                        p.locale,
-                    ),
+                    Some(p) => (p.address(), Some(p.id), p.locale),
                     None => continue,
                 },
             };

@@ -76,7 +76,14 @@ impl Engine {
             ChatKind::Private => String::new(),
         };
         self.store
-            .link_group(ctx.platform(), &chat.account, &chat.chat_id, &unit, &title, ctx.person.id)
+            .link_group(
+                ctx.platform(),
+                &chat.account,
+                &chat.chat_id,
+                &unit,
+                &title,
+                ctx.person.id,
+            )
             .await?;
         let name = self.unit_name(&unit).await?;
         let open = self.deep_link(ctx.account(), &StartPayload::Unit(unit.to_string()));

@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn ids_parse_at_the_boundary() {
-        assert_eq!(AccountId::parse(" long-an_1 ").map(|a| a.to_string()), Ok("long-an_1".into()));
+        assert_eq!(
+            AccountId::parse(" long-an_1 ").map(|a| a.to_string()),
+            Ok("long-an_1".into())
+        );
         for bad in ["", "Long-An", "a b", "../x", "bot/1", &"x".repeat(65)] {
             assert!(AccountId::parse(bad).is_err(), "{bad:?}");
         }

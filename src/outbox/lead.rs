@@ -197,7 +197,7 @@ impl Delivery {
                 .filter(|(k, _)| matches!(k, LockKey::Account(_)))
                 .map(|(k, r)| (r.taken, *k))
                 .collect();
-            newest.sort_by(|a, b| b.0.cmp(&a.0));
+            newest.sort_by_key(|k| std::cmp::Reverse(k.0));
             let mut giving = Vec::new();
             for (_, key) in newest.into_iter().take(mine - share) {
                 if let Some(running) = held.remove(&key) {
@@ -220,7 +220,18 @@ impl Delivery {
             }
             for (key, _) in giving {
                 seat.unlock(key).await?;
-                tracing::info!(replicas, share, "gave an account's sending back to another replica");
+                let account = self
+                    .workers
+                    .iter()
+                    .map(|w| w.account_id())
+                    .find(|id| LockKey::account(id) == key)
+                    .unwrap_or("?");
+                tracing::info!(
+                    account,
+                    replicas,
+                    share,
+                    "gave an account's sending back to another replica"
+                );
             }
         } else if mine < share {
             let mut mine = mine;
@@ -245,7 +256,12 @@ impl Delivery {
                     },
                 );
                 mine += 1;
-                tracing::info!(account = worker.account_id(), replicas, share, "sending for this account from this replica");
+                tracing::info!(
+                    account = worker.account_id(),
+                    replicas,
+                    share,
+                    "sending for this account from this replica"
+                );
             }
         }
         if let Some(s) = &self.scheduler

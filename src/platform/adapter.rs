@@ -273,7 +273,10 @@ impl Platforms {
 
     /// The sending limits of account `account`, once started.
     pub fn limits(&self, account: &str) -> Option<crate::outbox::PlatformLimits> {
-        self.limits.read().ok().and_then(|m| m.get(account).copied())
+        self.limits
+            .read()
+            .ok()
+            .and_then(|m| m.get(account).copied())
     }
 
     /// Whether messages in chats with account `account` can be edited in place.
@@ -351,9 +354,7 @@ mod tests {
         ]);
         let tg = p.deep_link("telegram", &unit());
         assert_eq!(tg, "https://t.me/B?start=u_794");
-        let share = p
-            .share_url("telegram", &tg, "hi there")
-            .expect("tg");
+        let share = p.share_url("telegram", &tg, "hi there").expect("tg");
         assert!(share.starts_with("https://t.me/share/url?url=https%3A%2F%2Ft.me%2FB"));
         // The console has no account: it gets the link anyone can open.
         assert_eq!(p.deep_link("console", &unit()), tg);

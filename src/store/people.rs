@@ -244,7 +244,10 @@ impl Store {
             .await?;
             created = r.rows_affected() == 1;
         }
-        match self.person_by_platform_id(account.as_str(), user_id).await? {
+        match self
+            .person_by_platform_id(account.as_str(), user_id)
+            .await?
+        {
             Some(p) => Ok((p, created)),
             None => bail!("person {account}:{user_id} vanished"),
         }

@@ -148,7 +148,13 @@ impl TwoBots {
             .unwrap_or_else(|e| panic!("{e}"));
         let deadline = tokio::time::Instant::now() + WAIT;
         for account in ["tan-an", "ben-luc"] {
-            while self.store.next_due_at(account).await.expect("outbox").is_some() {
+            while self
+                .store
+                .next_due_at(account)
+                .await
+                .expect("outbox")
+                .is_some()
+            {
                 assert!(tokio::time::Instant::now() < deadline, "never drained");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -176,7 +182,11 @@ impl TwoBots {
 }
 
 fn texts(calls: &[Call]) -> String {
-    calls.iter().map(Call::text).collect::<Vec<_>>().join("\n---\n")
+    calls
+        .iter()
+        .map(Call::text)
+        .collect::<Vec<_>>()
+        .join("\n---\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,8 +201,14 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     assert!(texts(&r).contains("No unit found"), "{}", texts(&r));
     let r = app.say(&app.tan_an, &lan, "Phường 5").await;
     assert!(texts(&r).contains("Found 1 unit"), "{}", texts(&r));
-    let r = app.press(&app.tan_an, &lan, &r[0], "Phường 5 (Thành phố Tân An)").await;
-    assert!(texts(&r).contains("registered in: Phường 5"), "{}", texts(&r));
+    let r = app
+        .press(&app.tan_an, &lan, &r[0], "Phường 5 (Thành phố Tân An)")
+        .await;
+    assert!(
+        texts(&r).contains("registered in: Phường 5"),
+        "{}",
+        texts(&r)
+    );
     // Browsing starts at the bot's root.
     let r = app.say(&app.tan_an, &lan, "/start").await;
     assert!(!r.is_empty());
@@ -208,8 +224,14 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     let minh = TgUser::en(5002);
     let r = app.say(&app.ben_luc, &minh, "/start u_27991").await;
     assert!(texts(&r).contains("Thị trấn Bến Lức"), "{}", texts(&r));
-    assert!(app.tan_an.messages_to(minh.id).is_empty(), "nothing through the other bot");
-    assert!(app.ben_luc.messages_to(lan.id).is_empty(), "nothing through the other bot");
+    assert!(
+        app.tan_an.messages_to(minh.id).is_empty(),
+        "nothing through the other bot"
+    );
+    assert!(
+        app.ben_luc.messages_to(lan.id).is_empty(),
+        "nothing through the other bot"
+    );
     assert!(
         app.store
             .person_by_platform_id("tan-an", &minh.id.to_string())
@@ -229,7 +251,12 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     assert_ne!(other.id, lan_row.id);
 
     // The province counts the people of both bots.
-    let province = app.store.unit(&unit_code("80")).await.expect("read").expect("80");
+    let province = app
+        .store
+        .unit(&unit_code("80"))
+        .await
+        .expect("read")
+        .expect("80");
     assert_eq!(province.sub_members, 2);
     // The national administrator, on either bot, reads the whole country.
     let admin = TgUser::en(ADMIN);
@@ -281,7 +308,10 @@ async fn each_bot_has_its_own_webhook_and_secret() {
     let client = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + WAIT;
     while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "the server never answered");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server never answered"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let user = TgUser::vi(6001);
@@ -303,7 +333,10 @@ async fn each_bot_has_its_own_webhook_and_secret() {
         assert_eq!(status, 401, "{path} with {secret}");
     }
     // Single-account addresses are not served when an accounts file names the accounts.
-    let status = post("/webhooks/telegram", "tan-an-secret").await.expect("post").status();
+    let status = post("/webhooks/telegram", "tan-an-secret")
+        .await
+        .expect("post")
+        .status();
     assert_eq!(status, 404);
     assert_eq!(
         post("/webhooks/telegram/tan-an", "tan-an-secret")
@@ -348,7 +381,12 @@ async fn accounts_list_checks_credentials_without_printing_them() {
         ],
         ..Options::default()
     };
-    let settings = settings(&db.url, &tan_an, &options, "127.0.0.1:0".parse().expect("addr"));
+    let settings = settings(
+        &db.url,
+        &tan_an,
+        &options,
+        "127.0.0.1:0".parse().expect("addr"),
+    );
     let app = App::build_with_clock(settings, Arc::new(SystemClock))
         .await
         .expect("the app builds");

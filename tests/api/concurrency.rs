@@ -250,7 +250,10 @@ async fn one_replica_at_a_time_leads_each_account() {
         .expect("replica b");
     let mut first = a.take_seat().await.expect("a seat");
     let bot = LockKey::account("long-an");
-    assert!(first.try_lock(bot).await.expect("ask"), "the first replica leads");
+    assert!(
+        first.try_lock(bot).await.expect("ask"),
+        "the first replica leads"
+    );
     assert!(first.holds().await);
     let mut second = b.take_seat().await.expect("a seat");
     match a.backend() {

@@ -4,7 +4,6 @@
 
 mod accounts;
 mod concurrency;
-mod replicas;
 mod console;
 mod control_chars;
 mod coverage;
@@ -23,6 +22,7 @@ mod rates;
 mod reach_preview;
 mod reach_send;
 mod reminder_windows;
+mod replicas;
 mod restart;
 mod roles;
 mod rows;

@@ -129,7 +129,10 @@ async fn all_sent(
             return count;
         }
         let missing = texts.iter().filter(|t| !count.contains_key(*t)).count();
-        assert!(Instant::now() < deadline, "{missing} messages never went out");
+        assert!(
+            Instant::now() < deadline,
+            "{missing} messages never went out"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -208,12 +211,11 @@ async fn replicas_share_the_accounts_and_take_over_a_dead_ones() {
         twice <= 2 * CONCURRENCY,
         "{twice} messages went twice, more than were in flight"
     );
-    let (left,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE status <> 'sent'",
-    )
-    .fetch_one(&sqlx::PgPool::connect(&db.url).await.expect("a pool"))
-    .await
-    .expect("count");
+    let (left,): (i64,) =
+        sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE status <> 'sent'")
+            .fetch_one(&sqlx::PgPool::connect(&db.url).await.expect("a pool"))
+            .await
+            .expect("count");
     assert_eq!(left, 0, "every row is recorded as sent");
 
     b.stop.cancel();
