@@ -498,6 +498,38 @@ api_url = "http://127.0.0.1:9/tg"
     }
 
     #[test]
+    fn the_example_file_reads() -> Result<()> {
+        let text = include_str!("../accounts.example.toml");
+        // Every variable it names, set to something.
+        let get = |k: &str| {
+            k.chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_')
+                .then(|| format!("value-of-{k}"))
+                .filter(|_| k.contains("TOKEN") || k.contains("SECRET"))
+        };
+        let accounts = parse(text, &get)?;
+        let ids: Vec<&str> = accounts.iter().map(|a| a.account_id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "long-an",
+                "tien-giang",
+                "bluezone",
+                "zalo-long-an",
+                "fb-long-an"
+            ]
+        );
+        let platforms: Vec<Platform> = accounts.iter().map(|a| a.platform()).collect();
+        assert_eq!(
+            platforms[3..],
+            [Platform::Zalo, Platform::Messenger],
+            "{platforms:?}"
+        );
+        assert_eq!(accounts[2].root_unit(), None, "the national bot");
+        Ok(())
+    }
+
+    #[test]
     fn credentials_never_come_from_the_shorthand_variables() {
         // An entry without a token does not borrow TELOXIDE_TOKEN: it runs no bot.
         let accounts =
