@@ -1,13 +1,18 @@
--- Many accounts in one deployment (issue 12): a person, a chat and an outbox row belong to
--- one account (a Telegram bot, a Zalo OA, a Messenger Page), named by its id. Rows written
--- before accounts files belong to their platform's single account, named after the platform.
+-- no-transaction
+-- Many accounts in one deployment (issue 12): a person belongs to one account (a Telegram bot,
+-- a Zalo OA, a Messenger Page), named by its id. People from before accounts files belong to
+-- their platform's single account, named after the platform.
 --
 -- A person's platform identity becomes (account, platform user id): one Telegram user who
 -- talks to two bots is two people, each in the unit their bot serves. SQLite cannot change a
--- table's UNIQUE constraint, so `people` is rebuilt; foreign keys (leaders, link_codes) are
--- checked at commit, against the rebuilt table.
-PRAGMA defer_foreign_keys = ON;
-
+-- table's UNIQUE constraint, so `people` is rebuilt. With foreign keys on, renaming the new
+-- table would rewrite, and dropping the old one would break, the references of `leaders` and
+-- `link_codes`: the rebuild runs with foreign keys off (outside sqlx's transaction, in one of
+-- its own; ids are kept, so every reference still holds), and can run again if it is cut
+-- short before sqlx records it.
+PRAGMA foreign_keys = OFF;
+BEGIN IMMEDIATE;
+DROP TABLE IF EXISTS people_new;
 CREATE TABLE people_new (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     platform            TEXT NOT NULL,
@@ -61,15 +66,5 @@ CREATE INDEX people_reminder_due ON people(reminder_due_at);
 CREATE INDEX people_reminder_until ON people(reminder_until);
 CREATE INDEX people_reach ON people(unit_code, confirmed_at, linked_to, platform, opted_out, unreachable, started, last_inbound_at);
 
--- Each outbox row goes out through its account; each account's sender claims its own rows, in
--- each chat's order.
-ALTER TABLE outbox ADD COLUMN account TEXT NOT NULL DEFAULT '';
-UPDATE outbox SET account = platform;
-DROP INDEX outbox_claim;
-CREATE INDEX outbox_claim ON outbox(account, status, priority, is_group DESC, next_attempt_at, id);
-DROP INDEX outbox_chat_order;
-CREATE INDEX outbox_chat_order ON outbox(account, chat_id, id) WHERE status IN ('queued', 'sending');
-
--- A linked group is reached through the account that was in it when it was linked.
-ALTER TABLE member_groups ADD COLUMN account TEXT NOT NULL DEFAULT '';
-UPDATE member_groups SET account = platform;
+COMMIT;
+PRAGMA foreign_keys = ON;

@@ -411,3 +411,117 @@ async fn accounts_list_checks_credentials_without_printing_them() {
     app.store.close().await;
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_from_before_accounts_belong_to_their_platforms_account() {
+    use sqlx::migrate::Migrator;
+    init_tracing();
+    let db = TestDb::new().await.expect("a database");
+    sqlx::any::install_default_drivers();
+    let dir = if db.is_postgres() {
+        "migrations/postgres"
+    } else {
+        "migrations/sqlite"
+    };
+    let migrator = Migrator::new(std::path::Path::new(dir))
+        .await
+        .expect("the migrations");
+    let url = if db.is_postgres() {
+        db.url.clone()
+    } else {
+        format!("{}?mode=rwc", db.url)
+    };
+    // One connection, so the pragma below holds for every statement.
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("a pool");
+    if !db.is_postgres() {
+        sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&pool)
+            .await
+            .expect("foreign keys on");
+    }
+    // The schema as it was before accounts, with a person who leads a unit, their link code
+    // and a message waiting for them.
+    migrator.run_to(12, &pool).await.expect("migrated to 0012");
+    for sql in [
+        "INSERT INTO units (code, name, name_folded, kind, path) VALUES ('80', 'Long An', 'long an', 'province', '/80/')",
+        "INSERT INTO people (platform, platform_user_id, chat_id, ref_code, unit_code, created_at, last_activity_at, last_inbound_at) \
+         VALUES ('telegram', '42', '42', 'REF42', '80', 1, 1, 1)",
+        "INSERT INTO leaders (person_id, unit_code, granted_by, granted_at) VALUES (1, '80', 'telegram:1', 1)",
+        "INSERT INTO link_codes (code, person_id, expires_at) VALUES ('L1', 1, 99)",
+        "INSERT INTO outbox (platform, chat_id, priority, next_attempt_at, created_at) VALUES ('telegram', '42', 0, 1, 1)",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    migrator.run(&pool).await.expect("every migration");
+    let (account, id): (String, i64) =
+        sqlx::query_as("SELECT account, id FROM people WHERE platform_user_id = '42'")
+            .fetch_one(&pool)
+            .await
+            .expect("the person");
+    assert_eq!((account.as_str(), id), ("telegram", 1));
+    let (account,): (String,) = sqlx::query_as("SELECT account FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .expect("the row");
+    assert_eq!(account, "telegram");
+    let (leaders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM leaders WHERE person_id = 1")
+        .fetch_one(&pool)
+        .await
+        .expect("leaders");
+    assert_eq!(leaders, 1);
+    // The references still hold, and are still checked (against the rebuilt table).
+    let orphan = sqlx::query(
+        "INSERT INTO leaders (person_id, unit_code, granted_by, granted_at) VALUES (999, '80', 'x', 1)",
+    )
+    .execute(&pool)
+    .await;
+    assert!(orphan.is_err(), "a leader who is nobody is refused");
+    if !db.is_postgres() {
+        let broken: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check")
+            .fetch_all(&pool)
+            .await
+            .expect("checked");
+        assert!(broken.is_empty(), "{broken:?}");
+    }
+    pool.close().await;
+
+    let store = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("a store");
+    store.migrate().await.expect("nothing left to apply");
+    let person = store
+        .person_by_platform_id("telegram", "42")
+        .await
+        .expect("read")
+        .expect("found by its account");
+    assert_eq!(person.id, 1);
+    assert!(
+        store
+            .leads(person.id, &unit_code("80"))
+            .await
+            .expect("leads")
+    );
+    // The same user on another bot is another person; a leader still needs a person.
+    let account = bluezone_bot::domain::AccountId::parse("hcm").expect("an id");
+    let (other, new) = store
+        .touch_person_of(
+            bluezone_bot::domain::Platform::Telegram,
+            &account,
+            "42",
+            "42",
+            "Lan",
+            bluezone_bot::domain::Locale::Vi,
+        )
+        .await
+        .expect("touched");
+    assert!(new && other.id != person.id);
+    store.close().await;
+    db.drop_db().await;
+}
