@@ -47,7 +47,9 @@ impl Engine {
             .store
             .create_invitation(&unit.code, &ctx.qualified_id(), days)
             .await?;
-        let link = self.deep_link(ctx.account(), &StartPayload::LeaderInvite(token));
+        let link = self
+            .unit_link(ctx, &unit.code, &StartPayload::LeaderInvite(token))
+            .await?;
         Ok(Turn::reply(Reply::to_sender(
             Msg::new(&INVITE_CREATED)
                 .arg("unit", unit.name)

@@ -86,7 +86,9 @@ impl Engine {
             )
             .await?;
         let name = self.unit_name(&unit).await?;
-        let open = self.deep_link(ctx.account(), &StartPayload::Unit(unit.to_string()));
+        let open = self
+            .unit_link(ctx, &unit, &StartPayload::Unit(unit.to_string()))
+            .await?;
         let linked = Reply::to_sender(
             Msg::new(&GROUP_LINKED)
                 .arg("unit", name.clone())

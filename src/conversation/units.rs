@@ -34,6 +34,38 @@ impl Engine {
         })
     }
 
+    /// A link that opens a bot with `payload` about unit `code`: the sender's own account
+    /// when it serves the unit, else an account of the same platform that does (the deepest
+    /// root first: the province's bot rather than the national one), else the sender's.
+    pub(super) async fn unit_link(
+        &self,
+        ctx: &Ctx<'_>,
+        code: &UnitCode,
+        payload: &crate::domain::StartPayload,
+    ) -> Result<String> {
+        if self.serves_unit(ctx, code).await? {
+            return Ok(self.deep_link(ctx.account(), payload));
+        }
+        let mut best: Option<(usize, String)> = None;
+        for account in self.platforms().accounts() {
+            if account.platform() != ctx.platform() || !account.serves() {
+                continue;
+            }
+            let depth = match account.root_unit() {
+                None => 0,
+                Some(root) if &root == code || self.store.unit_within(code, &root).await? => {
+                    1 + self.store.unit(&root).await?.map_or(0, |u| u.depth.max(0) as usize)
+                }
+                Some(_) => continue,
+            };
+            if best.as_ref().is_none_or(|(d, _)| depth > *d) {
+                best = Some((depth, account.account_id().to_string()));
+            }
+        }
+        let account = best.map_or_else(|| ctx.account().to_string(), |(_, id)| id);
+        Ok(self.deep_link(&account, payload))
+    }
+
     /// Searches for a unit by name among the units the account serves. Greetings, thanks
     /// and small talk get a short answer and the question again; "I don't know" gets the
     /// choice to skip the unit for now.

@@ -263,6 +263,11 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     let r = app.say(&app.tan_an, &admin, "/coverage").await;
     assert!(texts(&r).contains("Whole country"), "{}", texts(&r));
     assert!(texts(&r).contains("Members 2 ·"), "{}", texts(&r));
+    // A leader of a Bến Lức commune is invited to the Bến Lức bot, whichever bot asks.
+    let r = app.say(&app.tan_an, &admin, "/invite_leader 27991").await;
+    assert!(texts(&r).contains("https://t.me/BenLucBot?start="), "{}", texts(&r));
+    let r = app.say(&app.tan_an, &admin, "/invite_leader 27685").await;
+    assert!(texts(&r).contains("https://t.me/TanAnBot?start="), "{}", texts(&r));
     // The Bến Lức bot's own administrator reads Bến Lức, and nothing outside it.
     let local = TgUser::en(BEN_LUC_ADMIN);
     let r = app.say(&app.ben_luc, &local, "/coverage").await;
@@ -270,6 +275,8 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     assert!(texts(&r).contains("Members 1 ·"), "{}", texts(&r));
     let r = app.say(&app.ben_luc, &local, "/coverage 794").await;
     assert!(texts(&r).contains("only see and manage"), "{}", texts(&r));
+    let r = app.say(&app.ben_luc, &local, "/invite_leader 27685").await;
+    assert!(!texts(&r).contains("https://"), "{}", texts(&r));
     // On the other bot the same id is nobody's administrator.
     let r = app.say(&app.tan_an, &local, "/coverage").await;
     assert!(texts(&r).contains("for unit leaders"), "{}", texts(&r));

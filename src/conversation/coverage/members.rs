@@ -155,7 +155,9 @@ impl Engine {
         // Maintained counters give the number; only the page is read from people.
         let count = (unit.sub_members - unit.sub_confirmed).max(0) as usize;
         if unit.sub_members <= 0 {
-            let link = self.deep_link(ctx.account(), &StartPayload::Unit(unit.code.to_string()));
+            let link = self
+                .unit_link(ctx, &unit.code, &StartPayload::Unit(unit.code.to_string()))
+                .await?;
             return Ok(Reply::to_sender(
                 Msg::new(&MEMBERS_EMPTY)
                     .arg("unit", unit.name)
