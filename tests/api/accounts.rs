@@ -191,7 +191,9 @@ fn texts(calls: &[Call]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_bot_serves_its_root_and_the_country_sees_both() {
-    let app = TwoBots::start(None, ["", ""], &[]).await;
+    // The administrator's chat gets many answers in a row: a burst that holds them all (a
+    // limit the entries do not set comes from the environment).
+    let app = TwoBots::start(None, ["", ""], &[("BLUEZONE_TG_PRIVATE_BURST", "50")]).await;
     let lan = TgUser::en(5001);
     // A link to a Bến Lức commune opened on the Tân An bot is no link of that bot.
     let r = app.say(&app.tan_an, &lan, "/start u_27991").await;
@@ -280,7 +282,57 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     // On the other bot the same id is nobody's administrator.
     let r = app.say(&app.tan_an, &local, "/coverage").await;
     assert!(texts(&r).contains("for unit leaders"), "{}", texts(&r));
+
+    // A photo broadcast to the province from the Tân An bot: its file id is that bot's, so
+    // Bến Lức's member gets the caption through the Bến Lức bot.
+    let r = app.say(&app.tan_an, &admin, "/broadcast 80").await;
+    assert!(texts(&r).contains("send a photo"), "{}", texts(&r));
+    let mark = app.tan_an.mark();
+    let caption = "Cài Bluezone hôm nay";
+    let (_, file_id) = app.tan_an.send_photo(&admin, caption);
+    let r = app.collect(&app.tan_an, &admin, mark).await;
+    let preview = r.last().expect("a preview");
+    assert!(
+        preview.text().contains("1 of them use Zalo, Messenger or another bot"),
+        "{}",
+        texts(&r)
+    );
+    let everyone = label_starting(preview, "👥");
+    let r = app.press(&app.tan_an, &admin, preview, &everyone).await;
+    let confirm = r.last().expect("the confirmation");
+    let send = label_starting(confirm, "✅");
+    app.press(&app.tan_an, &admin, confirm, &send).await;
+    let lan_got = app
+        .tan_an
+        .wait_for(1, WAIT, |c| c.is_message_to(lan.id) && c.method == "sendPhoto")
+        .await
+        .expect("Lan gets the photo");
+    assert_eq!(
+        lan_got[0].params.get("photo").and_then(|v| v.as_str()),
+        Some(file_id.as_str())
+    );
+    let minh_got = app
+        .ben_luc
+        .wait_for(1, WAIT, |c| c.is_message_to(minh.id) && c.text() == caption)
+        .await
+        .expect("Minh gets the caption");
+    assert_eq!(minh_got[0].method, "sendMessage");
+    assert!(
+        app.ben_luc
+            .calls_matching(|c| c.method == "sendPhoto")
+            .is_empty(),
+        "no file id of another bot is sent"
+    );
     app.finish().await;
+}
+
+/// The label of the first button of `call` that starts with `start`.
+fn label_starting(call: &Call, start: &str) -> String {
+    call.button_labels()
+        .into_iter()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no {start} button in {:?}", call.button_labels()))
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
