@@ -54,7 +54,11 @@ impl Engine {
             let depth = match account.root_unit() {
                 None => 0,
                 Some(root) if &root == code || self.store.unit_within(code, &root).await? => {
-                    1 + self.store.unit(&root).await?.map_or(0, |u| u.depth.max(0) as usize)
+                    1 + self
+                        .store
+                        .unit(&root)
+                        .await?
+                        .map_or(0, |u| u.depth.max(0) as usize)
                 }
                 Some(_) => continue,
             };

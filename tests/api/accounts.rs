@@ -267,9 +267,17 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     assert!(texts(&r).contains("Members 2 ·"), "{}", texts(&r));
     // A leader of a Bến Lức commune is invited to the Bến Lức bot, whichever bot asks.
     let r = app.say(&app.tan_an, &admin, "/invite_leader 27991").await;
-    assert!(texts(&r).contains("https://t.me/BenLucBot?start="), "{}", texts(&r));
+    assert!(
+        texts(&r).contains("https://t.me/BenLucBot?start="),
+        "{}",
+        texts(&r)
+    );
     let r = app.say(&app.tan_an, &admin, "/invite_leader 27685").await;
-    assert!(texts(&r).contains("https://t.me/TanAnBot?start="), "{}", texts(&r));
+    assert!(
+        texts(&r).contains("https://t.me/TanAnBot?start="),
+        "{}",
+        texts(&r)
+    );
     // The Bến Lức bot's own administrator reads Bến Lức, and nothing outside it.
     let local = TgUser::en(BEN_LUC_ADMIN);
     let r = app.say(&app.ben_luc, &local, "/coverage").await;
@@ -293,7 +301,9 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     let r = app.collect(&app.tan_an, &admin, mark).await;
     let preview = r.last().expect("a preview");
     assert!(
-        preview.text().contains("1 of them use Zalo, Messenger or another bot"),
+        preview
+            .text()
+            .contains("1 of them use Zalo, Messenger or another bot"),
         "{}",
         texts(&r)
     );
@@ -304,7 +314,9 @@ async fn each_bot_serves_its_root_and_the_country_sees_both() {
     app.press(&app.tan_an, &admin, confirm, &send).await;
     let lan_got = app
         .tan_an
-        .wait_for(1, WAIT, |c| c.is_message_to(lan.id) && c.method == "sendPhoto")
+        .wait_for(1, WAIT, |c| {
+            c.is_message_to(lan.id) && c.method == "sendPhoto"
+        })
         .await
         .expect("Lan gets the photo");
     assert_eq!(
@@ -583,4 +595,43 @@ async fn rows_from_before_accounts_belong_to_their_platforms_account() {
     assert!(new && other.id != person.id);
     store.close().await;
     db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_list_checks_pages_and_oas_without_spending_a_refresh_token() {
+    let p = crate::platform_fakes::spawn_platforms(Options::default()).await;
+    let db = p.app.db.as_ref().expect("the database");
+    let settings = settings(&db.url, &p.app.fake, &p.app.options, p.app.http);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let lines = loop {
+        let lines = bluezone_bot::accounts::list(&p.app.store, &settings).await;
+        // The OA's access token is obtained when it starts.
+        if lines.iter().all(|l| l.credentials.is_ok()) {
+            break lines;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{lines:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let ids: Vec<&str> = lines.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, ["telegram", "messenger", "zalo"]);
+    assert_eq!(lines[1].credentials, Ok("Bluezone Page".to_string()));
+    assert_eq!(lines[2].credentials, Ok("Bluezone OA".to_string()));
+    assert!(lines.iter().all(|l| l.root == "whole country"));
+    assert!(
+        lines[2].webhook.contains("/webhooks/zalo/zalo"),
+        "{}",
+        lines[2].webhook
+    );
+    let spent = p.zalo.state.lock().map(|s| s.spent.len()).unwrap_or(0);
+    // Listing again spends nothing more: only the start refreshed the token.
+    bluezone_bot::accounts::list(&p.app.store, &settings).await;
+    assert_eq!(
+        p.zalo.state.lock().map(|s| s.spent.len()).unwrap_or(0),
+        spent
+    );
+    let table = bluezone_bot::accounts::table(&lines);
+    for secret in ["PAGE-TOKEN", "RT0", "AT1", fake_platforms::MESSENGER_SECRET] {
+        assert!(!table.contains(secret), "{table}");
+    }
+    p.app.finish().await;
 }

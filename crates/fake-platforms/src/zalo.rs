@@ -154,6 +154,22 @@ pub async fn fake_zalo() -> FakePlatform {
                 },
             ),
         )
+        .route(
+            // The OA's own profile (`GET /v2.0/oa/getoa`, access token in the header).
+            "/v2.0/oa/getoa",
+            axum::routing::get(|State(st): State<Shared>, headers: HeaderMap| async move {
+                let access = st.lock().unwrap_or_else(|e| e.into_inner()).access.clone();
+                if access.is_empty()
+                    || headers.get("access_token").and_then(|v| v.to_str().ok()) != Some(&access)
+                {
+                    return axum::Json(
+                        json!({"error": -216, "message": "Access token is invalid"}),
+                    );
+                }
+                axum::Json(json!({"error": 0, "message": "Success",
+                    "data": {"oa_id": ZALO_OA_ID, "name": "Bluezone OA", "is_verified": true}}))
+            }),
+        )
         .route("/v4/oa/access_token", post(refresh))
         .with_state(state.clone());
     FakePlatform {
