@@ -149,6 +149,8 @@ pub type ReadAccounts = fn(&dyn Fn(&str) -> Option<String>) -> Result<Vec<Arc<dy
 #[derive(Clone, Default)]
 pub struct Platforms {
     accounts: Arc<Vec<Arc<dyn Adapter>>>,
+    /// Each account's place in `accounts`, by id (asked on every event).
+    by_id: Arc<HashMap<String, usize>>,
     /// Group-administrator checks by account, registered by the accounts that can answer at
     /// start-up.
     group_admins: Arc<RwLock<HashMap<String, Arc<dyn GroupAdmins>>>>,
@@ -168,8 +170,15 @@ impl fmt::Debug for Platforms {
 impl Platforms {
     /// The accounts in `settings`.
     pub fn new(settings: &Settings) -> Platforms {
+        let by_id = settings
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.account_id().to_string(), i))
+            .collect();
         Platforms {
             accounts: Arc::new(settings.accounts.clone()),
+            by_id: Arc::new(by_id),
             group_admins: Arc::default(),
             limits: Arc::default(),
             admins: Arc::new(settings.admins.clone()),
@@ -183,7 +192,7 @@ impl Platforms {
 
     /// The account with id `account`.
     pub fn account(&self, account: &str) -> Option<&Arc<dyn Adapter>> {
-        self.accounts.iter().find(|a| a.account_id() == account)
+        self.by_id.get(account).and_then(|&i| self.accounts.get(i))
     }
 
     /// The first account on `platform` (questions about the platform's own rules, which
