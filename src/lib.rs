@@ -33,7 +33,7 @@
 //!   error naming it), and its functions take domain values (`&UnitCode`, `Platform`).
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
 //!   account (led by one replica at a time, a PostgreSQL advisory lock per account, the
-//!   replicas sharing the accounts) claims small windows of due rows (replies first), checks
+//!   replicas sharing the accounts; a polled bot is polled by the same replica) claims small windows of due rows (replies first), checks
 //!   the account's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
 //!   holds back other chats), keeps several requests in flight and records outcomes in

@@ -123,13 +123,14 @@ impl App {
             self.engine
                 .platforms()
                 .register_limits(account.account_id(), limits);
-            delivery.add_worker(Worker::with_config(
+            let worker = Worker::with_config(
                 self.store.clone(),
                 started.deliver,
                 self.outbox_ready.clone(),
                 WorkerConfig::from_settings(&settings, limits),
                 Arc::new(SystemClock),
-            ));
+            );
+            delivery.add_account(worker, started.led);
             if let Some(routes) = started.routes {
                 mounts.push((account.platform(), account.account_id().to_string(), routes));
             }

@@ -8,7 +8,9 @@
 //! runs out, so nothing is lost, and only messages in flight can go twice.
 //!
 //! Accounts are tried from a different place in the list by each replica, so two replicas
-//! starting together do not fight over the same accounts.
+//! starting together do not fight over the same accounts. What else an account must run in
+//! one replica only (Telegram's long polling: two pollers of one bot would take each other's
+//! updates) starts and stops with its sender.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{Scheduler, Worker};
+use crate::platform::LeadTask;
 use crate::store::Store;
 use crate::store::lease::{LockKey, Seat, check_lock_keys};
 
@@ -28,6 +31,9 @@ pub const CHECK: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct Delivery {
     workers: Vec<Worker>,
+    /// What else each account runs while this replica leads it (Telegram's long polling),
+    /// by the worker's place in `workers`.
+    led: HashMap<usize, LeadTask>,
     scheduler: Option<Scheduler>,
     /// How often to look again (tests shorten it).
     check: Option<Duration>,
@@ -63,8 +69,9 @@ impl Leading {
 /// One task this replica runs while it holds a lock.
 struct Running {
     stop: CancellationToken,
-    /// Its task, to wait for when it is given back.
-    id: tokio::task::Id,
+    /// Its tasks (the sender, and what else the account runs while led), to wait for when
+    /// it is given back.
+    ids: Vec<tokio::task::Id>,
     /// The order it was taken in (the newest goes first when the share shrinks).
     taken: u64,
 }
@@ -77,6 +84,15 @@ impl Delivery {
 
     /// Adds an account's sender.
     pub fn add_worker(&mut self, worker: Worker) {
+        self.workers.push(worker);
+    }
+
+    /// Adds an account's sender, and what else the account runs while this replica leads it
+    /// ([`Started::led`](crate::platform::Started::led)).
+    pub fn add_account(&mut self, worker: Worker, led: Option<LeadTask>) {
+        if let Some(task) = led {
+            self.led.insert(self.workers.len(), task);
+        }
         self.workers.push(worker);
     }
 
@@ -171,13 +187,32 @@ impl Delivery {
         if !seat.holds().await {
             anyhow::bail!("the seat's connection broke");
         }
-        // A sender ends only when told to; one that panicked lets its account go.
+        // A task ends only when told to; one that panicked lets its account go (its other
+        // task is stopped first).
         while let Some(done) = tasks.try_join_next_with_id() {
             if let Err(e) = done {
                 tracing::error!(error = %e, "a delivery task failed");
                 let id = e.id();
-                if let Some(key) = held.iter().find(|(_, r)| r.id == id).map(|(k, _)| *k) {
-                    held.remove(&key);
+                let failed = held
+                    .iter()
+                    .find(|(_, r)| r.ids.contains(&id))
+                    .map(|(k, _)| *k);
+                if let Some(running) = failed.and_then(|key| held.remove(&key).map(|r| (key, r))) {
+                    let (key, running) = running;
+                    running.stop.cancel();
+                    let mut ending: std::collections::HashSet<tokio::task::Id> =
+                        running.ids.iter().copied().filter(|i| *i != id).collect();
+                    while !ending.is_empty() {
+                        match tasks.join_next_with_id().await {
+                            Some(Ok((i, ()))) => {
+                                ending.remove(&i);
+                            }
+                            Some(Err(e)) => {
+                                ending.remove(&e.id());
+                            }
+                            None => break,
+                        }
+                    }
                     seat.unlock(key).await?;
                 }
             }
@@ -202,11 +237,13 @@ impl Delivery {
             for (_, key) in newest.into_iter().take(mine - share) {
                 if let Some(running) = held.remove(&key) {
                     running.stop.cancel();
-                    giving.push((key, running.id));
+                    giving.push((key, running.ids));
                 }
             }
-            let mut ending: std::collections::HashSet<tokio::task::Id> =
-                giving.iter().map(|(_, id)| *id).collect();
+            let mut ending: std::collections::HashSet<tokio::task::Id> = giving
+                .iter()
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect();
             while !ending.is_empty() {
                 match tasks.join_next_with_id().await {
                     Some(Ok((id, ()))) => {
@@ -239,19 +276,23 @@ impl Delivery {
                 if mine >= share {
                     break;
                 }
-                let worker = &self.workers[(offset + i) % n];
+                let at = (offset + i) % n;
+                let worker = &self.workers[at];
                 let key = LockKey::account(worker.account_id());
                 if held.contains_key(&key) || !seat.try_lock(key).await? {
                     continue;
                 }
                 let stop = CancellationToken::new();
-                let id = tasks.spawn(worker.clone().run(stop.clone())).id();
+                let mut ids = vec![tasks.spawn(worker.clone().run(stop.clone())).id()];
+                if let Some(task) = self.led.get(&at) {
+                    ids.push(tasks.spawn(task(stop.clone())).id());
+                }
                 *taken += 1;
                 held.insert(
                     key,
                     Running {
                         stop,
-                        id,
+                        ids,
                         taken: *taken,
                     },
                 );
@@ -269,13 +310,13 @@ impl Delivery {
             && seat.try_lock(LockKey::Scheduler).await?
         {
             let stop = CancellationToken::new();
-            let id = tasks.spawn(s.clone().run(stop.clone())).id();
+            let ids = vec![tasks.spawn(s.clone().run(stop.clone())).id()];
             *taken += 1;
             held.insert(
                 LockKey::Scheduler,
                 Running {
                     stop,
-                    id,
+                    ids,
                     taken: *taken,
                 },
             );

@@ -45,6 +45,12 @@ pub struct Capabilities {
     pub links_for_others: bool,
 }
 
+/// A task an account runs only in the replica that leads it, started and stopped (through
+/// its token) with the account's sender: Telegram's long polling, since two replicas polling
+/// one bot would take each other's updates.
+pub type LeadTask =
+    Arc<dyn Fn(CancellationToken) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// What a started account hands back to the service.
 pub struct Started {
     /// Its sending half, driven by an outbox worker at the adapter's limits
@@ -53,6 +59,8 @@ pub struct Started {
     /// Its webhook routes (paths relative to `/webhooks/<platform>/<account id>`), if it
     /// takes any.
     pub routes: Option<axum::Router>,
+    /// What it runs while this replica leads it, if anything.
+    pub led: Option<LeadTask>,
 }
 
 /// What an account needs to start.

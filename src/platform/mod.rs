@@ -29,7 +29,7 @@ macro_rules! platforms {
 platforms![telegram, messenger, zalo];
 
 pub use adapter::{
-    AccountStatus, Adapter, Capabilities, Platforms, ReadAccounts, StartContext, Started,
+    AccountStatus, Adapter, Capabilities, LeadTask, Platforms, ReadAccounts, StartContext, Started,
 };
 
 pub use message::{

@@ -1,17 +1,19 @@
 //! Sending spread over replicas (PostgreSQL): two replicas on one database share four
 //! accounts (each leads two, never the same one), and when one dies its accounts move to
 //! the other within seconds; every message goes out, and only those in flight when it died
-//! may go twice. On SQLite (one process) there is nothing to share: the test is skipped.
+//! may go twice. What an account runs while led (long polling) runs in one replica at a
+//! time too. On SQLite (one process) there is nothing to share: the test is skipped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bluezone_bot::clock::SystemClock;
 use bluezone_bot::domain::{AccountId, ChatAddress, Platform};
 use bluezone_bot::outbox::{Delivery, Leading, Worker, WorkerConfig};
-use bluezone_bot::platform::Outgoing;
 use bluezone_bot::platform::telegram::{Telegram, limits};
+use bluezone_bot::platform::{LeadTask, Outgoing};
 use bluezone_bot::store::{NewOutboxItem, Priority, Store};
 use fake_platforms::FakeTelegram;
 use teloxide::Bot;
@@ -35,7 +37,23 @@ struct Replica {
     handle: JoinHandle<()>,
 }
 
-async fn replica(url: &str, fakes: &HashMap<&str, Arc<FakeTelegram>>) -> Replica {
+/// How many replicas run each account's led task now.
+type Running = Arc<HashMap<&'static str, AtomicUsize>>;
+
+/// Counts a led task while it runs, also when it is dropped by a dying replica.
+struct Counted(&'static str, Running);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1[self.0].fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn replica(
+    url: &str,
+    fakes: &HashMap<&str, Arc<FakeTelegram>>,
+    running: &Running,
+) -> Replica {
     let store = Store::connect(url, Arc::new(SystemClock))
         .await
         .expect("a replica's pool");
@@ -46,7 +64,7 @@ async fn replica(url: &str, fakes: &HashMap<&str, Arc<FakeTelegram>>) -> Replica
             .set_api_url(url::Url::parse(&fakes[id].api_url()).expect("url"));
         let account = AccountId::parse(id).expect("an id");
         let telegram = Telegram::with_limits(bot, limits(3)).for_account(account);
-        delivery.add_worker(Worker::with_config(
+        let worker = Worker::with_config(
             store.clone(),
             Arc::new(telegram),
             ready.clone(),
@@ -58,7 +76,17 @@ async fn replica(url: &str, fakes: &HashMap<&str, Arc<FakeTelegram>>) -> Replica
                 daytime: None,
             },
             Arc::new(SystemClock),
-        ));
+        );
+        let counts = running.clone();
+        let led: LeadTask = Arc::new(move |stop: CancellationToken| {
+            counts[id].fetch_add(1, Ordering::SeqCst);
+            let counted = Counted(id, counts.clone());
+            Box::pin(async move {
+                stop.cancelled().await;
+                drop(counted);
+            })
+        });
+        delivery.add_account(worker, Some(led));
     }
     let delivery = delivery.check_every(Duration::from_millis(200));
     let leading = delivery.leading();
@@ -166,12 +194,25 @@ async fn replicas_share_the_accounts_and_take_over_a_dead_ones() {
             Arc::new(FakeTelegram::start_as(id, None).await.expect("a fake")),
         );
     }
-    let a = replica(&db.url, &fakes).await;
-    let b = replica(&db.url, &fakes).await;
+    let running: Running = Arc::new(
+        ACCOUNTS
+            .iter()
+            .map(|id| (*id, AtomicUsize::new(0)))
+            .collect(),
+    );
+    let each_once = || running.values().all(|n| n.load(Ordering::SeqCst) == 1);
+    let a = replica(&db.url, &fakes, &running).await;
+    let b = replica(&db.url, &fakes, &running).await;
     // Each leads its share, two accounts, never one the other leads.
     until("the accounts are shared", Duration::from_secs(10), || {
         a.leading.accounts().len() == 2 && b.leading.accounts().len() == 2
     })
+    .await;
+    until(
+        "each account's led task runs once",
+        Duration::from_secs(5),
+        each_once,
+    )
     .await;
     let (mine, theirs) = (a.leading.accounts(), b.leading.accounts());
     assert!(
@@ -201,6 +242,7 @@ async fn replicas_share_the_accounts_and_take_over_a_dead_ones() {
     })
     .await;
     tracing::info!(?took, "takeover");
+    until("the led tasks moved too", Duration::from_secs(5), each_once).await;
     let count = all_sent(&fakes, &texts, Duration::from_secs(30)).await;
     let twice: usize = texts
         .iter()

@@ -100,6 +100,7 @@ impl Adapter for MessengerAccount {
         Ok(Started {
             deliver: messenger,
             routes: Some(routes),
+            led: None,
         })
     }
 

@@ -12,14 +12,14 @@ use teloxide::prelude::Requester;
 use teloxide::types::AllowedUpdate;
 
 use super::config::TelegramConfig;
-use crate::config::Settings;
-use crate::store::Store;
 use super::{Telegram, routes, run_polling, set_commands};
-use crate::domain::{Platform, StartPayload};
 use crate::accounts::AccountInfo;
+use crate::config::Settings;
+use crate::domain::{Platform, StartPayload};
 use crate::platform::adapter::{
-    AccountStatus, Adapter, Capabilities, StartContext, Started, webhook_address,
+    AccountStatus, Adapter, Capabilities, LeadTask, StartContext, Started, webhook_address,
 };
+use crate::store::Store;
 
 /// One Telegram bot account.
 #[derive(Debug)]
@@ -152,7 +152,7 @@ impl Adapter for TelegramAccount {
             AllowedUpdate::CallbackQuery,
             AllowedUpdate::MyChatMember,
         ];
-        let routes = match &ctx.settings.webhook_url {
+        let (routes, led) = match &ctx.settings.webhook_url {
             Some(public) => {
                 let url = webhook_address(public, Platform::Telegram, self.account_id())
                     .context("BLUEZONE_WEBHOOK_URL")?;
@@ -167,32 +167,36 @@ impl Adapter for TelegramAccount {
                     .secret_token(secret.clone())
                     .await
                     .context("Telegram setWebhook failed")?;
-                Some(routes::router(
-                    ctx.inbox.clone(),
-                    &self.info.id,
-                    secret,
-                    reported,
-                ))
+                let routes = routes::router(ctx.inbox.clone(), &self.info.id, secret, reported);
+                (Some(routes), None)
             }
             None => {
                 bot.delete_webhook()
                     .await
                     .context("Telegram deleteWebhook failed")?;
-                ctx.tracker.spawn(run_polling(
-                    ctx.inbox.clone(),
-                    self.info.id.clone(),
-                    format!("{}.update_offset", self.account_id()),
-                    telegram.clone(),
-                    reported,
-                    self.config.poll_timeout_secs,
-                    ctx.shutdown.clone(),
-                ));
-                None
+                // Polled by the replica that leads the bot (see `outbox::lead`), from the
+                // offset kept in the database.
+                let (inbox, account) = (ctx.inbox.clone(), self.info.id.clone());
+                let (poller, timeout) = (telegram.clone(), self.config.poll_timeout_secs);
+                let offset_key = format!("{}.update_offset", self.account_id());
+                let led: LeadTask = Arc::new(move |stop| {
+                    Box::pin(run_polling(
+                        inbox.clone(),
+                        account.clone(),
+                        offset_key.clone(),
+                        poller.clone(),
+                        reported.clone(),
+                        timeout,
+                        stop,
+                    ))
+                });
+                (None, Some(led))
             }
         };
         Ok(Started {
             deliver: Arc::new(telegram),
             routes,
+            led,
         })
     }
 

@@ -103,6 +103,7 @@ impl Adapter for ZaloAccount {
         Ok(Started {
             deliver: zalo,
             routes: Some(routes),
+            led: None,
         })
     }
 
