@@ -197,22 +197,12 @@ impl Delivery {
                     .iter()
                     .find(|(_, r)| r.ids.contains(&id))
                     .map(|(k, _)| *k);
-                if let Some(running) = failed.and_then(|key| held.remove(&key).map(|r| (key, r))) {
-                    let (key, running) = running;
+                if let Some((key, running)) =
+                    failed.and_then(|key| held.remove(&key).map(|r| (key, r)))
+                {
                     running.stop.cancel();
-                    let mut ending: std::collections::HashSet<tokio::task::Id> =
-                        running.ids.iter().copied().filter(|i| *i != id).collect();
-                    while !ending.is_empty() {
-                        match tasks.join_next_with_id().await {
-                            Some(Ok((i, ()))) => {
-                                ending.remove(&i);
-                            }
-                            Some(Err(e)) => {
-                                ending.remove(&e.id());
-                            }
-                            None => break,
-                        }
-                    }
+                    let others = running.ids.iter().copied().filter(|i| *i != id);
+                    wait_for(tasks, others).await;
                     seat.unlock(key).await?;
                 }
             }
@@ -240,21 +230,11 @@ impl Delivery {
                     giving.push((key, running.ids));
                 }
             }
-            let mut ending: std::collections::HashSet<tokio::task::Id> = giving
-                .iter()
-                .flat_map(|(_, ids)| ids.iter().copied())
-                .collect();
-            while !ending.is_empty() {
-                match tasks.join_next_with_id().await {
-                    Some(Ok((id, ()))) => {
-                        ending.remove(&id);
-                    }
-                    Some(Err(e)) => {
-                        ending.remove(&e.id());
-                    }
-                    None => break,
-                }
-            }
+            wait_for(
+                tasks,
+                giving.iter().flat_map(|(_, ids)| ids.iter().copied()),
+            )
+            .await;
             for (key, _) in giving {
                 seat.unlock(key).await?;
                 let account = self
@@ -335,6 +315,22 @@ impl Delivery {
             .collect();
         self.leading
             .set(accounts, held.contains_key(&LockKey::Scheduler));
+    }
+}
+
+/// Waits until the tasks `ids` of `tasks` have ended (they were told to stop).
+async fn wait_for(tasks: &mut JoinSet<()>, ids: impl IntoIterator<Item = tokio::task::Id>) {
+    let mut ending: std::collections::HashSet<tokio::task::Id> = ids.into_iter().collect();
+    while !ending.is_empty() {
+        match tasks.join_next_with_id().await {
+            Some(Ok((id, ()))) => {
+                ending.remove(&id);
+            }
+            Some(Err(e)) => {
+                ending.remove(&e.id());
+            }
+            None => break,
+        }
     }
 }
 
