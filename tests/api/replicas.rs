@@ -248,6 +248,7 @@ async fn replicas_share_the_accounts_and_take_over_a_dead_ones() {
         .iter()
         .map(|t| count.get(t).copied().unwrap_or(0).saturating_sub(1))
         .sum();
+    tracing::info!(twice, "sent twice after the kill");
     // At most the requests a's two senders had in flight (and sent but not recorded).
     assert!(
         twice <= 2 * CONCURRENCY,
