@@ -48,6 +48,7 @@ fn command(text: &str) -> Inbound {
         .unwrap_or((text.trim_start_matches('/'), ""));
     Inbound {
         platform: Platform::Telegram,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
         sender: Sender {
             user_id: ADMIN.into(),
             private_chat_id: ADMIN.into(),

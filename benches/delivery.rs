@@ -150,6 +150,7 @@ fn item(chat: i64, text: String) -> NewOutboxItem {
     NewOutboxItem {
         to: ChatAddress {
             platform: Platform::Telegram,
+            account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
             chat_id: chat.to_string(),
             is_group: chat < 0,
         },
@@ -393,6 +394,7 @@ async fn million(n: i64) -> Result<()> {
         .await?;
     let to = ChatAddress {
         platform: Platform::Telegram,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
         chat_id: "42".into(),
         is_group: false,
     };

@@ -116,6 +116,7 @@ async fn run(spend: Spend, n: u64) -> Result<Run> {
         .map(|i| NewOutboxItem {
             to: ChatAddress {
                 platform: Platform::Telegram,
+                account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
                 chat_id: (1_000_000 + i).to_string(),
                 is_group: false,
             },

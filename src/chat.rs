@@ -42,7 +42,10 @@ pub async fn run_with(app: App, input: impl AsyncBufRead + Unpin, console: Conso
         Arc::new(console.clone()),
         app.outbox_ready.clone(),
     );
-    if app.engine.is_admin(Platform::Console, CONSOLE_USER) {
+    if app
+        .engine
+        .is_admin("console", Platform::Console, CONSOLE_USER)
+    {
         eprintln!("(you are an administrator in this chat)");
     }
     eprintln!("(type a message, a /command, or the number of a button; /quit or Ctrl-D ends)");

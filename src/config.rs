@@ -110,10 +110,13 @@ impl Campaign {
 pub struct Settings {
     /// `sqlite://…` or `postgres://…`.
     pub database_url: String,
-    /// The platform accounts to run (a Telegram bot, a Messenger Page, a Zalo OA), each
-    /// read from the environment by its platform ([`crate::platform::PLATFORMS`]).
+    /// The platform accounts to run (Telegram bots, Messenger Pages, Zalo OAs): the entries
+    /// of the accounts file (`BLUEZONE_ACCOUNTS_FILE`, see [`crate::accounts`]), or else the
+    /// single account each platform reads from the environment
+    /// ([`crate::platform::PLATFORMS`]).
     pub accounts: Vec<Arc<dyn Adapter>>,
-    /// Platform-qualified ids of administrators.
+    /// Platform-qualified ids of the administrators of every account (`BLUEZONE_ADMINS`);
+    /// each account may name administrators of its own besides.
     pub admins: Vec<(Platform, String)>,
     /// The public HTTPS address of the webhook server; webhook mode when set (each account's
     /// webhooks are under `/webhooks/<account id>`).
@@ -155,7 +158,10 @@ impl Settings {
         };
         Ok(Settings {
             database_url: non_empty("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-            accounts: crate::platform::accounts_from_lookup(&get)?,
+            accounts: match non_empty("BLUEZONE_ACCOUNTS_FILE") {
+                Some(path) => crate::accounts::load(Path::new(path.trim()), &get)?,
+                None => crate::platform::accounts_from_lookup(&get)?,
+            },
             admins,
             webhook_url: non_empty("BLUEZONE_WEBHOOK_URL")
                 .map(|u| url::Url::parse(u.trim()).context("BLUEZONE_WEBHOOK_URL"))

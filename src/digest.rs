@@ -9,7 +9,6 @@ use crate::broadcast::keys::{DIGEST, DIGEST_NO_POPULATION};
 use crate::clock::local;
 use crate::config::Settings;
 use crate::conversation::{Reply, render_reply};
-use crate::domain::ChatAddress;
 use crate::i18n::Msg;
 use crate::store::{NewOutboxItem, Priority, Store};
 
@@ -38,7 +37,6 @@ pub async fn queue_due(store: &Store, settings: &Settings) -> Result<usize> {
         ) else {
             continue;
         };
-        let platform = person.platform;
         if person.unreachable {
             continue;
         }
@@ -75,11 +73,7 @@ pub async fn queue_due(store: &Store, settings: &Settings) -> Result<usize> {
             .arg("rank", rank)
             .arg("siblings", siblings.len().max(1));
         items.push(NewOutboxItem {
-            to: ChatAddress {
-                platform,
-                chat_id: person.chat_id.clone(),
-                is_group: false,
-            },
+            to: person.address(),
             person_id: Some(person.id),
             broadcast_id: None,
             priority: Priority::Background,

@@ -15,14 +15,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use subtle::ConstantTimeEq;
 
+use crate::domain::Platform;
 use crate::metrics;
 
 /// The public router: `/healthz`, and each account's webhook routes under
-/// `/webhooks/<account id>` (`mounts` pairs an account id with its routes).
-pub fn router(mounts: Vec<(String, Router)>) -> Router {
+/// `/webhooks/<platform>/<account id>` (`mounts` names each account's platform and id with
+/// its routes). The single account of a platform (its id is the platform's name) is also
+/// served at `/webhooks/<platform>`, its address before accounts files.
+pub fn router(mounts: Vec<(Platform, String, Router)>) -> Router {
     let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
-    for (account, routes) in mounts {
-        router = router.nest(&format!("/webhooks/{account}"), routes);
+    for (platform, account, routes) in mounts {
+        if account == platform.as_str() {
+            router = router.nest(&format!("/webhooks/{platform}"), routes.clone());
+        }
+        router = router.nest(&format!("/webhooks/{platform}/{account}"), routes);
     }
     router
 }

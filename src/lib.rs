@@ -15,12 +15,17 @@
 //! - [`i18n`]: Fluent bundles from `locales/`, embedded at build time; one render function and
 //!   a test that every key exists in every locale with only the variables the code passes.
 //! - [`platform`]: the only platform-aware code. An [`Adapter`](platform::Adapter) is one
-//!   account on one platform (a Telegram bot, a Messenger Page, a Zalo OA); its folder
+//!   account on one platform (a Telegram bot, a Messenger Page, a Zalo OA) with its root
+//!   unit and administrators; its folder
 //!   `platform/<name>/` owns its settings, start-up, webhook routes, delivery, links and
 //!   capabilities, and one line registers the platform ([`platform::PLATFORMS`]). Every
 //!   source of events feeds one pipeline ([`platform::inbox`]); Messenger and Zalo share one
 //!   plain-text downgrade ([`platform::plain`]). The conversation asks its capability
-//!   questions through [`Platforms`](platform::Platforms).
+//!   questions through [`Platforms`](platform::Platforms), of the account a person or chat
+//!   belongs to (people, chats and outbox rows carry their account's id).
+//! - [`accounts`]: the accounts file (`BLUEZONE_ACCOUNTS_FILE`): any number of bots, OAs and
+//!   Pages, each with its id, root unit, administrators and settings; secrets only as the
+//!   names of the variables that hold them. Each entry is read by its platform's own reader.
 //! - [`reach`]: whom each account may write to now and at what cost (windows, billed
 //!   periods, budgets, paid speed), as data each adapter describes and one pure classifier.
 //! - [`store`]: all SQL, one file per table family, on SQLite or PostgreSQL through the same
@@ -30,12 +35,15 @@
 //!   inbound event (its webhook claim, the person, the new state, the outbox rows) commits
 //!   whole or not at all.
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
-//!   account claims small windows of due rows (replies first), checks the account's limits
+//!   account (led by one replica at a time, a PostgreSQL advisory lock per account, the
+//!   replicas sharing the accounts; a polled bot is polled by the same replica) claims small windows of due rows (replies first), checks
+//!   the account's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
 //!   holds back other chats), keeps several requests in flight and records outcomes in
 //!   batches. Claimed rows are leased, so a crash loses nothing. Whoever queues wakes the
-//!   senders: in-process, or from another replica by PostgreSQL `NOTIFY`. A scheduler runs
-//!   the timed jobs once a second: broadcast progress, reminders and daily digests.
+//!   senders: in-process, or from another replica by PostgreSQL `NOTIFY`. A scheduler (in
+//!   one replica) runs the timed jobs once a second: broadcast progress, reminders and
+//!   daily digests.
 //! - [`broadcast`]: the broadcast feature: the leader's commands, the status texts, the
 //!   scheduler's progress step and the message keys (its rows live in `store::broadcasts`).
 //! - [`reminders`] and [`digest`]: the scheduler's other two jobs, reminding citizens who have
@@ -49,14 +57,15 @@
 //! - [`units_csv`]: the unit file format (`code,name,parent_code,level[,population]`).
 //! - [`chat`]: the console chat, the embedded default a new user tries first.
 //! - [`config`]: the platform-neutral settings from the environment (plus an optional TOML
-//!   campaign file) and the list of configured platform accounts; secrets never printed.
+//!   campaign file) and the list of configured platform accounts (the accounts file, or one
+//!   per platform from its variables); secrets never printed.
 //! - [`clock`]: the injected clock (tests move time instead of sleeping).
 //! - [`telemetry`]: the tracing subscriber; tests can silence it.
 //! - [`startup`]: wires the pool, the engine, the platform accounts and the workers, and
 //!   runs them until a stop signal: every configured account is started the same way.
 //! - [`http`]: the public HTTP server: `/healthz` and each account's webhook routes, mounted
-//!   under `/webhooks/<account id>`; `/metrics` on a listener of its own (loopback by
-//!   default).
+//!   under `/webhooks/<platform>/<account id>`; `/metrics` on a listener of its own
+//!   (loopback by default).
 //! - [`metrics`]: in-memory Prometheus counters kept with `prometheus-client`; the outbox depth
 //!   is read from the database at scrape time.
 //! - [`doctor`]: `bluezone-bot doctor`, one line per check (settings, database, migrations,
@@ -65,6 +74,7 @@
 //! - [`backoff`]: the one retry-delay formula (exponential, capped, optionally jittered) that
 //!   the outbox, Telegram polling and the Zalo token refresh share.
 
+pub mod accounts;
 pub mod backoff;
 pub mod broadcast;
 pub mod chat;

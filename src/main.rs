@@ -23,7 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the bot on every configured platform (Telegram when TELOXIDE_TOKEN is set).
+    /// Run the bot on every configured account (the accounts file, or Telegram when
+    /// TELOXIDE_TOKEN is set).
     Serve,
     /// Talk to the bot in this terminal as a citizen; no token needed.
     Chat {
@@ -38,6 +39,11 @@ enum Command {
     Units {
         #[command(subcommand)]
         command: UnitsCommand,
+    },
+    /// The configured accounts (Telegram bots, Zalo OAs, Messenger Pages).
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -63,6 +69,13 @@ enum Command {
         #[arg(long)]
         snapshot: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Each account: its platform, root unit, whether its credentials work (getMe or a token
+    /// check) and its webhook. No secret is printed.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -253,6 +266,20 @@ async fn run(cli: Cli) -> Result<()> {
             done
         }
         Command::Doctor => doctor(Ok(settings)).await,
+        Command::Accounts {
+            command: AccountsCommand::List,
+        } => {
+            let app = App::build(settings).await?;
+            let lines = bluezone_bot::accounts::list(&app.store, &app.settings).await;
+            app.store.close().await;
+            if lines.is_empty() {
+                anyhow::bail!(
+                    "no account is configured: set BLUEZONE_ACCOUNTS_FILE, or TELOXIDE_TOKEN, MESSENGER_PAGE_ACCESS_TOKEN or ZALO_APP_ID"
+                );
+            }
+            print!("{}", bluezone_bot::accounts::table(&lines));
+            Ok(())
+        }
         Command::Migrate => {
             let app = App::build(settings).await?;
             app.store.close().await;

@@ -97,13 +97,15 @@ impl App {
         let settings = self.settings.clone();
         if !settings.accounts.iter().any(|a| a.serves()) {
             anyhow::bail!(
-                "no platform is configured: set TELOXIDE_TOKEN, MESSENGER_PAGE_ACCESS_TOKEN or ZALO_APP_ID (or use `bluezone-bot chat` to try the bot in the terminal)"
+                "no platform is configured: set TELOXIDE_TOKEN, MESSENGER_PAGE_ACCESS_TOKEN or ZALO_APP_ID, or list accounts in BLUEZONE_ACCOUNTS_FILE (or use `bluezone-bot chat` to try the bot in the terminal)"
             );
         }
         warn_if_no_units(&self.store).await;
+        warn_if_roots_unknown(&self.store, &settings).await;
         // Every source of events feeds this one pipeline.
         let inbox = Inbox::new(self.engine.clone());
-        // The senders and the scheduler run in one replica at a time (see `outbox::lead`).
+        // Each account's sender runs in one replica at a time, the replicas sharing the
+        // accounts; the scheduler runs in one (see `outbox::lead`).
         let mut delivery = Delivery::new();
         let mut mounts = Vec::new();
         let start = StartContext {
@@ -120,16 +122,17 @@ impl App {
             let limits = started.deliver.limits();
             self.engine
                 .platforms()
-                .register_limits(account.platform(), limits);
-            delivery.add_worker(Worker::with_config(
+                .register_limits(account.account_id(), limits);
+            let worker = Worker::with_config(
                 self.store.clone(),
                 started.deliver,
                 self.outbox_ready.clone(),
                 WorkerConfig::from_settings(&settings, limits),
                 Arc::new(SystemClock),
-            ));
+            );
+            delivery.add_account(worker, started.led);
             if let Some(routes) = started.routes {
-                mounts.push((account.account_id().to_string(), routes));
+                mounts.push((account.platform(), account.account_id().to_string(), routes));
             }
         }
         // Webhook event claims are kept three days, then forgotten (hourly).
@@ -215,6 +218,18 @@ pub async fn stop_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Logs a warning for each account whose root unit is not imported: its people could choose
+/// no unit.
+async fn warn_if_roots_unknown(store: &Store, settings: &Settings) {
+    for account in &settings.accounts {
+        if let Some(root) = account.root_unit()
+            && let Ok(None) = store.unit(&root).await
+        {
+            tracing::warn!(account = account.account_id(), %root, "the account's root unit is not imported: its people can choose no unit");
+        }
     }
 }
 

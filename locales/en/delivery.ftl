@@ -5,7 +5,7 @@ bc-preview-photo = Preview of the message to { $unit }: the photo above, exactly
 
     Recipients: { $everyone } people ({ $unconfirmed } have not confirmed installing) and { $groups } linked groups (groups only get messages sent to everyone). Send to whom?
 bc-caption = { $text }
-bc-photo-elsewhere = { $count } of them use Zalo or Messenger, where a photo sent on Telegram cannot be shown: they get the caption only.
+bc-photo-elsewhere = { $count } of them use Zalo, Messenger or another bot, where a photo sent to this bot cannot be shown: they get the caption only.
 bc-preview = Preview of the message to { $unit }:
 
     { $text }

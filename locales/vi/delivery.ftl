@@ -5,7 +5,7 @@ bc-preview-photo = Xem trước tin nhắn gửi { $unit }: ảnh ở trên, đ�
 
     Người nhận: { $everyone } người ({ $unconfirmed } người chưa xác nhận cài đặt) và { $groups } nhóm liên kết (nhóm chỉ nhận khi gửi cho tất cả). Gửi cho ai?
 bc-caption = { $text }
-bc-photo-elsewhere = { $count } người nhận dùng Zalo hoặc Messenger, nơi không hiển thị được ảnh gửi từ Telegram: họ chỉ nhận phần chú thích.
+bc-photo-elsewhere = { $count } người nhận dùng Zalo, Messenger hoặc một bot khác, nơi không hiển thị được ảnh gửi tới bot này: họ chỉ nhận phần chú thích.
 bc-preview = Xem trước tin nhắn gửi { $unit }:
 
     { $text }

@@ -73,7 +73,9 @@ impl Engine {
                 Err(_) => return Ok((State::Idle, usage())),
             },
             None if led.len() == 1 && !ctx.is_admin => led[0].clone(),
-            None if ctx.is_admin => return Ok((State::Idle, self.broadcast_pick(&led).await?)),
+            None if ctx.is_admin => {
+                return Ok((State::Idle, self.broadcast_pick(ctx, &led).await?));
+            }
             None => return Ok((State::Idle, usage())),
         };
         let Some(unit) = self.store.unit(&code).await? else {
@@ -96,7 +98,7 @@ impl Engine {
         led: &[UnitCode],
         code: &UnitCode,
     ) -> Result<bool> {
-        if ctx.is_admin {
+        if self.admin_over(ctx, code).await? {
             return Ok(true);
         }
         for l in led {
@@ -146,6 +148,9 @@ impl Engine {
         if !self.may_broadcast_to(ctx, &led, &unit.code).await? {
             return Ok((State::Idle, Turn::reply(Reply::to_sender(&NOT_ALLOWED))));
         }
+        // A picture the leader's bot received: only that bot can send it on.
+        let photo = photo.map(|p| p.clone().received_by(ctx.account()));
+        let photo = photo.as_ref();
         let message = match photo {
             None => Outgoing::text(text),
             Some(photo) => Outgoing::SharedPhoto {
@@ -185,9 +190,10 @@ impl Engine {
                 .arg("unconfirmed", unconfirmed)
                 .arg("groups", groups),
         );
-        // A picture only one platform can show (its own file id) misses people elsewhere.
+        // A picture only one bot can show (its own file id) misses people elsewhere.
         if let Some(home) = photo.and_then(|p| self.platforms().photo_only_on(p)) {
-            let elsewhere = self.store.audience_elsewhere(&unit.code, home).await?;
+            let bot = photo.and_then(PhotoRef::home_account);
+            let elsewhere = self.store.audience_elsewhere(&unit.code, home, bot).await?;
             if elsewhere > 0 {
                 reply = reply.para(Msg::new(&BC_PHOTO_ELSEWHERE).arg("count", elsewhere));
             }
@@ -306,6 +312,7 @@ impl Engine {
         let plan = preview.plan(spend);
         let to = ChatAddress {
             platform: ctx.platform(),
+            account: ctx.inbound.account.clone(),
             chat_id: ctx.inbound.sender.private_chat_id.clone(),
             is_group: false,
         };
@@ -404,7 +411,7 @@ impl Engine {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
         };
-        if b.author_id != ctx.person.id && !ctx.is_admin {
+        if b.author_id != ctx.person.id && !self.admin_over(ctx, &b.unit_code).await? {
             return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
         }
         if b.status != "running" {
@@ -429,7 +436,7 @@ impl Engine {
         let Some(b) = self.store.broadcast(id).await? else {
             return Ok(Turn::reply(Reply::to_sender(&BC_NOT_RUNNING)));
         };
-        if b.author_id != ctx.person.id && !ctx.is_admin {
+        if b.author_id != ctx.person.id && !self.admin_over(ctx, &b.unit_code).await? {
             return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
         }
         match self.store.cancel_broadcast(id).await? {

@@ -232,13 +232,20 @@ impl Engine {
         let mut out = Vec::new();
         for (platform, classes) in self.store.audience_reach(unit, audience, &base).await? {
             let rules = platforms.reach_rules(platform);
-            let budget_left = match platforms.account_id(platform) {
-                Some(account) if rules.monthly_budget > 0 => {
-                    (rules.monthly_budget - self.store.spent(&account, &month).await?).max(0)
+            // Each account of the platform spends its own budget and sends at its own rate,
+            // side by side: the platform's part has what they have together.
+            let mut budget_left = 0;
+            let mut per_sec: Option<u32> = None;
+            for account in platforms.account_ids(platform) {
+                let own = platforms.account_reach_rules(&account);
+                if own.monthly_budget > 0 {
+                    budget_left +=
+                        (own.monthly_budget - self.store.spent(&account, &month).await?).max(0);
                 }
-                _ => 0,
-            };
-            let per_sec = platforms.limits(platform).and_then(|l| l.global_per_sec);
+                if let Some(rate) = platforms.limits(&account).and_then(|l| l.global_per_sec) {
+                    per_sec = Some(per_sec.unwrap_or(0).saturating_add(rate));
+                }
+            }
             out.push(PlatformReach {
                 platform,
                 classes,

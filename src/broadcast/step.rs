@@ -25,15 +25,7 @@ async fn author_address(store: &Store, b: &Broadcast) -> Result<Option<(ChatAddr
     let Some(p) = store.person(b.author_id).await? else {
         return Ok(None);
     };
-    let platform = p.platform;
-    Ok(Some((
-        ChatAddress {
-            platform,
-            chat_id: p.chat_id.clone(),
-            is_group: false,
-        },
-        p.locale,
-    )))
+    Ok(Some((p.address(), p.locale)))
 }
 
 /// Moves each running broadcast's status along. Where the author's platform edits
@@ -53,7 +45,7 @@ pub async fn advance(store: &Store, settings: &Settings) -> Result<Advanced> {
         let Some((to, locale)) = author_address(store, &b).await? else {
             continue;
         };
-        let in_place = platforms.edits_messages(to.platform);
+        let in_place = platforms.edits_messages(&to.account);
         let carrier = match b.progress_outbox_id {
             Some(id) => store.outbox_row_state(id).await?,
             None => None,

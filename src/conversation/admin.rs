@@ -10,6 +10,22 @@ use crate::domain::{StartPayload, UnitCode};
 use crate::i18n::Msg;
 
 impl Engine {
+    /// Whether the sender administers `code`: an administrator of every account, or of this
+    /// account when `code` is under its root.
+    pub(crate) async fn admin_over(&self, ctx: &Ctx<'_>, code: &UnitCode) -> Result<bool> {
+        Ok(match ctx.admin_scope() {
+            None => false,
+            Some(None) => true,
+            Some(Some(root)) => code == root || self.store.unit_within(code, root).await?,
+        })
+    }
+
+    /// Whether the sender may act on `code` as a leader does: they administer it, or lead it
+    /// (or a unit above it).
+    pub(crate) async fn may_act_on(&self, ctx: &Ctx<'_>, code: &UnitCode) -> Result<bool> {
+        Ok(self.admin_over(ctx, code).await? || self.store.leads(ctx.person.id, code).await?)
+    }
+
     /// `/invite_leader CODE`: a one-time, expiring deep link that makes its user a leader.
     pub(super) async fn invite_leader(&self, ctx: &Ctx<'_>, args: &str) -> Result<Turn> {
         if !ctx.is_admin {
@@ -23,12 +39,17 @@ impl Engine {
                 Reply::to_sender(&UNIT_UNKNOWN).para(&INVITE_USAGE),
             ));
         };
+        if !self.admin_over(ctx, &code).await? {
+            return Ok(Turn::reply(Reply::to_sender(&NOT_ALLOWED)));
+        }
         let days = self.settings.invite_ttl_days;
         let token = self
             .store
             .create_invitation(&unit.code, &ctx.qualified_id(), days)
             .await?;
-        let link = self.deep_link(ctx.platform(), &StartPayload::LeaderInvite(token));
+        let link = self
+            .unit_link(ctx, &unit.code, &StartPayload::LeaderInvite(token))
+            .await?;
         Ok(Turn::reply(Reply::to_sender(
             Msg::new(&INVITE_CREATED)
                 .arg("unit", unit.name)
@@ -63,9 +84,13 @@ impl Engine {
     }
 
     /// `/broadcast` without a unit, for an administrator: the top units (each reaches its
-    /// whole subtree) and the units the administrator also leads, as buttons.
-    pub(crate) async fn broadcast_pick(&self, led: &[UnitCode]) -> Result<Turn> {
-        let mut units = self.store.children(None).await?;
+    /// whole subtree; the account's root for an administrator the account names) and the
+    /// units the administrator also leads, as buttons.
+    pub(crate) async fn broadcast_pick(&self, ctx: &Ctx<'_>, led: &[UnitCode]) -> Result<Turn> {
+        let mut units = match ctx.admin_scope() {
+            Some(Some(root)) => self.store.unit(root).await?.into_iter().collect(),
+            _ => self.store.children(None).await?,
+        };
         for code in led {
             if !units.iter().any(|u| &u.code == code)
                 && let Some(unit) = self.store.unit(code).await?

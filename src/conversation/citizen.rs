@@ -53,6 +53,7 @@ impl Engine {
                 // A code that cannot be a unit's is an unknown unit, like a missing one.
                 if let Ok(code) = UnitCode::parse(&code)
                     && self.store.unit(&code).await?.is_some()
+                    && self.serves_unit(ctx, &code).await?
                 {
                     let mut turn = self.choose_unit(ctx, &code).await?;
                     replies.append(&mut turn.replies);
@@ -71,6 +72,7 @@ impl Engine {
                     // Friends usually share a unit: offer the referrer's as a shortcut.
                     if person.unit_code.is_none()
                         && let Some(unit_code) = &referrer.unit_code
+                        && self.serves_unit(ctx, unit_code).await?
                         && let Some(unit) = self.store.unit(unit_code).await?
                     {
                         replies.push(Reply::to_sender(greeting));
@@ -227,7 +229,12 @@ impl Engine {
 
     /// Joins a unit and moves on to the phone question.
     pub(super) async fn choose_unit(&self, ctx: &Ctx<'_>, code: &UnitCode) -> Result<Turn> {
-        let Some(unit) = self.store.unit(code).await? else {
+        // A unit the account does not serve is as unknown as a missing one.
+        let unit = match self.store.unit(code).await? {
+            Some(u) if self.serves_unit(ctx, code).await? => Some(u),
+            _ => None,
+        };
+        let Some(unit) = unit else {
             return Ok(Turn::replies(vec![
                 Reply::to_sender(&UNIT_UNKNOWN),
                 self.unit_prompt(),
@@ -277,7 +284,7 @@ impl Engine {
     /// The person's own share link.
     pub(super) fn share_link(&self, ctx: &Ctx<'_>) -> String {
         self.deep_link(
-            ctx.platform(),
+            ctx.account(),
             &StartPayload::Referral(ctx.person.ref_code.clone()),
         )
     }
@@ -324,7 +331,7 @@ impl Engine {
             reply = reply.para(l);
         }
         let link = self.deep_link(
-            ctx.platform(),
+            ctx.account(),
             &StartPayload::Referral(person.ref_code.clone()),
         );
         reply = reply.para(Msg::new(&SHARE).arg("link", link));
@@ -418,7 +425,7 @@ impl Engine {
     /// shares (none where it has no way a button can open).
     fn share_button(&self, ctx: &Ctx<'_>, link: &str) -> Vec<Button> {
         let text = crate::i18n::render(ctx.locale(), &Msg::new(&SHARE_TEXT).arg("app", self.app()));
-        self.share_url(ctx.platform(), link, &text)
+        self.share_url(ctx.account(), link, &text)
             .map(|url| Button::url(Msg::new(&BTN_SHARE), url))
             .into_iter()
             .collect()

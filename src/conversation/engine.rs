@@ -10,7 +10,7 @@ use super::keys::*;
 use super::reply::Attachment;
 use super::{Action, ButtonAction, Reply, State, Target, Turn};
 use crate::config::Settings;
-use crate::domain::{ChatAddress, Locale, Platform, StartPayload};
+use crate::domain::{ChatAddress, Locale, Platform, StartPayload, UnitCode};
 use crate::i18n::{Msg, render, render_all};
 use crate::platform::{ChatKind, Event, Inbound, OutButton, Outgoing};
 use crate::store::{NewOutboxItem, Person, Priority, Store};
@@ -53,8 +53,15 @@ pub(crate) struct Ctx<'a> {
     pub is_new: bool,
     /// The whole event.
     pub inbound: &'a Inbound,
-    /// Whether the sender is an administrator.
+    /// Whether the sender is an administrator (of every account, or of this one).
     pub is_admin: bool,
+    /// The unit the account serves (`None`: the whole country): the units the sender finds,
+    /// chooses and links to are under it, and an administrator the account names acts under
+    /// it.
+    pub root: Option<UnitCode>,
+    /// Whether the sender is an administrator of every account (`BLUEZONE_ADMINS`): they
+    /// act on the whole country wherever they write.
+    pub global_admin: bool,
     /// Whether messages in this chat can be edited in place (asked of the platform).
     pub edits_messages: bool,
 }
@@ -66,6 +73,22 @@ impl Ctx<'_> {
 
     pub fn platform(&self) -> Platform {
         self.inbound.platform
+    }
+
+    /// The account the event is for.
+    pub fn account(&self) -> &str {
+        &self.inbound.account
+    }
+
+    /// Where the sender acts as an administrator: `Some(None)` on the whole country (a
+    /// global administrator, or an administrator of an account that serves it), `Some(root)`
+    /// under the account's root, `None` when they are no administrator.
+    pub fn admin_scope(&self) -> Option<Option<&UnitCode>> {
+        match (self.is_admin, self.global_admin) {
+            (false, _) => None,
+            (true, true) => Some(None),
+            (true, false) => Some(self.root.as_ref()),
+        }
     }
 
     /// The sender's id as written in `BLUEZONE_ADMINS` and audit trails.
@@ -104,6 +127,7 @@ impl Engine {
 
     /// Handles one inbound event end to end, in one transaction. Errors are logged and
     /// answered with a short apology; they never take the service down.
+    #[tracing::instrument(skip_all, fields(account = %inbound.account, user = %inbound.sender.user_id))]
     pub async fn handle(&self, inbound: &Inbound) -> Result<()> {
         self.handle_guarded(inbound, None).await.map(|_| ())
     }
@@ -171,14 +195,14 @@ impl Engine {
         match &inbound.event {
             Event::Blocked => {
                 self.store
-                    .mark_unreachable(inbound.platform, &inbound.sender.private_chat_id, "blocked")
+                    .mark_unreachable(&inbound.account, &inbound.sender.private_chat_id, "blocked")
                     .await?;
                 return Ok(Step::Done { queued: false });
             }
             Event::Unblocked if !is_group => {
                 if let Some(p) = self
                     .store
-                    .person_by_platform_id(inbound.platform, &inbound.sender.user_id)
+                    .person_by_platform_id(&inbound.account, &inbound.sender.user_id)
                     .await?
                 {
                     self.store.save_state(p.id, &p.state).await?;
@@ -189,8 +213,9 @@ impl Engine {
         }
         let (person, is_new) = self
             .store
-            .touch_person(
+            .touch_person_of(
                 inbound.platform,
+                &inbound.account,
                 &inbound.sender.user_id,
                 &inbound.sender.private_chat_id,
                 &inbound.sender.display_name,
@@ -198,8 +223,12 @@ impl Engine {
             )
             .await?;
         let ctx = Ctx {
-            is_admin: self.is_admin(inbound.platform, &inbound.sender.user_id),
-            edits_messages: self.platforms.edits_messages(inbound.platform),
+            is_admin: self.is_admin(&inbound.account, inbound.platform, &inbound.sender.user_id),
+            global_admin: self
+                .platforms
+                .is_global_admin(inbound.platform, &inbound.sender.user_id),
+            root: self.platforms.root(&inbound.account),
+            edits_messages: self.platforms.edits_messages(&inbound.account),
             person,
             is_new,
             inbound,
@@ -224,12 +253,10 @@ impl Engine {
         Ok(Step::Done { queued })
     }
 
-    /// Whether this platform account is an administrator.
-    pub fn is_admin(&self, platform: Platform, user_id: &str) -> bool {
-        self.settings
-            .admins
-            .iter()
-            .any(|(p, id)| *p == platform && id == user_id)
+    /// Whether `user_id` on `platform` is an administrator on account `account` (a global
+    /// one, or one the account names).
+    pub fn is_admin(&self, account: &str, platform: Platform, user_id: &str) -> bool {
+        self.platforms.is_admin(account, platform, user_id)
     }
 
     async fn route_private(&self, ctx: &Ctx<'_>, state: State) -> Result<(State, Turn)> {
@@ -304,14 +331,17 @@ impl Engine {
             }
             Action::ChooseUnit(code) => {
                 // A unit that is gone gets the search prompt, so the next text is a search.
-                let gone = self.store.unit(&code).await?.is_none();
+                let gone = self.store.unit(&code).await?.is_none()
+                    || !self.serves_unit(ctx, &code).await?;
                 let turn = self.choose_unit(ctx, &code).await?;
                 if gone {
                     return Ok((State::AwaitingUnitSearch, turn));
                 }
                 turn
             }
-            Action::Browse(code, page) => Turn::reply(self.browse(code.as_ref(), page).await?),
+            Action::Browse(code, page) => {
+                Turn::reply(self.browse(ctx.root.as_ref(), code.as_ref(), page).await?)
+            }
             Action::SearchUnit => {
                 return Ok((State::AwaitingUnitSearch, Turn::reply(self.ask_unit())));
             }
@@ -379,6 +409,7 @@ impl Engine {
     async fn route_group(&self, ctx: &Ctx<'_>) -> Result<Turn> {
         let chat = ChatAddress {
             platform: ctx.platform(),
+            account: ctx.inbound.account.clone(),
             chat_id: ctx.inbound.chat.id.clone(),
             is_group: true,
         };
@@ -418,14 +449,14 @@ impl Engine {
         self.settings.campaign.app_name.clone()
     }
 
-    /// A deep link that opens the bot with `payload` on `platform`.
-    pub fn deep_link(&self, platform: Platform, payload: &StartPayload) -> String {
-        self.platforms.deep_link(platform, payload)
+    /// A deep link that opens account `account` with `payload`.
+    pub fn deep_link(&self, account: &str, payload: &StartPayload) -> String {
+        self.platforms.deep_link(account, payload)
     }
 
-    /// Where a share button on `platform` points for `link`, if the platform has one.
-    pub fn share_url(&self, platform: Platform, link: &str, text: &str) -> Option<String> {
-        self.platforms.share_url(platform, link, text)
+    /// Where a share button on account `account` points for `link`, if its platform has one.
+    pub fn share_url(&self, account: &str, link: &str, text: &str) -> Option<String> {
+        self.platforms.share_url(account, link, text)
     }
 
     /// Renders a turn and writes it, with the new state (in the event's transaction); whether
@@ -467,15 +498,7 @@ impl Engine {
                 Target::Sender => (self.sender_address(ctx), Some(ctx.person.id), locale),
                 Target::Chat(addr) => (addr.clone(), None, Locale::Vi),
                 Target::Person(id) => match self.store.person(*id).await? {
-                    Some(p) => (
-                        ChatAddress {
-                            platform: p.platform,
-                            chat_id: p.chat_id.clone(),
-                            is_group: false,
-                        },
-                        Some(p.id),
-                        p.locale,
-                    ),
+                    Some(p) => (p.address(), Some(p.id), p.locale),
                     None => continue,
                 },
             };
@@ -507,6 +530,7 @@ impl Engine {
     fn sender_address(&self, ctx: &Ctx<'_>) -> ChatAddress {
         ChatAddress {
             platform: ctx.platform(),
+            account: ctx.inbound.account.clone(),
             chat_id: ctx.inbound.sender.private_chat_id.clone(),
             is_group: false,
         }

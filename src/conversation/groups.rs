@@ -49,7 +49,7 @@ impl Engine {
                 if self.store.unit(&code).await?.is_none() {
                     return here(Msg::new(&COV_UNKNOWN_UNIT).arg("code", code.as_str()));
                 }
-                if !ctx.is_admin && !self.store.leads(ctx.person.id, &code).await? {
+                if !self.may_act_on(ctx, &code).await? {
                     return here(Msg::new(&GROUP_LINK_NOT_LEADER));
                 }
                 code
@@ -62,7 +62,7 @@ impl Engine {
         };
         let is_group_admin = self
             .platforms()
-            .is_chat_admin(ctx.platform(), &chat.chat_id, &ctx.inbound.sender.user_id)
+            .is_chat_admin(ctx.account(), &chat.chat_id, &ctx.inbound.sender.user_id)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = ?e, "checking the group's administrators failed");
@@ -76,10 +76,19 @@ impl Engine {
             ChatKind::Private => String::new(),
         };
         self.store
-            .link_group(ctx.platform(), &chat.chat_id, &unit, &title, ctx.person.id)
+            .link_group(
+                ctx.platform(),
+                &chat.account,
+                &chat.chat_id,
+                &unit,
+                &title,
+                ctx.person.id,
+            )
             .await?;
         let name = self.unit_name(&unit).await?;
-        let open = self.deep_link(ctx.platform(), &StartPayload::Unit(unit.to_string()));
+        let open = self
+            .unit_link(ctx, &unit, &StartPayload::Unit(unit.to_string()))
+            .await?;
         let linked = Reply::to_sender(
             Msg::new(&GROUP_LINKED)
                 .arg("unit", name.clone())
@@ -128,7 +137,7 @@ impl Engine {
         else {
             return here(Msg::new(&GROUP_NOT_LINKED));
         };
-        if !ctx.is_admin && !self.store.leads(ctx.person.id, &group.unit_code).await? {
+        if !self.may_act_on(ctx, &group.unit_code).await? {
             return here(Msg::new(&GROUP_LINK_NOT_LEADER));
         }
         self.store

@@ -87,6 +87,7 @@ impl Bench {
     async fn event(&self, who: &Person<'_>, chat: Chat, event: Event) -> String {
         let inbound = Inbound {
             platform: Platform::Console,
+            account: crate::domain::AccountId::of_platform(Platform::Console),
             sender: Sender {
                 user_id: who.id.clone(),
                 private_chat_id: who.id.clone(),
@@ -280,6 +281,7 @@ fn photo(file_id: &str, caption: &str) -> Event {
     Event::Photo {
         photo: PhotoRef::TelegramFile {
             file_id: file_id.into(),
+            bot: None,
         },
         caption: caption.into(),
     }

@@ -25,9 +25,55 @@ impl Engine {
             .map_or_else(|| code.to_string(), |u| u.name))
     }
 
-    /// Searches for a unit by name. Greetings, thanks and small talk get a short answer and
-    /// the question again; "I don't know" gets the choice to skip the unit for now.
-    pub(super) async fn search(&self, _ctx: &Ctx<'_>, query: &str) -> Result<(State, Turn)> {
+    /// Whether the account the sender talks to serves `code` (it is under the account's
+    /// root, or the account serves the whole country).
+    pub(super) async fn serves_unit(&self, ctx: &Ctx<'_>, code: &UnitCode) -> Result<bool> {
+        Ok(match &ctx.root {
+            None => true,
+            Some(root) => code == root || self.store.unit_within(code, root).await?,
+        })
+    }
+
+    /// A link that opens a bot with `payload` about unit `code`: the sender's own account
+    /// when it serves the unit, else an account of the same platform that does (the deepest
+    /// root first: the province's bot rather than the national one), else the sender's.
+    pub(super) async fn unit_link(
+        &self,
+        ctx: &Ctx<'_>,
+        code: &UnitCode,
+        payload: &crate::domain::StartPayload,
+    ) -> Result<String> {
+        if self.serves_unit(ctx, code).await? {
+            return Ok(self.deep_link(ctx.account(), payload));
+        }
+        let mut best: Option<(usize, String)> = None;
+        for account in self.platforms().accounts() {
+            if account.platform() != ctx.platform() || !account.serves() {
+                continue;
+            }
+            let depth = match account.root_unit() {
+                None => 0,
+                Some(root) if &root == code || self.store.unit_within(code, &root).await? => {
+                    1 + self
+                        .store
+                        .unit(&root)
+                        .await?
+                        .map_or(0, |u| u.depth.max(0) as usize)
+                }
+                Some(_) => continue,
+            };
+            if best.as_ref().is_none_or(|(d, _)| depth > *d) {
+                best = Some((depth, account.account_id().to_string()));
+            }
+        }
+        let account = best.map_or_else(|| ctx.account().to_string(), |(_, id)| id);
+        Ok(self.deep_link(&account, payload))
+    }
+
+    /// Searches for a unit by name among the units the account serves. Greetings, thanks
+    /// and small talk get a short answer and the question again; "I don't know" gets the
+    /// choice to skip the unit for now.
+    pub(super) async fn search(&self, ctx: &Ctx<'_>, query: &str) -> Result<(State, Turn)> {
         let query = query.trim();
         if let Some(kind) = chatter(query) {
             let answer = match kind {
@@ -59,7 +105,10 @@ impl Engine {
             ));
         }
         let shown: String = query.chars().take(60).collect();
-        let found = self.store.search_units(query, MAX_RESULTS).await?;
+        let found = self
+            .store
+            .search_units(query, MAX_RESULTS, ctx.root.as_ref())
+            .await?;
         if found.is_empty() {
             let reply = Reply::to_sender(Msg::new(&SEARCH_NONE).arg("query", shown))
                 .row(vec![Button::action(
@@ -100,13 +149,24 @@ impl Engine {
         Ok(Button::action(label, choose(unit)?))
     }
 
-    /// One page of the units below `code` (the top units when `None`). Units with units
-    /// below them open; the others are chosen at once.
-    pub(super) async fn browse(&self, code: Option<&UnitCode>, page: u32) -> Result<Reply> {
+    /// One page of the units below `code` (the top units when `None`: those below `root`,
+    /// the account's, when it has one). Units with units below them open; the others are
+    /// chosen at once. A unit outside `root` is unknown.
+    pub(super) async fn browse(
+        &self,
+        root: Option<&UnitCode>,
+        code: Option<&UnitCode>,
+        page: u32,
+    ) -> Result<Reply> {
+        let code = code.or(root);
+        let outside = match (root, code) {
+            (Some(r), Some(c)) => c != r && !self.store.unit_within(c, r).await?,
+            _ => false,
+        };
         let parent = match code {
             Some(c) => match self.store.unit(c).await? {
-                Some(u) => Some(u),
-                None => {
+                Some(u) if !outside => Some(u),
+                _ => {
                     return Ok(Reply::to_sender(&UNIT_UNKNOWN).row(vec![Button::action(
                         Msg::new(&BTN_BROWSE_UNITS),
                         Action::Browse(None, 0),

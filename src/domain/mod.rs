@@ -1,5 +1,6 @@
 //! Values that parse at the boundary: once one of these exists it is valid.
 
+mod account;
 mod fold;
 mod locale;
 mod payload;
@@ -7,6 +8,7 @@ mod platform;
 mod state;
 mod unit_code;
 
+pub use account::AccountId;
 pub use fold::fold;
 pub use locale::Locale;
 pub use payload::StartPayload;

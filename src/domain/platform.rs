@@ -40,17 +40,29 @@ impl Platform {
     }
 }
 
+/// A platform's name, which is also the id of its single account (the one its environment
+/// variables describe): store functions that take an account accept a platform for it.
+impl AsRef<str> for Platform {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// Where a message goes: a chat on a platform. Private chats and groups are both chats.
+/// Where a message goes: a chat with one account on a platform. Private chats and groups are
+/// both chats.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ChatAddress {
     /// The platform the chat is on.
     pub platform: Platform,
+    /// The account the chat is with (its messages go out through that account, at its
+    /// limits).
+    pub account: super::AccountId,
     /// The platform's own chat id, as text (Telegram ids are numbers, Zalo and Messenger ids are not).
     pub chat_id: String,
     /// Groups have their own rate limits (20 messages a minute on Telegram).

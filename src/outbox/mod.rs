@@ -9,7 +9,7 @@ pub mod scheduler;
 pub mod settings;
 pub mod worker;
 
-pub use lead::Delivery;
+pub use lead::{Delivery, Leading};
 pub use limits::{CallKind, Limiter, PlatformLimits};
 pub use scheduler::{Scheduler, Tick};
 pub use settings::DeliverySettings;

@@ -1,4 +1,4 @@
-//! The sender worker: one per platform. It claims small windows of due rows (highest
+//! The sender worker: one per account. It claims small windows of due rows (highest
 //! priority first, so a reply overtakes a running broadcast), checks each row's chat and the
 //! platform-wide rate at the moment of sending ([`Limiter`]), keeps several requests in
 //! flight, and records outcomes in batches. A row whose chat must wait goes back to the
@@ -327,6 +327,11 @@ impl Worker {
         self.ready.notify_one();
     }
 
+    /// The account it sends for.
+    pub fn account_id(&self) -> &str {
+        self.shared.deliver.account_id()
+    }
+
     /// Whether the platform is failing now (since its first failed request, until one
     /// succeeds), and how many outages began so far.
     pub fn outages(&self) -> (bool, u64) {
@@ -342,7 +347,7 @@ impl Worker {
         let rows = s
             .store
             .claim_due(
-                s.deliver.platform(),
+                s.deliver.account_id(),
                 s.config.window(None) as i64,
                 s.config.lease_ms,
             )
@@ -385,7 +390,7 @@ impl Worker {
     /// sends, [`Sender::flush`] outcomes, [`Sender::claim`] more rows when they run low,
     /// [`Sender::pick`] the best row whose slot has come and [`Sender::dispatch`] it (or
     /// [`Sender::idle`] until something can go).
-    #[tracing::instrument(skip_all, fields(platform = %self.shared.deliver.platform()))]
+    #[tracing::instrument(skip_all, fields(account = %self.shared.deliver.account_id()))]
     pub async fn run(self, shutdown: CancellationToken) {
         let mut sender = Sender::new(self.shared.clone(), self.ready.clone(), self.idle_poll_ms);
         loop {
@@ -601,7 +606,7 @@ impl Sender {
         let s = &self.s;
         let rows = match s
             .store
-            .claim_due(s.deliver.platform(), self.window as i64, self.lease)
+            .claim_due(s.deliver.account_id(), self.window as i64, self.lease)
             .await
         {
             Ok(rows) => rows,
@@ -650,7 +655,7 @@ impl Sender {
         let s = &self.s;
         let next_pending = self.pending.iter().map(|(at, _)| *at).min();
         let next_due = if self.queue_empty {
-            match s.store.next_due_at(s.deliver.platform()).await {
+            match s.store.next_due_at(s.deliver.account_id()).await {
                 Ok(Some(at)) => Some(at - s.store.now() + now),
                 _ => None,
             }
@@ -917,7 +922,7 @@ impl Shared {
         if let Some(taken) = self.take_held(id, price) {
             return Ok(taken);
         }
-        let account = self.deliver.platform().as_str();
+        let account = self.deliver.account_id();
         let period = broadcast_period(id);
         let block = price * (i64::from(p.per_sec) / PAID_BLOCK_PER_SEC).max(1);
         let mut got = 0;
@@ -973,7 +978,7 @@ impl Shared {
             .filter(|(_, s)| s.held > 0 && (all || now - s.used_at >= PAID_IDLE_MS))
             .map(|(id, s)| (*id, std::mem::take(&mut s.held)))
             .collect();
-        let account = self.deliver.platform().as_str();
+        let account = self.deliver.account_id();
         for (id, amount) in idle {
             if let Err(e) = self
                 .store
@@ -1106,7 +1111,7 @@ impl Shared {
             }
             Err(DeliveryError::Unreachable(reason)) => Mark::Unreachable {
                 reason: format!("unreachable: {reason}"),
-                platform: job.to.platform.as_str().to_string(),
+                account: job.to.account.to_string(),
                 chat_id: job.to.chat_id.clone(),
             },
             Err(DeliveryError::Skipped(reason)) => Mark::Skipped { reason },
@@ -1147,8 +1152,9 @@ impl Shared {
         };
         if first {
             let platform = self.deliver.platform();
-            let waiting = self.store.outbox_waiting(platform).await.unwrap_or(-1);
-            tracing::error!(%platform, waiting, error = %reason, "platform unreachable: sending failed; retrying with backoff");
+            let account = self.deliver.account_id();
+            let waiting = self.store.outbox_waiting(account).await.unwrap_or(-1);
+            tracing::error!(%platform, account, waiting, error = %reason, "platform unreachable: sending failed; retrying with backoff");
         }
     }
 
@@ -1163,8 +1169,9 @@ impl Shared {
         };
         if let Some((down_ms, failures)) = ended {
             let platform = self.deliver.platform();
-            let waiting = self.store.outbox_waiting(platform).await.unwrap_or(-1);
-            tracing::warn!(%platform, waiting, down_secs = down_ms / 1000, failures, "platform reachable again");
+            let account = self.deliver.account_id();
+            let waiting = self.store.outbox_waiting(account).await.unwrap_or(-1);
+            tracing::warn!(%platform, account, waiting, down_secs = down_ms / 1000, failures, "platform reachable again");
         }
     }
 }
@@ -1199,6 +1206,7 @@ mod tests {
         OutboxRow {
             id,
             platform: "telegram".into(),
+            account: "telegram".into(),
             chat_id: "1".into(),
             is_group: 0,
             person_id: None,

@@ -22,7 +22,7 @@ use super::inbox::Inbox;
 use super::{Deliver, PhotoRef};
 use crate::config::Settings;
 use crate::doctor::{Check, CheckContext};
-use crate::domain::{Platform, StartPayload};
+use crate::domain::{Platform, StartPayload, UnitCode};
 use crate::reach::ReachRules;
 use crate::store::Store;
 
@@ -46,13 +46,22 @@ pub struct Capabilities {
     pub links_for_others: bool,
 }
 
+/// A task an account runs only in the replica that leads it, started and stopped (through
+/// its token) with the account's sender: Telegram's long polling, since two replicas polling
+/// one bot would take each other's updates.
+pub type LeadTask =
+    Arc<dyn Fn(CancellationToken) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// What a started account hands back to the service.
 pub struct Started {
     /// Its sending half, driven by an outbox worker at the adapter's limits
     /// ([`Deliver::limits`]).
     pub deliver: Arc<dyn Deliver>,
-    /// Its webhook routes (paths relative to `/webhooks/<account id>`), if it takes any.
+    /// Its webhook routes (paths relative to `/webhooks/<platform>/<account id>`), if it
+    /// takes any.
     pub routes: Option<axum::Router>,
+    /// What it runs while this replica leads it, if anything.
+    pub led: Option<LeadTask>,
 }
 
 /// What an account needs to start.
@@ -71,18 +80,34 @@ pub struct StartContext<'a> {
     pub shutdown: &'a CancellationToken,
 }
 
+/// What `bluezone-bot accounts list` shows of an account (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountStatus {
+    /// Whether its credentials work: `Ok` with what the platform says of the account (the
+    /// bot's name), or why not.
+    pub credentials: Result<String, String>,
+    /// Its webhook: the address the platform posts to, or how events arrive otherwise.
+    pub webhook: String,
+}
+
 /// One account on one platform.
 #[async_trait::async_trait]
 pub trait Adapter: fmt::Debug + Send + Sync {
     /// The account's id, unique among the configured accounts; its webhooks are served
-    /// under `/webhooks/<account id>`. (The single account of a platform uses the platform's
-    /// name, so addresses and stored rows keep working.)
+    /// under `/webhooks/<platform>/<account id>`. (The single account a platform's
+    /// environment variables describe uses the platform's name, so addresses and stored
+    /// rows keep working.)
     fn account_id(&self) -> &str;
 
     /// The unit this account serves (its people, searches and links are under it); `None`:
     /// the whole country.
     fn root_unit(&self) -> Option<crate::domain::UnitCode> {
         None
+    }
+
+    /// The account's own administrators (user ids on it), besides `BLUEZONE_ADMINS`.
+    fn admins(&self) -> &[String] {
+        &[]
     }
 
     /// The platform the account is on.
@@ -115,21 +140,42 @@ pub trait Adapter: fmt::Debug + Send + Sync {
         let _ = ctx;
         Vec::new()
     }
+
+    /// Asks the platform whether the credentials work and where its webhook points, without
+    /// changing anything (`bluezone-bot accounts list`).
+    async fn status(&self, store: &Store, settings: &Settings) -> AccountStatus;
+}
+
+/// The public address of account `account`'s webhook on `platform`:
+/// `<BLUEZONE_WEBHOOK_URL>/webhooks/<platform>/<account id>`.
+pub fn webhook_address(public: &url::Url, platform: Platform, account: &str) -> Result<url::Url> {
+    // `https://host/prefix` must keep its prefix: join below it, not beside it.
+    let mut base = public.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    Ok(base.join(&format!("webhooks/{platform}/{account}"))?)
 }
 
 /// Reads one platform's accounts from the environment (through a lookup, so tests pass
 /// their own variables); none when the platform is not configured.
 pub type ReadAccounts = fn(&dyn Fn(&str) -> Option<String>) -> Result<Vec<Arc<dyn Adapter>>>;
 
-/// The configured accounts and what they answer, shared by every clone of the engine.
+/// The configured accounts and what they answer, shared by every clone of the engine. Every
+/// question is asked of one account, by its id (the account a person or chat belongs to).
 #[derive(Clone, Default)]
 pub struct Platforms {
     accounts: Arc<Vec<Arc<dyn Adapter>>>,
-    /// Group-administrator checks, registered by the accounts that can answer at start-up.
-    group_admins: Arc<RwLock<HashMap<Platform, Arc<dyn GroupAdmins>>>>,
+    /// Each account's place in `accounts`, by id (asked on every event).
+    by_id: Arc<HashMap<String, usize>>,
+    /// Group-administrator checks by account, registered by the accounts that can answer at
+    /// start-up.
+    group_admins: Arc<RwLock<HashMap<String, Arc<dyn GroupAdmins>>>>,
     /// Each started account's sending limits, registered at start-up (the reach preview
     /// tells how long a broadcast takes at them).
-    limits: Arc<RwLock<HashMap<Platform, crate::outbox::PlatformLimits>>>,
+    limits: Arc<RwLock<HashMap<String, crate::outbox::PlatformLimits>>>,
+    /// Global administrators (`BLUEZONE_ADMINS`).
+    admins: Arc<Vec<(Platform, String)>>,
 }
 
 impl fmt::Debug for Platforms {
@@ -141,10 +187,18 @@ impl fmt::Debug for Platforms {
 impl Platforms {
     /// The accounts in `settings`.
     pub fn new(settings: &Settings) -> Platforms {
+        let by_id = settings
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.account_id().to_string(), i))
+            .collect();
         Platforms {
             accounts: Arc::new(settings.accounts.clone()),
+            by_id: Arc::new(by_id),
             group_admins: Arc::default(),
             limits: Arc::default(),
+            admins: Arc::new(settings.admins.clone()),
         }
     }
 
@@ -153,16 +207,46 @@ impl Platforms {
         &self.accounts
     }
 
-    /// The account that serves chats on `platform`.
-    fn account(&self, platform: Platform) -> Option<&Arc<dyn Adapter>> {
+    /// The account with id `account`.
+    pub fn account(&self, account: &str) -> Option<&Arc<dyn Adapter>> {
+        self.by_id.get(account).and_then(|&i| self.accounts.get(i))
+    }
+
+    /// The first account on `platform` (questions about the platform's own rules, which
+    /// every account of it shares).
+    fn first_on(&self, platform: Platform) -> Option<&Arc<dyn Adapter>> {
         self.accounts.iter().find(|a| a.platform() == platform)
     }
 
-    /// A link that opens the bot with `payload` for a person on `platform`: the platform's
-    /// own; else (the console, or a platform whose link is not known yet) one anyone can
-    /// open; else the command itself (`/start u_794`).
-    pub fn deep_link(&self, platform: Platform, payload: &StartPayload) -> String {
-        self.account(platform)
+    /// The unit account `account` serves; `None`: the whole country (and for the console,
+    /// or an account not configured).
+    pub fn root(&self, account: &str) -> Option<UnitCode> {
+        self.account(account).and_then(|a| a.root_unit())
+    }
+
+    /// Whether `user_id` on `platform` is an administrator of every account
+    /// (`BLUEZONE_ADMINS`): they read the whole country wherever they write.
+    pub fn is_global_admin(&self, platform: Platform, user_id: &str) -> bool {
+        self.admins
+            .iter()
+            .any(|(p, id)| *p == platform && id == user_id)
+    }
+
+    /// Whether `user_id` is an administrator on account `account`: a global one, or one the
+    /// account names (who then acts under the account's root).
+    pub fn is_admin(&self, account: &str, platform: Platform, user_id: &str) -> bool {
+        self.is_global_admin(platform, user_id)
+            || self
+                .account(account)
+                .is_some_and(|a| a.admins().iter().any(|id| id == user_id))
+    }
+
+    /// A link that opens account `account` with `payload`: the account's own; else (the
+    /// console, or an account whose link is not known yet) one anyone can open, of an
+    /// account that serves every unit the payload names; else the command itself
+    /// (`/start u_794`).
+    pub fn deep_link(&self, account: &str, payload: &StartPayload) -> String {
+        self.account(account)
             .and_then(|a| a.deep_link(payload))
             .or_else(|| {
                 self.accounts
@@ -173,46 +257,57 @@ impl Platforms {
             .unwrap_or_else(|| format!("/start {}", payload.encode()))
     }
 
-    /// Where a share button on `platform` points for `link`: the platform's way to share;
-    /// without an account there (the console), the link itself when it is one.
-    pub fn share_url(&self, platform: Platform, link: &str, text: &str) -> Option<String> {
-        match self.account(platform) {
+    /// Where a share button on account `account` points for `link`: the platform's way to
+    /// share; without an account (the console), the link itself when it is one.
+    pub fn share_url(&self, account: &str, link: &str, text: &str) -> Option<String> {
+        match self.account(account) {
             Some(account) => account.share_url(link, text),
             None => link.starts_with("https://").then(|| link.to_string()),
         }
     }
 
-    /// The reach rules of the account that serves chats on `platform` (always free where
-    /// no account says otherwise: the console).
+    /// The reach rules of `platform` (its messaging windows, prices, budget and paid speed),
+    /// as its first account describes them (always free where no account says otherwise:
+    /// the console). Every account of a platform keeps the platform's windows; budgets are
+    /// spent per account.
     pub fn reach_rules(&self, platform: Platform) -> ReachRules {
-        self.account(platform)
+        self.first_on(platform)
             .map_or(ReachRules::ALWAYS_FREE, |a| a.capabilities().reach)
     }
 
-    /// The id of the account that serves chats on `platform` (its spending is kept under
-    /// this name).
-    pub fn account_id(&self, platform: Platform) -> Option<String> {
-        self.account(platform).map(|a| a.account_id().to_string())
+    /// The reach rules of account `account` (always free for the console).
+    pub fn account_reach_rules(&self, account: &str) -> ReachRules {
+        self.account(account)
+            .map_or(ReachRules::ALWAYS_FREE, |a| a.capabilities().reach)
     }
 
-    /// Records the sending limits of the started account on `platform`.
-    pub fn register_limits(&self, platform: Platform, limits: crate::outbox::PlatformLimits) {
+    /// The ids of the accounts on `platform`.
+    pub fn account_ids(&self, platform: Platform) -> Vec<String> {
+        self.accounts
+            .iter()
+            .filter(|a| a.platform() == platform)
+            .map(|a| a.account_id().to_string())
+            .collect()
+    }
+
+    /// Records the sending limits of started account `account`.
+    pub fn register_limits(&self, account: &str, limits: crate::outbox::PlatformLimits) {
         if let Ok(mut map) = self.limits.write() {
-            map.insert(platform, limits);
+            map.insert(account.to_string(), limits);
         }
     }
 
-    /// The sending limits of the account on `platform`, once started.
-    pub fn limits(&self, platform: Platform) -> Option<crate::outbox::PlatformLimits> {
+    /// The sending limits of account `account`, once started.
+    pub fn limits(&self, account: &str) -> Option<crate::outbox::PlatformLimits> {
         self.limits
             .read()
             .ok()
-            .and_then(|m| m.get(&platform).copied())
+            .and_then(|m| m.get(account).copied())
     }
 
-    /// Whether messages in chats on `platform` can be edited in place.
-    pub fn edits_messages(&self, platform: Platform) -> bool {
-        self.account(platform)
+    /// Whether messages in chats with account `account` can be edited in place.
+    pub fn edits_messages(&self, account: &str) -> bool {
+        self.account(account)
             .is_some_and(|a| a.capabilities().edits_messages)
     }
 
@@ -221,23 +316,18 @@ impl Platforms {
         photo.home()
     }
 
-    /// Sets the group-administrator check of `platform`.
-    pub fn register_group_admins(&self, platform: Platform, checker: Arc<dyn GroupAdmins>) {
+    /// Sets the group-administrator check of account `account`.
+    pub fn register_group_admins(&self, account: &str, checker: Arc<dyn GroupAdmins>) {
         if let Ok(mut map) = self.group_admins.write() {
-            map.insert(platform, checker);
+            map.insert(account.to_string(), checker);
         }
     }
 
-    /// Whether `user_id` administers group `chat_id` on `platform`; false where nothing can
-    /// tell, so nothing is linked there by mistake.
-    pub async fn is_chat_admin(
-        &self,
-        platform: Platform,
-        chat_id: &str,
-        user_id: &str,
-    ) -> Result<bool> {
+    /// Whether `user_id` administers group `chat_id` of account `account`; false where
+    /// nothing can tell, so nothing is linked there by mistake.
+    pub async fn is_chat_admin(&self, account: &str, chat_id: &str, user_id: &str) -> Result<bool> {
         let checker = match self.group_admins.read() {
-            Ok(map) => map.get(&platform).cloned(),
+            Ok(map) => map.get(account).cloned(),
             Err(_) => None,
         };
         match checker {
@@ -268,10 +358,10 @@ mod tests {
     fn without_a_known_bot_links_are_the_command() {
         let p = platforms(&[("TELOXIDE_TOKEN", "1:x")]);
         // Nothing made up before Telegram has answered.
-        assert_eq!(p.deep_link(Platform::Telegram, &unit()), "/start u_794");
-        assert_eq!(p.deep_link(Platform::Console, &unit()), "/start u_794");
-        assert_eq!(p.share_url(Platform::Telegram, "/start u_794", "t"), None);
-        assert_eq!(p.share_url(Platform::Console, "/start u_794", "t"), None);
+        assert_eq!(p.deep_link("telegram", &unit()), "/start u_794");
+        assert_eq!(p.deep_link("console", &unit()), "/start u_794");
+        assert_eq!(p.share_url("telegram", "/start u_794", "t"), None);
+        assert_eq!(p.share_url("console", "/start u_794", "t"), None);
     }
 
     #[test]
@@ -288,22 +378,20 @@ mod tests {
             ("ZALO_OA_SECRET", "s"),
             ("ZALO_REFRESH_TOKEN", "r"),
         ]);
-        let tg = p.deep_link(Platform::Telegram, &unit());
+        let tg = p.deep_link("telegram", &unit());
         assert_eq!(tg, "https://t.me/B?start=u_794");
-        let share = p
-            .share_url(Platform::Telegram, &tg, "hi there")
-            .expect("tg");
+        let share = p.share_url("telegram", &tg, "hi there").expect("tg");
         assert!(share.starts_with("https://t.me/share/url?url=https%3A%2F%2Ft.me%2FB"));
         // The console has no account: it gets the link anyone can open.
-        assert_eq!(p.deep_link(Platform::Console, &unit()), tg);
-        assert_eq!(p.share_url(Platform::Console, &tg, "x"), Some(tg.clone()));
-        let m = p.deep_link(Platform::Messenger, &unit());
+        assert_eq!(p.deep_link("console", &unit()), tg);
+        assert_eq!(p.share_url("console", &tg, "x"), Some(tg.clone()));
+        let m = p.deep_link("messenger", &unit());
         assert_eq!(m, "https://m.me/Page?ref=u_794");
-        assert_eq!(p.share_url(Platform::Messenger, &m, "x"), Some(m.clone()));
-        let z = p.deep_link(Platform::Zalo, &unit());
+        assert_eq!(p.share_url("messenger", &m, "x"), Some(m.clone()));
+        let z = p.deep_link("zalo", &unit());
         assert_eq!(z, "https://zalo.me/oa1 /start u_794");
         assert_eq!(
-            p.share_url(Platform::Zalo, &z, "x").as_deref(),
+            p.share_url("zalo", &z, "x").as_deref(),
             Some("https://zalo.me/oa1")
         );
     }
@@ -317,13 +405,14 @@ mod tests {
             ("MESSENGER_VERIFY_TOKEN", "v"),
             ("MESSENGER_PAGE_ID", "Page"),
         ]);
-        assert!(p.edits_messages(Platform::Telegram));
-        assert!(!p.edits_messages(Platform::Messenger));
+        assert!(p.edits_messages("telegram"));
+        assert!(!p.edits_messages("messenger"));
         // No account, no edits (the console prints every message anew).
-        assert!(!p.edits_messages(Platform::Console));
-        assert!(!p.edits_messages(Platform::Zalo));
+        assert!(!p.edits_messages("console"));
+        assert!(!p.edits_messages("zalo"));
         let file = PhotoRef::TelegramFile {
             file_id: "f".into(),
+            bot: None,
         };
         assert_eq!(p.photo_only_on(&file), Some(Platform::Telegram));
         let url = PhotoRef::Url {

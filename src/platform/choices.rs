@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::{Event, OutButton};
-use crate::domain::{Platform, fold};
+use crate::domain::fold;
 use crate::store::Store;
 
 /// One remembered button: its label and its callback data (none for a link).
@@ -19,8 +19,10 @@ struct Choice {
     data: Option<String>,
 }
 
-fn key(platform: Platform, chat_id: &str) -> String {
-    format!("choices.{platform}.{chat_id}")
+/// The key of a chat's choices: per account (`choices.<account>.<chat>`; the single account
+/// of a platform is named after it, so keys stored before accounts files still match).
+fn key(account: &str, chat_id: &str) -> String {
+    format!("choices.{account}.{chat_id}")
 }
 
 /// The buttons of a message in reading order (row by row).
@@ -37,7 +39,7 @@ const SETS_KEPT: usize = 4;
 /// previous ones: a text that follows a menu does not make the menu unusable).
 pub async fn remember(
     store: &Store,
-    platform: Platform,
+    account: &str,
     chat_id: &str,
     buttons: &[OutButton],
 ) -> Result<()> {
@@ -57,7 +59,7 @@ pub async fn remember(
             },
         })
         .collect();
-    let key = key(platform, chat_id);
+    let key = key(account, chat_id);
     let mut sets = load(store, &key).await?;
     sets.insert(0, choices);
     sets.truncate(SETS_KEPT);
@@ -77,7 +79,7 @@ async fn load(store: &Store, key: &str) -> Result<Vec<Vec<Choice>>> {
 /// remembered button's label; `None` otherwise.
 pub async fn resolve(
     store: &Store,
-    platform: Platform,
+    account: &str,
     chat_id: &str,
     text: &str,
 ) -> Result<Option<Event>> {
@@ -85,7 +87,7 @@ pub async fn resolve(
     if text.is_empty() || text.chars().count() > 200 {
         return Ok(None);
     }
-    let sets = load(store, &key(platform, chat_id)).await?;
+    let sets = load(store, &key(account, chat_id)).await?;
     let chosen = match text.parse::<usize>() {
         Ok(n) => n
             .checked_sub(1)

@@ -105,6 +105,7 @@ impl Console {
         };
         Some(Inbound {
             platform: Platform::Console,
+            account: crate::domain::AccountId::of_platform(Platform::Console),
             sender: Sender {
                 user_id: CONSOLE_USER.into(),
                 private_chat_id: CONSOLE_USER.into(),

@@ -29,6 +29,9 @@ use crate::store::Store;
 /// How one account's events are taken in.
 #[derive(Clone, Default)]
 pub struct Source {
+    /// The account the events are for: their people and chats belong to it (`None`: the
+    /// platform's single account, named after the platform; the console).
+    pub account: Option<crate::domain::AccountId>,
     /// Where to ask a sender's name when the event carries none (platforms whose events
     /// carry only an id).
     pub profiles: Option<Arc<dyn Profiles>>,
@@ -176,12 +179,16 @@ impl Inbox {
         purge_claims(self.store(), &prefixes).await;
     }
 
-    /// Steps 2 and 3: typed choices and the sender's name.
+    /// Steps 2 and 3: typed choices and the sender's name (after naming the account the
+    /// event is for).
     async fn prepare(&self, source: &Source, mut inbound: Inbound) -> Inbound {
+        if let Some(account) = &source.account {
+            inbound.account = account.clone();
+        }
         if source.typed_choices
             && let Event::Text(text) = &inbound.event
         {
-            match choices::resolve(self.store(), inbound.platform, &inbound.chat.id, text).await {
+            match choices::resolve(self.store(), &inbound.account, &inbound.chat.id, text).await {
                 Ok(Some(pressed)) => inbound.event = pressed,
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = ?e, "reading numbered choices failed"),
@@ -203,7 +210,7 @@ impl Inbox {
     /// Waits for the chat's turn (taken before the event's transaction starts).
     async fn chat_turn(&self, inbound: &Inbound) -> super::chat_lock::ChatGuard {
         self.chats
-            .lock(&format!("{}:{}", inbound.platform, inbound.chat.id))
+            .lock(&format!("{}:{}", inbound.account, inbound.chat.id))
             .await
     }
 
@@ -216,7 +223,7 @@ impl Inbox {
         let user = inbound.sender.user_id.clone();
         match self
             .store()
-            .person_by_platform_id(inbound.platform, &user)
+            .person_by_platform_id(&inbound.account, &user)
             .await
         {
             Ok(Some(p)) if !p.display_name.is_empty() => {

@@ -43,6 +43,9 @@ pub struct Chat {
 pub struct Inbound {
     /// The platform it came from.
     pub platform: Platform,
+    /// The account it is for (a person and a chat belong to the account they talk to). The
+    /// parsers name the platform's single account; the inbox puts in its source's.
+    pub account: crate::domain::AccountId,
     /// Who did it.
     pub sender: Sender,
     /// Where.
@@ -133,7 +136,7 @@ impl Inbound {
             }
             Event::Photo { photo, caption } => {
                 match photo {
-                    PhotoRef::TelegramFile { file_id } => clean_line(file_id),
+                    PhotoRef::TelegramFile { file_id, .. } => clean_line(file_id),
                     PhotoRef::Url { url } => clean_line(url),
                 }
                 clean_text(caption);
@@ -189,10 +192,13 @@ pub fn clean_line(value: &mut String) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PhotoRef {
-    /// A Telegram `file_id` (of this bot: only Telegram can send it on).
+    /// A Telegram `file_id`: only the bot that received it can send it on.
     TelegramFile {
         /// The id.
         file_id: String,
+        /// The account of that bot, once known (`None`: the single Telegram bot).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot: Option<String>,
     },
     /// A public `https` address (Zalo and Messenger give these for received pictures).
     Url {
@@ -209,6 +215,23 @@ impl PhotoRef {
             PhotoRef::TelegramFile { .. } => Some(crate::domain::Platform::Telegram),
             PhotoRef::Url { .. } => None,
         }
+    }
+
+    /// The account whose bot issued the picture, when only it can send it on and it is
+    /// known.
+    pub fn home_account(&self) -> Option<&str> {
+        match self {
+            PhotoRef::TelegramFile { bot, .. } => bot.as_deref(),
+            PhotoRef::Url { .. } => None,
+        }
+    }
+
+    /// The picture as received by account `account` (a Telegram file id is that bot's).
+    pub fn received_by(mut self, account: &str) -> PhotoRef {
+        if let PhotoRef::TelegramFile { bot, .. } = &mut self {
+            *bot = Some(account.to_string());
+        }
+        self
     }
 }
 
@@ -395,6 +418,7 @@ mod tests {
     fn platform_strings_lose_what_databases_refuse() {
         let inbound = Inbound {
             platform: Platform::Telegram,
+            account: crate::domain::AccountId::of_platform(Platform::Telegram),
             sender: Sender {
                 user_id: "1\u{0}2".into(),
                 private_chat_id: "12".into(),

@@ -19,14 +19,18 @@ macro_rules! platforms {
         /// Every platform the service can run, each reading its accounts from the
         /// environment in its own folder (`<name>::accounts`).
         pub const PLATFORMS: &[ReadAccounts] = &[$($name::accounts),*];
+        /// How each platform's accounts are written in an accounts file (`<name>::FILE`).
+        pub const ACCOUNT_FILES: &[crate::accounts::AccountFile] = &[$($name::FILE),*];
     };
 }
 
 // The registration line: a new platform is its folder `src/platform/<name>/` (with a
-// `pub fn accounts`) and its name here.
+// `pub fn accounts` and a `pub const FILE`) and its name here.
 platforms![telegram, messenger, zalo];
 
-pub use adapter::{Adapter, Capabilities, Platforms, ReadAccounts, StartContext, Started};
+pub use adapter::{
+    AccountStatus, Adapter, Capabilities, LeadTask, Platforms, ReadAccounts, StartContext, Started,
+};
 
 pub use message::{
     Chat, ChatKind, Delivered, DeliveryError, Event, Inbound, OutButton, Outgoing, PhotoRef,
@@ -41,6 +45,12 @@ use crate::outbox::PlatformLimits;
 pub trait Deliver: Send + Sync {
     /// The platform this adapter talks to.
     fn platform(&self) -> Platform;
+
+    /// The account it sends as: its worker claims this account's outbox rows (by default
+    /// the platform's single account, named after the platform).
+    fn account_id(&self) -> &str {
+        self.platform().as_str()
+    }
 
     /// The platform's rate limits for this account, which the outbox worker keeps to (none
     /// by default: the console).

@@ -189,7 +189,7 @@ async fn admit(
 ) -> Result<Option<Billed>, DeliveryError> {
     let store = traits.store;
     let Some(mut contact) = store
-        .contact_by_chat(traits.platform, &to.chat_id)
+        .contact_by_chat(traits.account, &to.chat_id)
         .await
         .map_err(database)?
     else {
@@ -282,7 +282,7 @@ pub async fn deliver(
         }
         // Remembered before sending: a person who answers the moment the message arrives
         // answers these choices.
-        if let Err(e) = remember(store, traits.platform, &to.chat_id, &parts.buttons).await {
+        if let Err(e) = remember(store, traits.account, &to.chat_id, &parts.buttons).await {
             tracing::warn!(error = ?e, "remembering numbered choices failed");
         }
         for body in bodies {
@@ -309,6 +309,10 @@ pub async fn deliver(
 impl<T: PlainPlatform> Deliver for T {
     fn platform(&self) -> Platform {
         self.traits().platform
+    }
+
+    fn account_id(&self) -> &str {
+        self.traits().account
     }
 
     fn limits(&self) -> PlatformLimits {

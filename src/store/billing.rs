@@ -7,22 +7,23 @@
 use anyhow::Result;
 
 use super::Store;
-use crate::domain::Platform;
 use crate::reach::Contact;
 
 impl Store {
-    /// What the person behind chat `chat_id` on `platform` says about reaching them: their
-    /// last message, and whether they blocked the bot or opted out (`None`: nobody known).
+    /// What the person behind chat `chat_id` of account `account` says about reaching them:
+    /// their last message, and whether they blocked the bot or opted out (`None`: nobody
+    /// known).
     pub async fn contact_by_chat(
         &self,
-        platform: Platform,
+        account: impl AsRef<str>,
         chat_id: &str,
     ) -> Result<Option<Contact>> {
+        let account = account.as_ref();
         let row: Option<(i64, i64, i64)> = sqlx::query_as(
             "SELECT last_inbound_at, unreachable, opted_out FROM people \
-             WHERE platform = $1 AND chat_id = $2 ORDER BY last_inbound_at DESC LIMIT 1",
+             WHERE account = $1 AND chat_id = $2 ORDER BY last_inbound_at DESC LIMIT 1",
         )
-        .bind(platform.as_str())
+        .bind(account)
         .bind(chat_id)
         .fetch_optional(self.pool())
         .await?;

@@ -219,7 +219,7 @@ impl ReachPlan {
     }
 
     /// SQL: `WITH ... chosen AS (...)`: one row per person of the audience of the subtree
-    /// whose path is `$1`: the account to reach them on (`id`, `platform`, `chat_id`), its
+    /// whose path is `$1`: the person to reach them as (`id`, `platform`, `account`, `chat_id`), its
     /// class `cls` and its rank `bn` among the chosen of its platform and class (the most
     /// recently active first, so a budget pays for those likeliest to read).
     fn chosen_sql(&self, audience: Audience) -> String {
@@ -230,7 +230,7 @@ impl ReachPlan {
         let class = self.class_sql("a");
         let price = self.price_sql("c");
         format!(
-            "WITH g AS (SELECT p.id FROM people p WHERE p.linked_to IS NULL              AND p.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1){unconfirmed}),              c AS (SELECT a.id, a.platform, a.chat_id, a.last_inbound_at, a.id AS grp, {class} AS cls              FROM people a JOIN g ON a.id = g.id WHERE a.started = 1              UNION ALL SELECT a.id, a.platform, a.chat_id, a.last_inbound_at, a.linked_to AS grp, {class} AS cls              FROM people a JOIN g ON a.linked_to = g.id WHERE a.started = 1),              r AS (SELECT c.id, c.platform, c.chat_id, c.last_inbound_at, c.cls, {price} AS price,              ROW_NUMBER() OVER (PARTITION BY c.grp ORDER BY c.cls, {price},              CASE WHEN c.id = c.grp THEN 0 ELSE 1 END, c.id) AS rn FROM c),              chosen AS (SELECT r.id, r.platform, r.chat_id, r.cls, r.price,              ROW_NUMBER() OVER (PARTITION BY r.platform, r.cls ORDER BY r.last_inbound_at DESC, r.id) AS bn              FROM r WHERE r.rn = 1) "
+            "WITH g AS (SELECT p.id FROM people p WHERE p.linked_to IS NULL              AND p.unit_code IN (SELECT code FROM units WHERE substr(path, 1, length($1)) = $1){unconfirmed}),              c AS (SELECT a.id, a.platform, a.account, a.chat_id, a.last_inbound_at, a.id AS grp, {class} AS cls              FROM people a JOIN g ON a.id = g.id WHERE a.started = 1              UNION ALL SELECT a.id, a.platform, a.account, a.chat_id, a.last_inbound_at, a.linked_to AS grp, {class} AS cls              FROM people a JOIN g ON a.linked_to = g.id WHERE a.started = 1),              r AS (SELECT c.id, c.platform, c.account, c.chat_id, c.last_inbound_at, c.cls, {price} AS price,              ROW_NUMBER() OVER (PARTITION BY c.grp ORDER BY c.cls, {price},              CASE WHEN c.id = c.grp THEN 0 ELSE 1 END, c.id) AS rn FROM c),              chosen AS (SELECT r.id, r.platform, r.account, r.chat_id, r.cls, r.price,              ROW_NUMBER() OVER (PARTITION BY r.platform, r.cls ORDER BY r.last_inbound_at DESC, r.id) AS bn              FROM r WHERE r.rn = 1) "
         )
     }
 }
@@ -337,23 +337,29 @@ impl Store {
     }
 
     /// How many people and linked groups in a broadcast to everyone in `unit_code`'s subtree
-    /// are on a platform other than `platform` (they cannot get a picture kept there).
+    /// are on a platform other than `platform`, or with another account than `account` when
+    /// given (they cannot get a picture kept there).
     pub async fn audience_elsewhere(
         &self,
         unit_code: &UnitCode,
         platform: Platform,
+        account: Option<&str>,
     ) -> Result<i64> {
         let Some(pattern) = self.subtree_pattern(unit_code.as_str()).await? else {
             return Ok(0);
         };
         let sql = format!(
-            "SELECT (SELECT COUNT(*) FROM people p WHERE {} AND p.platform <> $2) + \
-             (SELECT COUNT(*) FROM member_groups g WHERE {GROUPS_WHERE} AND g.platform <> $2)",
+            "SELECT (SELECT COUNT(*) FROM people p WHERE {} \
+             AND (p.platform <> $2 OR ($3 <> '' AND p.account <> $3))) + \
+             (SELECT COUNT(*) FROM member_groups g WHERE {GROUPS_WHERE} \
+             AND (g.platform <> $2 OR ($3 <> '' AND g.account <> $3)))",
             audience_where(Audience::Everyone)
         );
         let (n,): (i64,) = sqlx::query_as(AssertSqlSafe(sql))
             .bind(pattern)
             .bind(platform.as_str())
+            // Without an account, every account of the platform can show it.
+            .bind(account.map(str::to_string).unwrap_or_default())
             .fetch_one(self.pool())
             .await?;
         Ok(n)
@@ -505,9 +511,10 @@ impl Store {
         let chosen = plan.chosen_sql(audience);
         let queued = plan.queued_sql("chosen");
         let sql = format!(
-            "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
-             status, next_attempt_at, created_at) \
-             {chosen} SELECT chosen.platform, chosen.chat_id, 0, chosen.id, $2, $3, NULL, 'queued', $4, $4 \
+            "INSERT INTO outbox (platform, account, chat_id, is_group, person_id, broadcast_id, priority, \
+             payload, status, next_attempt_at, created_at) \
+             {chosen} SELECT chosen.platform, chosen.account, chosen.chat_id, 0, chosen.id, $2, $3, NULL, \
+             'queued', $4, $4 \
              FROM chosen WHERE {queued} ORDER BY chosen.id"
         );
         let mut inserted = sqlx::query(AssertSqlSafe(sql))
@@ -521,9 +528,10 @@ impl Store {
         // The rest of the audience that a platform lets nobody reach for free now: skipped
         // rows with the reason, settled at once.
         let sql = format!(
-            "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
-             status, next_attempt_at, created_at, last_error) \
-             {chosen} SELECT chosen.platform, chosen.chat_id, 0, chosen.id, $2, $3, NULL, 'skipped', $4, $4, \
+            "INSERT INTO outbox (platform, account, chat_id, is_group, person_id, broadcast_id, priority, \
+             payload, status, next_attempt_at, created_at, last_error) \
+             {chosen} SELECT chosen.platform, chosen.account, chosen.chat_id, 0, chosen.id, $2, $3, NULL, \
+             'skipped', $4, $4, \
              CASE WHEN chosen.cls = {billed} THEN $5 ELSE $6 END \
              FROM chosen WHERE chosen.cls <= {closed} AND NOT {queued} ORDER BY chosen.id",
             billed = Class::Billed.code(),
@@ -565,9 +573,10 @@ impl Store {
         .await?;
         if audience == Audience::Everyone {
             let sql = format!(
-                "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
-                 status, next_attempt_at, created_at) \
-                 SELECT g.platform, g.chat_id, 1, NULL, $2, $3, NULL, 'queued', $4, $4 FROM member_groups g \
+                "INSERT INTO outbox (platform, account, chat_id, is_group, person_id, broadcast_id, \
+                 priority, payload, status, next_attempt_at, created_at) \
+                 SELECT g.platform, g.account, g.chat_id, 1, NULL, $2, $3, NULL, 'queued', $4, $4 \
+                 FROM member_groups g \
                  WHERE {GROUPS_WHERE} ORDER BY g.chat_id"
             );
             inserted += sqlx::query(AssertSqlSafe(sql))

@@ -25,10 +25,12 @@ pub struct MemberGroup {
 type GroupRow = (String, String, String, i64, i64);
 
 impl Store {
-    /// Links (or re-links) a group to a unit.
+    /// Links (or re-links) a group to a unit; broadcasts reach it through account `account`
+    /// (a [`Platform`] names its single account).
     pub async fn link_group(
         &self,
         platform: Platform,
+        account: impl AsRef<str>,
         chat_id: &str,
         unit_code: &UnitCode,
         title: &str,
@@ -36,10 +38,10 @@ impl Store {
     ) -> Result<()> {
         let title: String = title.chars().take(128).collect();
         sqlx::query(
-            "INSERT INTO member_groups (platform, chat_id, unit_code, title, linked_by, linked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (platform, chat_id) DO UPDATE SET \
+            "INSERT INTO member_groups (platform, chat_id, unit_code, title, linked_by, linked_at, account) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (platform, chat_id) DO UPDATE SET \
              unit_code = excluded.unit_code, title = excluded.title, linked_by = excluded.linked_by, \
-             linked_at = excluded.linked_at",
+             linked_at = excluded.linked_at, account = excluded.account",
         )
         .bind(platform.as_str())
         .bind(chat_id)
@@ -47,6 +49,7 @@ impl Store {
         .bind(title)
         .bind(by)
         .bind(self.now())
+        .bind(account.as_ref())
         .execute(self.pool())
         .await?;
         Ok(())

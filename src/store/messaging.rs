@@ -6,7 +6,6 @@ use sqlx::FromRow;
 
 use super::Store;
 use crate::clock::Millis;
-use crate::domain::Platform;
 
 /// A stored OAuth token pair.
 #[derive(Debug, Clone, FromRow, PartialEq, Eq)]
@@ -138,17 +137,19 @@ impl Store {
         Ok(())
     }
 
-    /// When the person behind a private chat last wrote to the bot, if the chat is known.
+    /// When the person behind a private chat of account `account` last wrote to it, if the
+    /// chat is known.
     pub async fn last_inbound_by_chat(
         &self,
-        platform: Platform,
+        account: impl AsRef<str>,
         chat_id: &str,
     ) -> Result<Option<Millis>> {
+        let account = account.as_ref();
         let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT last_inbound_at FROM people WHERE platform = $1 AND chat_id = $2 \
+            "SELECT last_inbound_at FROM people WHERE account = $1 AND chat_id = $2 \
              ORDER BY last_inbound_at DESC LIMIT 1",
         )
-        .bind(platform.as_str())
+        .bind(account)
         .bind(chat_id)
         .fetch_optional(self.pool())
         .await?;

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::{Backend, Store, Tx};
 use crate::clock::Millis;
-use crate::domain::{ChatAddress, PersonId, Platform};
+use crate::domain::{AccountId, ChatAddress, PersonId, Platform};
 use crate::platform::Outgoing;
 
 /// Who goes first. Lower numbers are sent first.
@@ -50,6 +50,8 @@ pub struct OutboxRow {
     pub id: i64,
     /// Platform name.
     pub platform: String,
+    /// The account it goes out through.
+    pub account: String,
     /// Chat id.
     pub chat_id: String,
     /// 1 for a group.
@@ -75,10 +77,10 @@ pub struct OutboxRow {
 /// button presses (negative priority) post nothing in the chat: they are never held back
 /// and never hold back others.
 pub const CHAT_HEAD: &str = "(o.priority < 0 OR NOT EXISTS (SELECT 1 FROM outbox e \
-     WHERE e.platform = o.platform AND e.chat_id = o.chat_id \
+     WHERE e.account = o.account AND e.chat_id = o.chat_id \
      AND e.status IN ('queued', 'sending') AND e.priority >= 0 AND e.id < o.id))";
 
-const ROW_COLUMNS: &str = "id, platform, chat_id, is_group, person_id, broadcast_id, priority, payload, attempts, dedupe_key, created_at";
+const ROW_COLUMNS: &str = "id, platform, account, chat_id, is_group, person_id, broadcast_id, priority, payload, attempts, dedupe_key, created_at";
 
 /// What became of one claimed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +113,8 @@ pub enum Mark {
     Unreachable {
         /// The platform's words.
         reason: String,
-        /// The recipient's platform.
-        platform: String,
+        /// The account the recipient's chat is with.
+        account: String,
         /// The recipient's chat.
         chat_id: String,
     },
@@ -172,6 +174,7 @@ impl OutboxRow {
     pub fn address(&self) -> Option<ChatAddress> {
         Some(ChatAddress {
             platform: Platform::parse(&self.platform)?,
+            account: AccountId::parse(&self.account).ok()?,
             chat_id: self.chat_id.clone(),
             is_group: self.is_group != 0,
         })
@@ -216,8 +219,8 @@ impl Store {
             };
             let row: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
-                 status, next_attempt_at, dedupe_key, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $8) \
+                 status, next_attempt_at, dedupe_key, created_at, account) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $8, $10) \
                  ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
             )
             .bind(item.to.platform.as_str())
@@ -229,6 +232,7 @@ impl Store {
             .bind(payload)
             .bind(now)
             .bind(item.dedupe_key.clone())
+            .bind(item.to.account.as_str())
             .fetch_optional(&mut **tx)
             .await?;
             if let Some((id,)) = row {
@@ -246,7 +250,8 @@ impl Store {
         Ok(ids)
     }
 
-    /// Claims up to `limit` due rows on `platform`: highest priority first; within a priority,
+    /// Claims up to `limit` due rows of account `account` (a [`Platform`] names its single
+    /// account): highest priority first; within a priority,
     /// groups first (a group's per-minute window should start early rather than hold up the
     /// end of a broadcast); then oldest first.
     /// Only the first unfinished row of each chat is claimed (see [`CHAT_HEAD`]): each chat's
@@ -255,10 +260,11 @@ impl Store {
     /// claimed row is leased for `lease_ms`: until then no other worker takes it.
     pub async fn claim_due(
         &self,
-        platform: Platform,
+        account: impl AsRef<str>,
         limit: i64,
         lease_ms: Millis,
     ) -> Result<Vec<OutboxRow>> {
+        let account = account.as_ref();
         let now = self.now();
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -273,14 +279,14 @@ impl Store {
             }
             let sql = format!(
                 "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
-                 WHERE id IN (SELECT id FROM outbox o WHERE platform = $2 AND status = $3 \
+                 WHERE id IN (SELECT id FROM outbox o WHERE account = $2 AND status = $3 \
                    AND next_attempt_at <= $4 AND {CHAT_HEAD} \
                    ORDER BY priority, is_group DESC, next_attempt_at, id LIMIT $5{lock}) \
                  RETURNING {ROW_COLUMNS}"
             );
             let got: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(sql))
                 .bind(now + lease_ms)
-                .bind(platform.as_str())
+                .bind(account)
                 .bind(status)
                 .bind(now)
                 .bind(left)
@@ -351,22 +357,22 @@ impl Store {
                 continue;
             }
             if let Mark::Unreachable {
-                platform, chat_id, ..
+                account, chat_id, ..
             } = &c.mark
             {
                 sqlx::query(
                     "UPDATE people SET unreachable = 1, unreachable_reason = $1 \
-                     WHERE platform = $2 AND chat_id = $3 AND last_inbound_at <= $4",
+                     WHERE account = $2 AND chat_id = $3 AND last_inbound_at <= $4",
                 )
                 .bind(c.mark.reason().unwrap_or_default())
-                .bind(platform.clone())
+                .bind(account.clone())
                 .bind(chat_id.clone())
                 .bind(c.queued_at)
                 .execute(&mut *tx)
                 .await?;
                 // A linked group the bot was removed from leaves later audiences too.
-                sqlx::query("DELETE FROM member_groups WHERE platform = $1 AND chat_id = $2")
-                    .bind(platform.clone())
+                sqlx::query("DELETE FROM member_groups WHERE account = $1 AND chat_id = $2")
+                    .bind(account.clone())
                     .bind(chat_id.clone())
                     .execute(&mut *tx)
                     .await?;
@@ -467,28 +473,29 @@ impl Store {
         Ok(())
     }
 
-    /// The earliest time a row on `platform` may be claimed, if any (a row waiting behind an
-    /// earlier one to its chat is not counted: it is due only once that one is done).
-    pub async fn next_due_at(&self, platform: Platform) -> Result<Option<Millis>> {
+    /// The earliest time a row of account `account` may be claimed, if any (a row waiting
+    /// behind an earlier one to its chat is not counted: it is due only once that one is
+    /// done).
+    pub async fn next_due_at(&self, account: impl AsRef<str>) -> Result<Option<Millis>> {
         let sql = format!(
-            "SELECT MIN(next_attempt_at) FROM outbox o WHERE platform = $1 \
+            "SELECT MIN(next_attempt_at) FROM outbox o WHERE account = $1 \
              AND (status = 'queued' OR status = 'sending') AND {CHAT_HEAD}"
         );
         let row: (Option<i64>,) = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(platform.as_str())
+            .bind(account.as_ref())
             .fetch_one(self.pool())
             .await?;
         Ok(row.0)
     }
 
-    /// Rows on `platform` waiting to be sent or being sent (logged when the platform fails
-    /// and recovers).
-    pub async fn outbox_waiting(&self, platform: Platform) -> Result<i64> {
+    /// Rows of account `account` waiting to be sent or being sent (logged when the platform
+    /// fails and recovers).
+    pub async fn outbox_waiting(&self, account: impl AsRef<str>) -> Result<i64> {
         let row: (i64,) = sqlx::query_as(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE platform = $1 \
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE account = $1 \
              AND (status = 'queued' OR status = 'sending') AND priority >= 0",
         )
-        .bind(platform.as_str())
+        .bind(account.as_ref())
         .fetch_one(self.pool())
         .await?;
         Ok(row.0)

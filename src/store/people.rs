@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::units::Counters;
 use super::{Store, Tx};
-use crate::domain::{Locale, PersonId, Platform, State, UnitCode};
+use crate::domain::{AccountId, Locale, PersonId, Platform, State, UnitCode};
 
 /// One account, parsed: past the store a person's platform, language, unit and flags are
 /// values of their own types, not the columns' text and integers.
@@ -18,6 +18,9 @@ pub struct Person {
     pub id: PersonId,
     /// The network the account lives on.
     pub platform: Platform,
+    /// The bot, OA or Page the person talks to: their messages go out through it, and its
+    /// root unit bounds the units they see.
+    pub account: AccountId,
     /// The platform's user id.
     pub platform_user_id: String,
     /// The private chat with the person.
@@ -62,6 +65,16 @@ pub struct Person {
 }
 
 impl Person {
+    /// The person's private chat with their account.
+    pub fn address(&self) -> crate::domain::ChatAddress {
+        crate::domain::ChatAddress {
+            platform: self.platform,
+            account: self.account.clone(),
+            chat_id: self.chat_id.clone(),
+            is_group: false,
+        }
+    }
+
     /// Whether the person confirmed installation.
     pub fn is_confirmed(&self) -> bool {
         self.confirmed_at.is_some()
@@ -74,6 +87,7 @@ impl Person {
 struct PersonRow {
     id: PersonId,
     platform: String,
+    account: String,
     platform_user_id: String,
     chat_id: String,
     display_name: String,
@@ -124,6 +138,7 @@ impl TryFrom<PersonRow> for Person {
             Ok::<_, anyhow::Error>(Person {
                 id,
                 platform: platform(&row.platform)?,
+                account: AccountId::parse(&row.account).map_err(|e| anyhow!(e))?,
                 platform_user_id: row.platform_user_id,
                 chat_id: row.chat_id,
                 display_name: row.display_name,
@@ -156,7 +171,7 @@ fn parse_person(row: Option<PersonRow>) -> Result<Option<Person>> {
     row.map(Person::try_from).transpose()
 }
 
-pub(crate) const PERSON_COLUMNS: &str = "id, platform, platform_user_id, chat_id, display_name, locale, unit_code, \
+pub(crate) const PERSON_COLUMNS: &str = "id, platform, account, platform_user_id, chat_id, display_name, locale, unit_code, \
      phone_kind, state, started, confirmed_at, verified_at, opted_out, unreachable, referred_by, referrals, \
      ref_code, linked_to, reminders_sent, created_at, last_activity_at, last_inbound_at";
 
@@ -170,11 +185,27 @@ fn new_ref_code() -> String {
 }
 
 impl Store {
-    /// Finds the account, or creates it. Records the inbound time (messaging windows) and
-    /// keeps the display name and chat id fresh. Returns the person and whether it is new.
+    /// [`Store::touch_person_of`] for the single account of `platform` (named after it).
     pub async fn touch_person(
         &self,
         platform: Platform,
+        user_id: &str,
+        chat_id: &str,
+        display_name: &str,
+        locale: Locale,
+    ) -> Result<(Person, bool)> {
+        let account = AccountId::of_platform(platform);
+        self.touch_person_of(platform, &account, user_id, chat_id, display_name, locale)
+            .await
+    }
+
+    /// Finds the person `user_id` of account `account` (on `platform`), or creates them.
+    /// Records the inbound time (messaging windows) and keeps the display name and chat id
+    /// fresh. Returns the person and whether it is new.
+    pub async fn touch_person_of(
+        &self,
+        platform: Platform,
+        account: &AccountId,
         user_id: &str,
         chat_id: &str,
         display_name: &str,
@@ -185,13 +216,13 @@ impl Store {
         // One statement for the person everyone already knows: the update returns the row.
         let sql = format!(
             "UPDATE people SET last_inbound_at = $1, display_name = $2, chat_id = $3 \
-             WHERE platform = $4 AND platform_user_id = $5 RETURNING {PERSON_COLUMNS}"
+             WHERE account = $4 AND platform_user_id = $5 RETURNING {PERSON_COLUMNS}"
         );
         let updated = sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
             .bind(now)
             .bind(name.clone())
             .bind(chat_id)
-            .bind(platform.as_str())
+            .bind(account.as_str())
             .bind(user_id)
             .fetch_optional(self.pool())
             .await?;
@@ -199,9 +230,10 @@ impl Store {
             return Ok((Person::try_from(row)?, false));
         }
         let sql = format!(
-            "INSERT INTO people (platform, platform_user_id, chat_id, display_name, locale, ref_code, \
-             created_at, last_activity_at, last_inbound_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
-             ON CONFLICT (platform, platform_user_id) DO NOTHING RETURNING {PERSON_COLUMNS}"
+            "INSERT INTO people (platform, account, platform_user_id, chat_id, display_name, locale, \
+             ref_code, created_at, last_activity_at, last_inbound_at) \
+             VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7, $7) \
+             ON CONFLICT (account, platform_user_id) DO NOTHING RETURNING {PERSON_COLUMNS}"
         );
         let inserted = sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
             .bind(platform.as_str())
@@ -211,15 +243,19 @@ impl Store {
             .bind(locale.code())
             .bind(new_ref_code())
             .bind(now)
+            .bind(account.as_str())
             .fetch_optional(self.pool())
             .await?;
         if let Some(row) = inserted {
             return Ok((Person::try_from(row)?, true));
         }
         // Created by another event a moment ago.
-        match self.person_by_platform_id(platform, user_id).await? {
+        match self
+            .person_by_platform_id(account.as_str(), user_id)
+            .await?
+        {
             Some(p) => Ok((p, false)),
-            None => bail!("person {platform}:{user_id} vanished"),
+            None => bail!("person {account}:{user_id} vanished"),
         }
     }
 
@@ -251,18 +287,19 @@ impl Store {
         Ok((members, confirmed))
     }
 
-    /// An account by its platform id.
+    /// The person `user_id` of account `account` (a [`Platform`] names its single account).
     pub async fn person_by_platform_id(
         &self,
-        platform: Platform,
+        account: impl AsRef<str>,
         user_id: &str,
     ) -> Result<Option<Person>> {
+        let account = account.as_ref();
         let sql = format!(
-            "SELECT {PERSON_COLUMNS} FROM people WHERE platform = $1 AND platform_user_id = $2"
+            "SELECT {PERSON_COLUMNS} FROM people WHERE account = $1 AND platform_user_id = $2"
         );
         parse_person(
             sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
-                .bind(platform.as_str())
+                .bind(account)
                 .bind(user_id)
                 .fetch_optional(self.pool())
                 .await?,
@@ -337,19 +374,22 @@ impl Store {
         Ok(())
     }
 
-    /// Marks the account behind a private chat unreachable (blocked, deleted, never started):
-    /// it is left out of every future audience until the person writes again.
+    /// Marks the person behind a private chat of account `account` unreachable (blocked,
+    /// deleted, never started): they are left out of every future audience until they write
+    /// again.
+    /// (A [`Platform`] names its single account.)
     pub async fn mark_unreachable(
         &self,
-        platform: Platform,
+        account: impl AsRef<str>,
         chat_id: &str,
         reason: &str,
     ) -> Result<()> {
+        let account = account.as_ref();
         sqlx::query(
-            "UPDATE people SET unreachable = 1, unreachable_reason = $1 WHERE platform = $2 AND chat_id = $3",
+            "UPDATE people SET unreachable = 1, unreachable_reason = $1 WHERE account = $2 AND chat_id = $3",
         )
         .bind(reason)
-        .bind(platform.as_str())
+        .bind(account)
         .bind(chat_id)
         .execute(self.pool())
         .await?;

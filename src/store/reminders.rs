@@ -170,9 +170,9 @@ impl Store {
                 format!("locale = '{}'", locale.code())
             };
             let sql = format!(
-                "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
-                 status, next_attempt_at, dedupe_key, created_at) \
-                 SELECT platform, chat_id, 0, id, NULL, $2, $3, 'queued', $1, \
+                "INSERT INTO outbox (platform, account, chat_id, is_group, person_id, broadcast_id, priority, \
+                 payload, status, next_attempt_at, dedupe_key, created_at) \
+                 SELECT platform, account, chat_id, 0, id, NULL, $2, $3, 'queued', $1, \
                  'rem:' || CAST(id AS TEXT) || ':' || CAST(last_activity_at AS TEXT) || ':' || CAST(reminders_sent AS TEXT), $1 \
                  FROM people WHERE {due} AND {locale_filter} \
                  ON CONFLICT (dedupe_key) DO NOTHING"

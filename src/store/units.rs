@@ -221,7 +221,14 @@ impl Store {
 
     /// Units whose folded name contains every word of `query` (diacritics and case ignored),
     /// closest to the top first, at most `limit`.
-    pub async fn search_units(&self, query: &str, limit: i64) -> Result<Vec<Unit>> {
+    ///
+    /// With `under`, only that unit and the units below it are found (an account's root).
+    pub async fn search_units(
+        &self,
+        query: &str,
+        limit: i64,
+        under: Option<&UnitCode>,
+    ) -> Result<Vec<Unit>> {
         let folded = fold(query);
         let words: Vec<&str> = folded
             .split(' ')
@@ -235,6 +242,14 @@ impl Store {
         for i in 0..words.len() {
             sql.push_str(&format!(" AND name_folded LIKE ${}", i + 1));
         }
+        if under.is_some() {
+            // The root's own path is a prefix of every path below it.
+            sql.push_str(&format!(
+                " AND substr(path, 1, length((SELECT r.path FROM units r WHERE r.code = ${n}))) \
+                 = (SELECT r.path FROM units r WHERE r.code = ${n})",
+                n = words.len() + 3
+            ));
+        }
         // Names holding the whole query as typed come first ("tan an" -> "Tân An" before "Tân Hưng").
         sql.push_str(&format!(
             " ORDER BY CASE WHEN name_folded LIKE ${} THEN 0 ELSE 1 END, depth, name_folded, code LIMIT ${}",
@@ -247,12 +262,11 @@ impl Store {
             q = q.bind(format!("%{escaped}%"));
         }
         let phrase = words.join(" ").replace(['%', '_'], "");
-        parse_units(
-            q.bind(format!("%{phrase}%"))
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?,
-        )
+        let mut q = q.bind(format!("%{phrase}%")).bind(limit);
+        if let Some(root) = under {
+            q = q.bind(root.as_str());
+        }
+        parse_units(q.fetch_all(self.pool()).await?)
     }
 
     /// Whether `code` is `ancestor` or lies below it.

@@ -16,6 +16,7 @@ use crate::helpers::{TestDb, init_tracing};
 fn inbound(user: &str, event: Event) -> Inbound {
     Inbound {
         platform: Platform::Telegram,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
         sender: Sender {
             user_id: user.into(),
             private_chat_id: user.into(),
@@ -235,7 +236,8 @@ async fn simultaneous_presses_count_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_replica_at_a_time_leads_delivery() {
+async fn one_replica_at_a_time_leads_each_account() {
+    use bluezone_bot::store::lease::LockKey;
     use bluezone_bot::store::{Backend, Store};
     init_tracing();
     let db = TestDb::new().await.expect("a database");
@@ -246,33 +248,41 @@ async fn one_replica_at_a_time_leads_delivery() {
     let b = Store::connect(&db.url, Arc::new(SystemClock))
         .await
         .expect("replica b");
-    let mut first = a
-        .try_lead()
-        .await
-        .expect("ask")
-        .expect("the first replica leads");
+    let mut first = a.take_seat().await.expect("a seat");
+    let bot = LockKey::account("long-an");
+    assert!(
+        first.try_lock(bot).await.expect("ask"),
+        "the first replica leads"
+    );
     assert!(first.holds().await);
+    let mut second = b.take_seat().await.expect("a seat");
     match a.backend() {
         Backend::Postgres => {
+            assert_eq!(second.replicas().await.expect("count"), 2);
             assert!(
-                b.try_lead().await.expect("ask").is_none(),
-                "a second replica waits while the first leads"
+                !second.try_lock(bot).await.expect("ask"),
+                "a second replica waits while the first leads the account"
+            );
+            assert!(
+                second.try_lock(LockKey::account("hcm")).await.expect("ask"),
+                "another account is free"
+            );
+            first.unlock(bot).await.expect("unlock");
+            assert!(
+                second.try_lock(bot).await.expect("ask"),
+                "the second takes over once the first lets go"
             );
             first.release().await;
-            let second = b
-                .try_lead()
-                .await
-                .expect("ask")
-                .expect("the second takes over once the first lets go");
-            assert!(a.try_lead().await.expect("ask").is_none());
-            second.release().await;
+            assert_eq!(second.replicas().await.expect("count"), 1);
         }
         // SQLite is one process on one machine: it always leads.
         Backend::Sqlite => {
-            assert!(b.try_lead().await.expect("ask").is_some());
+            assert!(second.try_lock(bot).await.expect("ask"));
+            assert_eq!(second.replicas().await.expect("count"), 1);
             first.release().await;
         }
     }
+    second.release().await;
     a.close().await;
     b.close().await;
     db.drop_db().await;

@@ -117,6 +117,7 @@ async fn a_leader_broadcasts_to_their_subtree_exactly_once() {
     app.store
         .link_group(
             Platform::Telegram,
+            Platform::Telegram,
             &group.to_string(),
             &unit_code("27694"),
             "Tổ 1",
@@ -309,6 +310,7 @@ impl Bench {
             .enqueue(&[NewOutboxItem {
                 to: ChatAddress {
                     platform: Platform::Telegram,
+                    account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
                     chat_id: chat.to_string(),
                     is_group: chat < 0,
                 },
@@ -361,6 +363,7 @@ async fn each_error_class_gets_its_treatment() {
     b.fake.fail_chat(kicked, Failure::kicked_from_group());
     b.store
         .link_group(
+            Platform::Telegram,
             Platform::Telegram,
             &kicked.to_string(),
             &unit_code("27694"),
@@ -531,6 +534,7 @@ async fn a_reply_overtakes_a_running_broadcast() {
         .expect("draft");
     let to = ChatAddress {
         platform: Platform::Telegram,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
         chat_id: leader.id.to_string(),
         is_group: false,
     };
@@ -584,6 +588,7 @@ async fn queue_big(store: &Store, leader: &TgUser, n: i64, base: i64, text: &str
         .expect("draft");
     let to = ChatAddress {
         platform: Platform::Telegram,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
         chat_id: leader.id.to_string(),
         is_group: false,
     };
@@ -1188,6 +1193,7 @@ async fn a_reminder_that_reaches_the_sender_at_night_waits_for_the_morning() {
         .enqueue(&[NewOutboxItem {
             to: ChatAddress {
                 platform: Platform::Telegram,
+                account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
                 chat_id: "7801".into(),
                 is_group: false,
             },
@@ -1349,6 +1355,7 @@ async fn queue_answer(store: &Store, chat: i64, callback_id: String) -> i64 {
         .enqueue(&[NewOutboxItem {
             to: ChatAddress {
                 platform: Platform::Telegram,
+                account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
                 chat_id: chat.to_string(),
                 is_group: false,
             },
@@ -1375,6 +1382,7 @@ async fn button_presses_are_answered_at_once_during_a_big_broadcast() {
         .map(|i| NewOutboxItem {
             to: ChatAddress {
                 platform: Platform::Telegram,
+                account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
                 chat_id: (2_000_000 + i).to_string(),
                 is_group: false,
             },

@@ -168,6 +168,7 @@ async fn a_failing_conversation_leaves_nothing_but_the_apology() {
 fn start_from(user: i64) -> Inbound {
     Inbound {
         platform: Platform::Telegram,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
         sender: Sender {
             user_id: user.to_string(),
             private_chat_id: user.to_string(),
@@ -279,6 +280,7 @@ fn outgoing(chat: &str) -> bluezone_bot::store::NewOutboxItem {
     bluezone_bot::store::NewOutboxItem {
         to: bluezone_bot::domain::ChatAddress {
             platform: Platform::Telegram,
+            account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
             chat_id: chat.into(),
             is_group: false,
         },

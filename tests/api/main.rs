@@ -2,6 +2,7 @@
 //! SQLite (default) or PostgreSQL (`BLUEZONE_TEST_POSTGRES_URL`). One binary, one module per
 //! area; shared setup in `helpers`.
 
+mod accounts;
 mod concurrency;
 mod console;
 mod control_chars;
@@ -23,6 +24,7 @@ mod rates;
 mod reach_preview;
 mod reach_send;
 mod reminder_windows;
+mod replicas;
 mod restart;
 mod roles;
 mod rows;

@@ -43,6 +43,7 @@ pub async fn queue(
         .enqueue(&[NewOutboxItem {
             to: ChatAddress {
                 platform,
+                account: bluezone_bot::domain::AccountId::of_platform(platform),
                 chat_id: chat.to_string(),
                 is_group: false,
             },
@@ -476,6 +477,7 @@ async fn messenger_pictures_and_files_are_uploaded() {
     let person = p.person(Platform::Messenger, psid).await.map(|x| x.id);
     let to = ChatAddress {
         platform: Platform::Messenger,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Messenger),
         chat_id: psid.into(),
         is_group: false,
     };
@@ -531,6 +533,7 @@ async fn messenger_pictures_and_files_are_uploaded() {
     };
     let tg = || PhotoRef::TelegramFile {
         file_id: "AgACAgIAAx".into(),
+        bot: None,
     };
     p.app
         .store

@@ -88,6 +88,7 @@ impl Setup {
             .map(|i| NewOutboxItem {
                 to: ChatAddress {
                     platform: Platform::Telegram,
+                    account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
                     chat_id: (base + i).to_string(),
                     is_group: false,
                 },

@@ -311,6 +311,7 @@ async fn billed_recipients_are_queued_within_the_budget_as_the_preview_said() {
     let leader = leader.id;
     let to = bluezone_bot::domain::ChatAddress {
         platform: Platform::Telegram,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
         chat_id: "9001".into(),
         is_group: false,
     };
@@ -403,6 +404,7 @@ async fn a_broadcast_queued_without_a_plan_reaches_everyone_free() {
         .expect("draft");
     let to = bluezone_bot::domain::ChatAddress {
         platform: Platform::Telegram,
+        account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
         chat_id: "9002".into(),
         is_group: false,
     };

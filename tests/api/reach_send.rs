@@ -82,6 +82,7 @@ async fn queue_rows(
         items.push(NewOutboxItem {
             to: ChatAddress {
                 platform,
+                account: bluezone_bot::domain::AccountId::of_platform(platform),
                 chat_id: chat.to_string(),
                 is_group: false,
             },
@@ -367,6 +368,7 @@ async fn zalo_budget_holds_across_a_kill_9_half_way() {
         .map(|(user, id)| NewOutboxItem {
             to: ChatAddress {
                 platform: Platform::Zalo,
+                account: bluezone_bot::domain::AccountId::of_platform(Platform::Zalo),
                 chat_id: user.clone(),
                 is_group: false,
             },

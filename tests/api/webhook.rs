@@ -25,7 +25,7 @@ async fn webhook_updates_need_the_secret_and_count_once() {
         .expect("setWebhook");
     assert_eq!(
         set[0].params["url"].as_str(),
-        Some("https://bot.example.org/bluezone/webhooks/telegram")
+        Some("https://bot.example.org/bluezone/webhooks/telegram/telegram")
     );
     assert_eq!(set[0].params["secret_token"].as_str(), Some(SECRET));
     let base = app.http_base().await;
@@ -41,6 +41,7 @@ async fn webhook_updates_need_the_secret_and_count_once() {
     );
 
     let client = reqwest::Client::new();
+    // The address before accounts files, `/webhooks/telegram`, still serves the single bot.
     let url = format!("{base}/webhooks/telegram");
     let user = TgUser::vi(3001);
     let update = app.fake.text_update(&user, "/start");

@@ -176,6 +176,7 @@ async fn zalo_long_texts_window_and_errors() {
         .enqueue(&[bluezone_bot::store::NewOutboxItem {
             to: bluezone_bot::domain::ChatAddress {
                 platform: Platform::Zalo,
+                account: bluezone_bot::domain::AccountId::of_platform(Platform::Zalo),
                 chat_id: user.into(),
                 is_group: false,
             },
@@ -203,6 +204,7 @@ async fn zalo_long_texts_window_and_errors() {
     let shared = |photo: PhotoRef| bluezone_bot::store::NewOutboxItem {
         to: bluezone_bot::domain::ChatAddress {
             platform: Platform::Zalo,
+            account: bluezone_bot::domain::AccountId::of_platform(Platform::Zalo),
             chat_id: user.into(),
             is_group: false,
         },
@@ -234,6 +236,7 @@ async fn zalo_long_texts_window_and_errors() {
         .store
         .enqueue(&[shared(PhotoRef::TelegramFile {
             file_id: "AgACAgIAAx".into(),
+            bot: None,
         })])
         .await
         .expect("queued");

@@ -28,7 +28,9 @@ impl Engine {
             Err(reply) => return Ok(Turn::reply(reply)),
         };
         let name = self.unit_name(&code).await?;
-        let link = self.deep_link(ctx.platform(), &StartPayload::Unit(code.to_string()));
+        let link = self
+            .unit_link(ctx, &code, &StartPayload::Unit(code.to_string()))
+            .await?;
         let locale = ctx.locale();
         let app = self.app();
         let text = PosterText {

@@ -155,7 +155,9 @@ impl Engine {
         // Maintained counters give the number; only the page is read from people.
         let count = (unit.sub_members - unit.sub_confirmed).max(0) as usize;
         if unit.sub_members <= 0 {
-            let link = self.deep_link(ctx.platform(), &StartPayload::Unit(unit.code.to_string()));
+            let link = self
+                .unit_link(ctx, &unit.code, &StartPayload::Unit(unit.code.to_string()))
+                .await?;
             return Ok(Reply::to_sender(
                 Msg::new(&MEMBERS_EMPTY)
                     .arg("unit", unit.name)
@@ -253,7 +255,7 @@ impl Engine {
             return Ok(self.stale_button(ctx));
         };
         let allowed = match &member.unit_code {
-            Some(unit) => ctx.is_admin || self.store.leads(ctx.person.id, unit).await?,
+            Some(unit) => self.may_act_on(ctx, unit).await?,
             None => false,
         };
         if !allowed {

@@ -96,13 +96,15 @@ impl Engine {
                 if self.store.unit(&code).await?.is_none() {
                     return Ok(Err(unknown()));
                 }
-                if ctx.is_admin || self.store.leads(ctx.person.id, &code).await? {
+                if self.may_act_on(ctx, &code).await? {
                     Ok(Ok(Scope::Unit(code)))
                 } else {
                     Ok(Err(Reply::to_sender(&COV_NOT_YOURS)))
                 }
             }
-            None if ctx.is_admin && allow_country => Ok(Ok(Scope::Country)),
+            None if allow_country && ctx.admin_scope() == Some(None) => Ok(Ok(Scope::Country)),
+            // An administrator an account names reads the account's root.
+            None if let Some(Some(root)) = ctx.admin_scope() => Ok(Ok(Scope::Unit(root.clone()))),
             None => match led.first() {
                 Some(first) => Ok(Ok(Scope::Unit(first.clone()))),
                 None => Ok(Err(Reply::to_sender(
@@ -254,10 +256,10 @@ impl Engine {
         let mut bottom = Vec::new();
         if !view.is_country {
             let up = match &view.parent {
-                Some(p) if ctx.is_admin || self.store.leads(ctx.person.id, p).await? => {
+                Some(p) if self.may_act_on(ctx, p).await? => {
                     Some(Action::Coverage(Some(p.clone()), 0))
                 }
-                None if ctx.is_admin => Some(Action::Coverage(None, 0)),
+                None if ctx.admin_scope() == Some(None) => Some(Action::Coverage(None, 0)),
                 _ => None,
             };
             if let Some(up) = up {

@@ -7,6 +7,8 @@ use crate::config::Secret;
 /// How the bot reaches one Facebook Page.
 #[derive(Debug, Clone)]
 pub struct MessengerConfig {
+    /// The account this Page is (its choices and chats are kept under it).
+    pub account: crate::domain::AccountId,
     /// The app secret: signs every webhook POST (`X-Hub-Signature-256`).
     pub app_secret: Secret,
     /// The token the bot expects in the webhook verification handshake.
@@ -58,6 +60,7 @@ impl MessengerConfig {
             );
         };
         Ok(Some(MessengerConfig {
+            account: crate::domain::AccountId::of_platform(crate::domain::Platform::Messenger),
             app_secret: Secret::new(secret),
             verify_token: Secret::new(verify),
             page_access_token: Secret::new(token),

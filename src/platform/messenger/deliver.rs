@@ -222,7 +222,7 @@ impl PlainPlatform for Messenger {
     fn traits(&self) -> Traits<'_> {
         Traits {
             platform: Platform::Messenger,
-            account: "messenger",
+            account: &self.config.account,
             sends_per_second: self.config.sends_per_second,
             reach: self.config.reach_rules(),
             tz: self.tz,

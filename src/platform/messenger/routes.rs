@@ -27,6 +27,7 @@ pub fn router(
     inbox: &Inbox,
     account: &str, config: Arc<MessengerConfig>, messenger: Arc<Messenger>) -> Router {
     let source = inbox.register(Source {
+        account: Some(config.account.clone()),
         profiles: Some(messenger),
         // Buttons that do not fit are numbered lines: a typed number presses one.
         typed_choices: true,

@@ -110,6 +110,7 @@ pub fn to_inbounds(body: &Value) -> Vec<(String, Inbound)> {
             key,
             Inbound {
                 platform: Platform::Messenger,
+                account: crate::domain::AccountId::of_platform(Platform::Messenger),
                 sender: Sender {
                     user_id: psid.clone(),
                     private_chat_id: psid.clone(),

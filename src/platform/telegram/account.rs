@@ -14,12 +14,19 @@ use teloxide::types::AllowedUpdate;
 use super::config::TelegramConfig;
 use super::{Telegram, routes, run_polling, set_commands};
 use crate::doctor::{Check, CheckContext};
+use crate::accounts::AccountInfo;
+use crate::config::Settings;
 use crate::domain::{Platform, StartPayload};
-use crate::platform::adapter::{Adapter, Capabilities, StartContext, Started};
+use crate::platform::adapter::{
+    AccountStatus, Adapter, Capabilities, LeadTask, StartContext, Started, webhook_address,
+};
+use crate::store::Store;
 
 /// One Telegram bot account.
 #[derive(Debug)]
 pub struct TelegramAccount {
+    /// Its id, root unit and administrators.
+    info: AccountInfo,
     config: TelegramConfig,
     /// The username Telegram reported (`getMe`), set once at startup.
     reported: OnceLock<String>,
@@ -28,8 +35,9 @@ pub struct TelegramAccount {
 impl TelegramAccount {
     /// The account in `config`; its username is still to be learned unless the settings
     /// name it.
-    pub fn new(config: TelegramConfig) -> TelegramAccount {
+    pub fn new(info: AccountInfo, config: TelegramConfig) -> TelegramAccount {
         TelegramAccount {
+            info,
             config,
             reported: OnceLock::new(),
         }
@@ -55,7 +63,15 @@ impl TelegramAccount {
 #[async_trait::async_trait]
 impl Adapter for TelegramAccount {
     fn account_id(&self) -> &str {
-        "telegram"
+        &self.info.id
+    }
+
+    fn root_unit(&self) -> Option<crate::domain::UnitCode> {
+        self.info.root.clone()
+    }
+
+    fn admins(&self) -> &[String] {
+        &self.info.admins
     }
 
     fn platform(&self) -> Platform {
@@ -109,9 +125,10 @@ impl Adapter for TelegramAccount {
             bot = bot.set_api_url(url.clone());
         }
         let telegram = Telegram::with_limits(bot.clone(), self.config.limits)
-            .with_paid_speed(self.config.paid_speed);
+            .with_paid_speed(self.config.paid_speed)
+            .for_account(self.info.id.clone());
         ctx.platforms
-            .register_group_admins(Platform::Telegram, Arc::new(telegram.clone()));
+            .register_group_admins(self.account_id(), Arc::new(telegram.clone()));
         let me = bot
             .get_me()
             .await
@@ -121,11 +138,12 @@ impl Adapter for TelegramAccount {
         self.learn_username(&reported);
         match self.username() {
             Some(linked) if linked != reported => tracing::warn!(
+                account = %self.info.id,
                 bot = %reported,
                 links = %linked,
                 "connected to Telegram; BLUEZONE_BOT_USERNAME makes deep links name another bot"
             ),
-            _ => tracing::info!(bot = %reported, "connected to Telegram"),
+            _ => tracing::info!(account = %self.info.id, bot = %reported, "connected to Telegram"),
         }
         if let Err(e) = set_commands(&telegram).await {
             tracing::warn!(error = %e, "setting the command menu failed");
@@ -135,9 +153,10 @@ impl Adapter for TelegramAccount {
             AllowedUpdate::CallbackQuery,
             AllowedUpdate::MyChatMember,
         ];
-        let routes = match &ctx.settings.webhook_url {
+        let (routes, led) = match &ctx.settings.webhook_url {
             Some(public) => {
-                let url = webhook_url(public, self.account_id())?;
+                let url = webhook_address(public, Platform::Telegram, self.account_id())
+                    .context("BLUEZONE_WEBHOOK_URL")?;
                 // Never an open webhook: without a configured secret, one is derived from
                 // the bot token (the same on every replica, unknown to whoever lacks it).
                 let secret = match &self.config.webhook_secret {
@@ -149,31 +168,36 @@ impl Adapter for TelegramAccount {
                     .secret_token(secret.clone())
                     .await
                     .context("Telegram setWebhook failed")?;
-                Some(routes::router(
-                    ctx.inbox.clone(),
-                    self.account_id(),
-                    secret,
-                    reported,
-                ))
+                let routes = routes::router(ctx.inbox.clone(), &self.info.id, secret, reported);
+                (Some(routes), None)
             }
             None => {
                 bot.delete_webhook()
                     .await
                     .context("Telegram deleteWebhook failed")?;
-                ctx.tracker.spawn(run_polling(
-                    ctx.inbox.clone(),
-                    format!("{}.update_offset", self.account_id()),
-                    telegram.clone(),
-                    reported,
-                    self.config.poll_timeout_secs,
-                    ctx.shutdown.clone(),
-                ));
-                None
+                // Polled by the replica that leads the bot (see `outbox::lead`), from the
+                // offset kept in the database.
+                let (inbox, account) = (ctx.inbox.clone(), self.info.id.clone());
+                let (poller, timeout) = (telegram.clone(), self.config.poll_timeout_secs);
+                let offset_key = format!("{}.update_offset", self.account_id());
+                let led: LeadTask = Arc::new(move |stop| {
+                    Box::pin(run_polling(
+                        inbox.clone(),
+                        account.clone(),
+                        offset_key.clone(),
+                        poller.clone(),
+                        reported.clone(),
+                        timeout,
+                        stop,
+                    ))
+                });
+                (None, Some(led))
             }
         };
         Ok(Started {
             deliver: Arc::new(telegram),
             routes,
+            led,
         })
     }
 
@@ -181,18 +205,45 @@ impl Adapter for TelegramAccount {
     async fn check(&self, ctx: &CheckContext<'_>) -> Vec<Check> {
         super::check::checks(self.account_id(), &self.config, ctx).await
     }
-}
 
-/// The address Telegram posts account `account`'s updates to: `webhooks/<account id>`
-/// under the public base `public` (`BLUEZONE_WEBHOOK_URL`).
-pub(super) fn webhook_url(public: &url::Url, account: &str) -> Result<url::Url> {
-    // `https://host/prefix` must keep its prefix: join below it, not beside it.
-    let mut base = public.clone();
-    if !base.path().ends_with('/') {
-        base.set_path(&format!("{}/", base.path()));
+    /// getMe, then getWebhookInfo: the bot's name and where Telegram posts its updates.
+    async fn status(&self, _store: &Store, _settings: &Settings) -> AccountStatus {
+        let Some(token) = &self.config.token else {
+            return AccountStatus {
+                credentials: Err("no token: the account only lends its name to links".into()),
+                webhook: "-".into(),
+            };
+        };
+        let mut bot = Bot::new(token.expose());
+        if let Some(url) = &self.config.api_url {
+            bot = bot.set_api_url(url.clone());
+        }
+        let credentials = match bot.get_me().await {
+            Ok(me) => Ok(format!("@{}", me.username.clone().unwrap_or_default())),
+            // teloxide's errors never carry the token (it is only in the request path).
+            Err(e) => Err(format!("getMe failed: {e}")),
+        };
+        let webhook = match bot.get_webhook_info().await {
+            Ok(info) => match info.url {
+                Some(url) => {
+                    let mut shown = format!("webhook {url}");
+                    if info.pending_update_count > 0 {
+                        shown.push_str(&format!(", {} pending", info.pending_update_count));
+                    }
+                    if let Some(error) = info.last_error_message {
+                        shown.push_str(&format!(", last error: {error}"));
+                    }
+                    shown
+                }
+                None => "no webhook (long polling)".into(),
+            },
+            Err(e) => format!("unknown (getWebhookInfo failed: {e})"),
+        };
+        AccountStatus {
+            credentials,
+            webhook,
+        }
     }
-    base.join(&format!("webhooks/{account}"))
-        .context("BLUEZONE_WEBHOOK_URL")
 }
 
 /// The webhook secret used when none is configured: HMAC-SHA256 of a fixed label under the
@@ -224,7 +275,7 @@ mod tests {
         let config = TelegramConfig::from_lookup(&get)
             .expect("valid")
             .expect("configured");
-        TelegramAccount::new(config)
+        TelegramAccount::new(AccountInfo::of_platform(Platform::Telegram), config)
     }
 
     fn unit() -> StartPayload {

@@ -41,7 +41,7 @@ pub(super) async fn checks(
     }
     let mut out = vec![Check::ok(credentials, found)];
     let expected = match &ctx.settings.webhook_url {
-        Some(public) => match super::account::webhook_url(public, account) {
+        Some(public) => match crate::platform::adapter::webhook_address(public, crate::domain::Platform::Telegram, account) {
             Ok(url) => Some(url),
             Err(e) => {
                 out.push(Check::fail(webhook, format!("BLUEZONE_WEBHOOK_URL: {e:#}")));

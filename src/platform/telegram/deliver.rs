@@ -22,6 +22,8 @@ const MAX_CAPTION: usize = 1024;
 #[derive(Clone)]
 pub struct Telegram {
     bot: Bot,
+    /// The account this bot is (its outbox rows carry this id).
+    account: crate::domain::AccountId,
     /// The rate limits the outbox keeps to for this bot.
     limits: crate::outbox::PlatformLimits,
     /// Paid broadcasts (`allow_paid_broadcast`), when the settings allow them.
@@ -38,9 +40,16 @@ impl Telegram {
     pub fn with_limits(bot: Bot, limits: crate::outbox::PlatformLimits) -> Telegram {
         Telegram {
             bot,
+            account: crate::domain::AccountId::of_platform(Platform::Telegram),
             limits,
             paid_speed: None,
         }
+    }
+
+    /// The same bot, as account `account` (the single Telegram account otherwise).
+    pub fn for_account(mut self, account: crate::domain::AccountId) -> Telegram {
+        self.account = account;
+        self
     }
 
     /// The same bot, sending paid broadcasts at `paid` speed (`None`: never).
@@ -148,6 +157,10 @@ impl Deliver for Telegram {
         Platform::Telegram
     }
 
+    fn account_id(&self) -> &str {
+        &self.account
+    }
+
     fn limits(&self) -> crate::outbox::PlatformLimits {
         self.limits
     }
@@ -213,13 +226,29 @@ impl Telegram {
                 }
                 req.await.map(|m| Some(m.id.0.to_string()))
             }
+            // A file id another bot received means nothing to this one: the caption goes
+            // on its own, as on the plain-text platforms.
+            Outgoing::SharedPhoto {
+                photo: PhotoRef::TelegramFile { bot: Some(bot), .. },
+                caption,
+                buttons,
+            } if bot.as_str() != self.account.as_str() => {
+                let mut req = self
+                    .bot
+                    .send_message(chat?, cut(caption, MAX_TEXT))
+                    .allow_paid_broadcast(paid);
+                if let Some(k) = keyboard(buttons) {
+                    req = req.reply_markup(k);
+                }
+                req.await.map(|m| Some(m.id.0.to_string()))
+            }
             Outgoing::SharedPhoto {
                 photo,
                 caption,
                 buttons,
             } => {
                 let file = match photo {
-                    PhotoRef::TelegramFile { file_id } => {
+                    PhotoRef::TelegramFile { file_id, .. } => {
                         InputFile::file_id(teloxide::types::FileId(file_id.clone()))
                     }
                     PhotoRef::Url { url } => {

@@ -74,6 +74,8 @@ pub fn polling_client_timeout(poll_timeout_secs: u32) -> Duration {
 /// sent with the adapter's.
 pub async fn run_polling(
     inbox: Inbox,
+    // The account the updates are for.
+    account: crate::domain::AccountId,
     // Where the last handled update id is kept (`<account>.update_offset`), so a restart
     // neither loses nor repeats updates.
     offset_key: String,
@@ -83,7 +85,10 @@ pub async fn run_polling(
     shutdown: CancellationToken,
 ) {
     // Telegram has real buttons and names the sender in every update.
-    let source = Source::default();
+    let source = Source {
+        account: Some(account),
+        ..Source::default()
+    };
     let mut offset: i32 = match inbox.store().kv_get(&offset_key).await {
         Ok(Some(v)) => v.parse().unwrap_or(0),
         _ => 0,

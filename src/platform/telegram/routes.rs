@@ -28,9 +28,15 @@ struct Hook {
 
 /// `POST /` for the bot `account` whose webhook secret is `secret`; its update ids are
 /// claimed as `<account>.webhook.<id>` (update ids are per bot).
-pub fn router(inbox: Inbox, account: &str, secret: String, username: String) -> Router {
+pub fn router(
+    inbox: Inbox,
+    account: &crate::domain::AccountId,
+    secret: String,
+    username: String,
+) -> Router {
     // Telegram has real buttons and names the sender in every update.
     let source = inbox.register(Source {
+        account: Some(account.clone()),
         claim_prefix: format!("{account}.webhook"),
         ..Source::default()
     });

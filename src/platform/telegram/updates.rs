@@ -62,6 +62,7 @@ fn message_event(m: &Message, bot_username: &str) -> Option<Event> {
             Some(largest) => Some(Event::Photo {
                 photo: PhotoRef::TelegramFile {
                     file_id: largest.file.id.0.clone(),
+                    bot: None,
                 },
                 caption: m.caption().unwrap_or_default().to_string(),
             }),
@@ -119,6 +120,7 @@ pub fn to_inbound(update: &Update, bot_username: &str) -> Option<Inbound> {
     Some(
         Inbound {
             platform: Platform::Telegram,
+            account: crate::domain::AccountId::of_platform(Platform::Telegram),
             sender: sender(user),
             chat: chat_,
             event,
@@ -204,7 +206,8 @@ mod tests {
             to_inbound(&u, "bot").map(|i| i.event),
             Some(Event::Photo {
                 photo: PhotoRef::TelegramFile {
-                    file_id: "large".into()
+                    file_id: "large".into(),
+                    bot: None,
                 },
                 caption: "Cài Bluezone".into()
             })

@@ -7,6 +7,8 @@ use crate::config::Secret;
 /// How the bot reaches one Zalo Official Account.
 #[derive(Debug, Clone)]
 pub struct ZaloConfig {
+    /// The account this OA is (its token row, choices and spending are kept under it).
+    pub account: crate::domain::AccountId,
     /// The Zalo app id (first term of the webhook mac; sent when refreshing tokens).
     pub app_id: String,
     /// The OA id (some webhook macs start with it; `zalo.me/<oa id>` links).
@@ -103,6 +105,7 @@ impl ZaloConfig {
             bail!("ZALO_FREE_WINDOW_HOURS must be at least 1 and end before ZALO_BILLED_UNTIL_DAYS");
         }
         Ok(Some(ZaloConfig {
+            account: crate::domain::AccountId::of_platform(crate::domain::Platform::Zalo),
             app_id,
             oa_id: need("ZALO_OA_ID")?,
             oa_secret: Secret::new(oa_secret),

@@ -253,7 +253,7 @@ impl PlainPlatform for Zalo {
     fn traits(&self) -> Traits<'_> {
         Traits {
             platform: Platform::Zalo,
-            account: "zalo",
+            account: &self.config.account,
             sends_per_second: self.config.sends_per_second,
             reach: self.config.reach_rules(),
             tz: self.tz,

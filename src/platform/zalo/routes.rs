@@ -26,6 +26,7 @@ pub fn router(
     inbox: &Inbox,
     account: &str, config: Arc<ZaloConfig>, zalo: Arc<Zalo>) -> Router {
     let source = inbox.register(Source {
+        account: Some(config.account.clone()),
         profiles: Some(zalo),
         // A tapped button comes back as its label; numbered lines as their number.
         typed_choices: true,
@@ -57,7 +58,7 @@ async fn webhook(State(hook): State<Arc<Hook>>, headers: HeaderMap, body: Bytes)
             && let Ok(None) = hook
                 .inbox
                 .store()
-                .person_by_platform_id(Platform::Zalo, &inbound.sender.user_id)
+                .person_by_platform_id(&hook.config.account, &inbound.sender.user_id)
                 .await
         {
             inbound.event = Event::Command {

@@ -38,7 +38,8 @@ use super::ZaloConfig;
 use crate::platform::DeliveryError;
 use crate::store::Store;
 
-/// The row name in `platform_tokens`.
+/// The row name in `platform_tokens` of the single Zalo account; every OA's row is named
+/// after its account id.
 pub const TOKEN_NAME: &str = "zalo";
 /// Refresh when the access token has less than this left (Zalo issues 25 h tokens).
 pub const REFRESH_MARGIN_MS: i64 = 2 * 3600 * 1000;
@@ -70,7 +71,7 @@ impl Tokens {
     /// one was configured) and returns the manager.
     pub async fn load(config: Arc<ZaloConfig>, store: Store) -> anyhow::Result<Tokens> {
         store
-            .token_seed(TOKEN_NAME, config.refresh_token.expose())
+            .token_seed(&config.account, config.refresh_token.expose())
             .await?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -98,7 +99,7 @@ impl Tokens {
             }
         }
         for _ in 0..50 {
-            let Some(row) = self.store.token(TOKEN_NAME).await.map_err(db)? else {
+            let Some(row) = self.store.token(&self.config.account).await.map_err(db)? else {
                 return Err(DeliveryError::Transient("no Zalo token stored".into()));
             };
             let now = self.store.now();
@@ -113,7 +114,7 @@ impl Tokens {
             }
             if !self
                 .store
-                .token_lease(TOKEN_NAME, now + LEASE_MS, &row.refresh_token)
+                .token_lease(&self.config.account, now + LEASE_MS, &row.refresh_token)
                 .await
                 .map_err(db)?
             {
@@ -140,7 +141,7 @@ impl Tokens {
                     return Ok(pair.access);
                 }
                 Err(e) => {
-                    let _ = self.store.token_release(TOKEN_NAME).await;
+                    let _ = self.store.token_release(&self.config.account).await;
                     tracing::error!(error = %e, "refreshing the Zalo access token failed (re-authorise the OA and set a new ZALO_REFRESH_TOKEN if this persists)");
                     return match usable {
                         Some(access) => Ok(access),
@@ -160,7 +161,7 @@ impl Tokens {
             match self
                 .store
                 .token_rotate(
-                    TOKEN_NAME,
+                    &self.config.account,
                     &pair.spent,
                     &pair.access,
                     pair.expires_at,
@@ -194,7 +195,7 @@ impl Tokens {
 
     /// Marks `access` as refused by Zalo, so the next call refreshes.
     pub async fn refused(&self, access: &str) {
-        if let Err(e) = self.store.token_expire_access(TOKEN_NAME, access).await {
+        if let Err(e) = self.store.token_expire_access(&self.config.account, access).await {
             tracing::error!(error = ?e, "marking the Zalo token expired failed");
         }
     }

@@ -110,6 +110,7 @@ pub fn to_inbound(body: &Value) -> Option<(String, Inbound)> {
         key,
         Inbound {
             platform: Platform::Zalo,
+            account: crate::domain::AccountId::of_platform(Platform::Zalo),
             sender: Sender {
                 user_id: user.clone(),
                 private_chat_id: user.clone(),
