@@ -177,7 +177,7 @@ async fn every_check_passes_when_all_is_in_place() {
     let db = database(true).await;
     let fakes = Fakes::start().await;
     fakes
-        .set_webhook(&format!("{PUBLIC}/webhooks/telegram"))
+        .set_webhook(&format!("{PUBLIC}/webhooks/telegram/telegram"))
         .await;
     let run = doctor(&fakes.env(&db)).await;
     assert!(run.ok, "{}", run.out);
@@ -194,7 +194,7 @@ async fn every_check_passes_when_all_is_in_place() {
         ("telegram credentials", "bot @BluezoneTestBot"),
         (
             "telegram webhook",
-            "https://bot.example.org/bz/webhooks/telegram, 0 updates",
+            "https://bot.example.org/bz/webhooks/telegram/telegram, 0 updates",
         ),
         ("messenger credentials", "Page Bluezone Page"),
         ("messenger webhook", "sends messages to Bluezone Bot"),
@@ -221,7 +221,7 @@ async fn a_bad_credential_fails_its_own_line_and_the_exit() {
     let db = database(true).await;
     let fakes = Fakes::start().await;
     fakes
-        .set_webhook(&format!("{PUBLIC}/webhooks/telegram"))
+        .set_webhook(&format!("{PUBLIC}/webhooks/telegram/telegram"))
         .await;
     let env = fakes.env(&db);
 

@@ -104,22 +104,6 @@ pub async fn fake_messenger() -> FakePlatform {
     let router = Router::new()
         .route("/{version}/me/messages", post(send))
         .route(
-            // The Page itself, as its Page access token sees it.
-            "/{version}/me",
-            axum::routing::get(|Query(q): Query<HashMap<String, String>>| async move {
-                match q.get("access_token").filter(|t| !t.is_empty()) {
-                    Some(_) => axum::Json(json!({"name": "Bluezone Page", "id": "1000000000"}))
-                        .into_response(),
-                    None => (
-                        StatusCode::BAD_REQUEST,
-                        axum::Json(json!({"error": {"message": "An access token is required",
-                            "type": "OAuthException", "code": 104}})),
-                    )
-                        .into_response(),
-                }
-            }),
-        )
-        .route(
             "/{version}/{psid}",
             axum::routing::get(
                 |State(st): State<Shared>,
