@@ -31,6 +31,10 @@ use crate::store::{Backend, OUTBOX_CHANNEL, Store};
 /// How often a replica looks at the replicas and its share, and checks its seat holds.
 pub const CHECK: Duration = Duration::from_secs(1);
 
+/// How long a sender that takes over rows a dead sender had claimed waits first: the
+/// platforms' shortest rate window (one second) and a margin.
+const TAKEOVER_PAUSE: Duration = Duration::from_millis(1_100);
+
 /// The senders (one per account) and the scheduler of one replica.
 #[derive(Default)]
 pub struct Delivery {
@@ -157,7 +161,7 @@ impl Delivery {
             let mut taken = 0u64;
             let lost = loop {
                 match self
-                    .turn(&mut seat, &mut held, &mut taken, &mut tasks, offset)
+                    .turn(&store, &mut seat, &mut held, &mut taken, &mut tasks, offset)
                     .await
                 {
                     Ok(()) => {}
@@ -192,6 +196,7 @@ impl Delivery {
     /// run here if nobody runs it.
     async fn turn(
         &self,
+        store: &Store,
         seat: &mut Seat,
         held: &mut HashMap<LockKey, Running>,
         taken: &mut u64,
@@ -277,7 +282,29 @@ impl Delivery {
                     continue;
                 }
                 let stop = CancellationToken::new();
-                let mut ids = vec![tasks.spawn(worker.clone().run(stop.clone())).id()];
+                // This replica alone sends for the account now: rows its last sender
+                // claimed and never finished (it died) go again at once rather than when
+                // their lease runs out; and, when there were some, after the platform's
+                // one-second window of that sender's last sends has passed.
+                let orphaned = match store.expire_claims(worker.account_id()).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "taking over claimed rows failed; they go when their lease ends");
+                        0
+                    }
+                };
+                let run = worker.clone().run(stop.clone());
+                let wait_out = stop.clone();
+                let sender = async move {
+                    if orphaned > 0 {
+                        tokio::select! {
+                            _ = wait_out.cancelled() => return,
+                            _ = tokio::time::sleep(TAKEOVER_PAUSE) => {}
+                        }
+                    }
+                    run.await;
+                };
+                let mut ids = vec![tasks.spawn(sender).id()];
                 if let Some(task) = self.led.get(&at) {
                     ids.push(tasks.spawn(task(stop.clone())).id());
                 }

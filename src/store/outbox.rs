@@ -250,6 +250,23 @@ impl Store {
         Ok(ids)
     }
 
+    /// Makes the rows of `account` claimed by a sender that is gone claimable now (their
+    /// lease would otherwise keep them until it ends); how many. Only for the one replica
+    /// that has just taken the account's sending ([`crate::outbox::Delivery`]): no other
+    /// sender of the account runs then.
+    pub async fn expire_claims(&self, account: impl AsRef<str>) -> Result<u64> {
+        let now = self.now();
+        let r = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1 \
+             WHERE account = $2 AND status = 'sending' AND next_attempt_at > $1",
+        )
+        .bind(now)
+        .bind(account.as_ref())
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Claims up to `limit` due rows of account `account` (a [`Platform`] names its single
     /// account): highest priority first; within a priority,
     /// groups first (a group's per-minute window should start early rather than hold up the
