@@ -20,6 +20,8 @@
 //! - `BENCH_WARM_SECS` (default 3): the unmeasured mix before each run.
 //! - `DATABASE_URL`: a PostgreSQL server; each run gets a database of its own there, dropped
 //!   afterwards (without it, a temporary SQLite file).
+//! - `BENCH_PG_SET`: settings for the bot's PostgreSQL sessions, `name=value;name=value`
+//!   (`log_min_duration_statement=0` logs every statement with its time to the server log).
 //! - `BENCH_BOT_LOG`: where the bot's log goes (default: a temporary file, printed on failure).
 //! - `BENCH_BOT_BIN`: another build of `bluezone-bot` to measure (an older commit's, to
 //!   compare); the one cargo built by default.
@@ -82,6 +84,16 @@ impl Db {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await?;
+                // Settings for the bot's sessions, to profile PostgreSQL (`BENCH_PG_SET`).
+                for setting in std::env::var("BENCH_PG_SET").unwrap_or_default().split(';') {
+                    if let Some((k, v)) = setting.split_once('=') {
+                        let sql =
+                            format!("ALTER DATABASE {name} SET {} = '{}'", k.trim(), v.trim());
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await?;
+                    }
+                }
                 conn.close().await?;
                 let mut url = url::Url::parse(&server)?;
                 url.set_path(&format!("/{name}"));
