@@ -6,7 +6,8 @@
 //! as soon as the previous one is answered: 50% `/start`, 30% button presses (callback data
 //! the bot really sent that person, read from the fake) and 20% `/status`, from 2,000 people
 //! taken in turn. Before each measured run every person sends `/start` once and the mix runs
-//! for a few seconds unmeasured.
+//! for a few seconds unmeasured; on PostgreSQL the database is then analysed (as autovacuum
+//! does a minute into a deployment).
 //!
 //! ```text
 //! cargo bench --bench inbound                                   # SQLite, concurrency 32 and 64, 30 s each
@@ -20,6 +21,8 @@
 //! - `BENCH_WARM_SECS` (default 3): the unmeasured mix before each run.
 //! - `DATABASE_URL`: a PostgreSQL server; each run gets a database of its own there, dropped
 //!   afterwards (without it, a temporary SQLite file).
+//! - `BENCH_PG_SET`: settings for the bot's PostgreSQL sessions, `name=value;name=value`
+//!   (`log_min_duration_statement=0` logs every statement with its time to the server log).
 //! - `BENCH_BOT_LOG`: where the bot's log goes (default: a temporary file, printed on failure).
 //! - `BENCH_BOT_BIN`: another build of `bluezone-bot` to measure (an older commit's, to
 //!   compare); the one cargo built by default.
@@ -82,6 +85,16 @@ impl Db {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut conn)
                     .await?;
+                // Settings for the bot's sessions, to profile PostgreSQL (`BENCH_PG_SET`).
+                for setting in std::env::var("BENCH_PG_SET").unwrap_or_default().split(';') {
+                    if let Some((k, v)) = setting.split_once('=') {
+                        let sql =
+                            format!("ALTER DATABASE {name} SET {} = '{}'", k.trim(), v.trim());
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut conn)
+                            .await?;
+                    }
+                }
                 conn.close().await?;
                 let mut url = url::Url::parse(&server)?;
                 url.set_path(&format!("/{name}"));
@@ -616,6 +629,15 @@ async fn run(concurrency: usize, secs: f64, people: usize, warm: f64) -> Result<
     if warm > 0.0 {
         load.mix(concurrency, warm).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The statistics a running deployment has: PostgreSQL's autovacuum analyses a table a
+    // minute at the earliest after it grew, and plans made against the empty tables of a new
+    // database (a person looked up through the wrong index, reading every person) are not
+    // what a deployed bot runs.
+    if db.pg.is_some() {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await?;
+        sqlx::raw_sql("ANALYZE").execute(&mut conn).await?;
+        conn.close().await?;
     }
 
     // The measured run, and the drain after it.

@@ -80,6 +80,9 @@ pub const CHAT_HEAD: &str = "(o.priority < 0 OR NOT EXISTS (SELECT 1 FROM outbox
      WHERE e.account = o.account AND e.chat_id = o.chat_id \
      AND e.status IN ('queued', 'sending') AND e.priority >= 0 AND e.id < o.id))";
 
+/// Rows per `INSERT` when queueing (10 parameters each, well under SQLite's 32,766).
+const ENQUEUE_CHUNK: usize = 500;
+
 const ROW_COLUMNS: &str = "id, platform, account, chat_id, is_group, person_id, broadcast_id, priority, payload, attempts, dedupe_key, created_at";
 
 /// What became of one claimed row.
@@ -211,34 +214,57 @@ impl Store {
     /// the state change that produced it. Returns the ids of the rows written.
     pub async fn enqueue_in(tx: &mut Tx, now: Millis, items: &[NewOutboxItem]) -> Result<Vec<i64>> {
         let mut ids = Vec::with_capacity(items.len());
-        for item in items {
-            let payload = serde_json::to_string(&item.message)?;
-            let priority = match item.message {
-                Outgoing::AnswerCallback { .. } => Priority::Answer,
-                _ => item.priority,
-            };
-            let row: Option<(i64,)> = sqlx::query_as(
+        // A turn's rows (a reply and a press's answer, a broadcast's chunk) in one statement.
+        for chunk in items.chunks(ENQUEUE_CHUNK) {
+            let mut sql = String::from(
                 "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
-                 status, next_attempt_at, dedupe_key, created_at, account) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $8, $10) \
-                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-            )
-            .bind(item.to.platform.as_str())
-            .bind(item.to.chat_id.clone())
-            .bind(i64::from(item.to.is_group))
-            .bind(item.person_id)
-            .bind(item.broadcast_id)
-            .bind(priority as i64)
-            .bind(payload)
-            .bind(now)
-            .bind(item.dedupe_key.clone())
-            .bind(item.to.account.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-            if let Some((id,)) = row {
-                ids.push(id);
+                 status, next_attempt_at, dedupe_key, created_at, account) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 10;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'queued', ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 8,
+                    b + 10
+                ));
             }
+            sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING id");
+            let mut query = sqlx::query_as::<_, (i64,)>(AssertSqlSafe(sql));
+            for item in chunk {
+                let payload = serde_json::to_string(&item.message)?;
+                let priority = match item.message {
+                    Outgoing::AnswerCallback { .. } => Priority::Answer,
+                    _ => item.priority,
+                };
+                query = query
+                    .bind(item.to.platform.as_str())
+                    .bind(item.to.chat_id.clone())
+                    .bind(i64::from(item.to.is_group))
+                    .bind(item.person_id)
+                    .bind(item.broadcast_id)
+                    .bind(priority as i64)
+                    .bind(payload)
+                    .bind(now)
+                    .bind(item.dedupe_key.clone())
+                    .bind(item.to.account.as_str());
+            }
+            let rows = query.fetch_all(&mut **tx).await?;
+            ids.extend(rows.into_iter().map(|(id,)| id));
         }
+        // Ids in the order the rows were queued (RETURNING promises no order).
+        ids.sort_unstable();
         Ok(ids)
     }
 

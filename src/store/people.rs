@@ -175,6 +175,18 @@ pub(crate) const PERSON_COLUMNS: &str = "id, platform, account, platform_user_id
      phone_kind, state, started, confirmed_at, verified_at, opted_out, unreachable, referred_by, referrals, \
      ref_code, linked_to, reminders_sent, created_at, last_activity_at, last_inbound_at";
 
+/// How stale a person's `last_inbound_at` may be before an event writes it again (the
+/// platforms' free windows are hours long; a minute early is on the safe side).
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// A state save that changes nothing (the same state, the activity time under a minute old,
+/// nothing to reset) writes no new row version.
+const SAVE_STATE_SQL: &str = "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, \
+     started = 1, unreachable = 0, unreachable_reason = NULL, reminder_due_at = NULL, \
+     reminder_until = NULL WHERE id = $3 AND NOT (state = $1 AND last_activity_at <= $2 \
+     AND last_activity_at >= $4 AND reminders_sent = 0 AND started = 1 AND unreachable = 0 \
+     AND unreachable_reason IS NULL AND reminder_due_at IS NULL AND reminder_until IS NULL)";
+
 /// A random share code: 10 characters from A-Z a-z 0-9.
 fn new_ref_code() -> String {
     const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -213,21 +225,43 @@ impl Store {
     ) -> Result<(Person, bool)> {
         let now = self.now();
         let name: String = display_name.chars().take(128).collect();
-        // One statement for the person everyone already knows: the update returns the row.
+        // The person everyone already knows: read and locked for the event's transaction
+        // (two events of one person take turns), written only when something changed or the
+        // inbound time is a minute old. An UPDATE changes indexed columns, so each one is a
+        // new row version in every index of `people`: most events of a conversation (a burst
+        // of presses) write nothing here.
+        let lock = match self.backend() {
+            super::Backend::Postgres => " FOR NO KEY UPDATE",
+            super::Backend::Sqlite => "",
+        };
         let sql = format!(
-            "UPDATE people SET last_inbound_at = $1, display_name = $2, chat_id = $3 \
-             WHERE account = $4 AND platform_user_id = $5 RETURNING {PERSON_COLUMNS}"
+            "SELECT {PERSON_COLUMNS} FROM people WHERE account = $1 AND platform_user_id = $2{lock}"
         );
-        let updated = sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
-            .bind(now)
-            .bind(name.clone())
-            .bind(chat_id)
+        let found = sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
             .bind(account.as_str())
             .bind(user_id)
             .fetch_optional(self.pool())
             .await?;
-        if let Some(row) = updated {
-            return Ok((Person::try_from(row)?, false));
+        if let Some(row) = found {
+            let mut person = Person::try_from(row)?;
+            let stale =
+                now < person.last_inbound_at || now - person.last_inbound_at >= TOUCH_EVERY_MS;
+            if stale || person.display_name != name || person.chat_id != chat_id {
+                sqlx::query(
+                    "UPDATE people SET last_inbound_at = $1, display_name = $2, chat_id = $3 \
+                     WHERE id = $4",
+                )
+                .bind(now)
+                .bind(name.clone())
+                .bind(chat_id)
+                .bind(person.id)
+                .execute(self.pool())
+                .await?;
+                person.last_inbound_at = now;
+                person.display_name = name;
+                person.chat_id = chat_id.to_string();
+            }
+            return Ok((person, false));
         }
         let sql = format!(
             "INSERT INTO people (platform, account, platform_user_id, chat_id, display_name, locale, \
@@ -331,16 +365,14 @@ impl Store {
     /// Saves the conversation state and records activity (which restarts reminders). Marks
     /// the person as started and reachable: they just wrote to the bot.
     pub async fn save_state(&self, id: PersonId, state: &State) -> Result<()> {
-        sqlx::query(
-            "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, started = 1, \
-             unreachable = 0, unreachable_reason = NULL, reminder_due_at = NULL, \
-             reminder_until = NULL WHERE id = $3",
-        )
-        .bind(state.to_json())
-        .bind(self.now())
-        .bind(id)
-        .execute(self.pool())
-        .await?;
+        let now = self.now();
+        sqlx::query(SAVE_STATE_SQL)
+            .bind(state.to_json())
+            .bind(now)
+            .bind(id)
+            .bind(now - TOUCH_EVERY_MS)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -540,16 +572,13 @@ async fn set_unit_one(
 impl Store {
     /// Saves the conversation state inside a transaction (see [`Store::save_state`]).
     pub async fn save_state_in(tx: &mut Tx, id: PersonId, state: &State, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, started = 1, \
-             unreachable = 0, unreachable_reason = NULL, reminder_due_at = NULL, \
-             reminder_until = NULL WHERE id = $3",
-        )
-        .bind(state.to_json())
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(SAVE_STATE_SQL)
+            .bind(state.to_json())
+            .bind(now)
+            .bind(id)
+            .bind(now - TOUCH_EVERY_MS)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

@@ -361,3 +361,115 @@ async fn a_part_of_a_work_left_unfinished_is_undone_or_undoes_the_work() {
     store.close().await;
     db.drop_db().await;
 }
+
+/// The writes an event skips when they change nothing: a known person is written again only
+/// when the name or chat changed or the inbound time is a minute old; a state save with the
+/// same state under a minute after the last one writes nothing; a turn's outbox rows go in
+/// one statement, a duplicate dedupe key dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_people_and_states_are_not_written_again_and_a_turns_rows_go_together() {
+    use bluezone_bot::clock::{Clock, ManualClock, SharedClock};
+    use bluezone_bot::domain::{ChatAddress, Locale, State};
+    use bluezone_bot::platform::Outgoing;
+    use bluezone_bot::store::{NewOutboxItem, Priority};
+
+    init_tracing();
+    let db = TestDb::new().await.expect("a database");
+    let t0 = 1_600_000_000_000;
+    let clock = ManualClock::at(t0);
+    let shared: SharedClock = Arc::new(clock.clone());
+    let store = Store::connect(&db.url, shared).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let touch = |name: &'static str, chat: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .touch_person(Platform::Telegram, "u1", chat, name, Locale::Vi)
+                .await
+                .expect("touch")
+        }
+    };
+
+    let (p, new) = touch("An", "c1").await;
+    assert!(new);
+    assert_eq!(p.last_inbound_at, t0);
+    clock.advance_ms(30_000);
+    let (p, new) = touch("An", "c1").await;
+    assert!(!new);
+    assert_eq!(
+        p.last_inbound_at, t0,
+        "unchanged within a minute: not written"
+    );
+    let stored = store.person(p.id).await.expect("read").expect("person");
+    assert_eq!(stored.last_inbound_at, t0);
+    let (p, _) = touch("An Nguyen", "c1").await;
+    assert_eq!(
+        (p.display_name.as_str(), p.last_inbound_at),
+        ("An Nguyen", t0 + 30_000)
+    );
+    clock.advance_ms(60_000);
+    let (p, _) = touch("An Nguyen", "c1").await;
+    assert_eq!(p.last_inbound_at, t0 + 90_000, "a minute old: written");
+    let stored = store.person(p.id).await.expect("read").expect("person");
+    assert_eq!(
+        (stored.display_name.as_str(), stored.last_inbound_at),
+        ("An Nguyen", t0 + 90_000)
+    );
+
+    // State saves.
+    store.save_state(p.id, &State::Idle).await.expect("save");
+    let saved_at = clock.now_ms();
+    clock.advance_ms(20_000);
+    store.save_state(p.id, &State::Idle).await.expect("save");
+    let stored = store.person(p.id).await.expect("read").expect("person");
+    assert_eq!(
+        stored.last_activity_at, saved_at,
+        "the same state: not written"
+    );
+    store
+        .save_state(p.id, &State::AwaitingUnitSearch)
+        .await
+        .expect("save");
+    let stored = store.person(p.id).await.expect("read").expect("person");
+    assert_eq!(stored.state, State::AwaitingUnitSearch);
+    assert_eq!(stored.last_activity_at, clock.now_ms());
+    clock.advance_ms(61_000);
+    store
+        .save_state(p.id, &State::AwaitingUnitSearch)
+        .await
+        .expect("save");
+    let stored = store.person(p.id).await.expect("read").expect("person");
+    assert_eq!(
+        stored.last_activity_at,
+        clock.now_ms(),
+        "a minute old: written"
+    );
+
+    // A turn's rows.
+    let item = |text: &str, key: Option<&str>| NewOutboxItem {
+        to: ChatAddress {
+            platform: Platform::Telegram,
+            account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
+            chat_id: "c1".into(),
+            is_group: false,
+        },
+        person_id: Some(p.id),
+        broadcast_id: None,
+        priority: Priority::Reply,
+        message: Outgoing::text(text),
+        dedupe_key: key.map(str::to_string),
+    };
+    let ids = store
+        .enqueue(&[
+            item("one", None),
+            item("two", Some("k")),
+            item("three", Some("k")),
+            item("four", None),
+        ])
+        .await
+        .expect("enqueue");
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    store.close().await;
+    db.drop_db().await;
+}
