@@ -39,25 +39,8 @@ use teloxide::Bot;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Peak resident memory of this process (VmHWM), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn env_f64(k: &str, default: f64) -> f64 {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{env_f64, peak_rss_mb};
 
 async fn fresh_store() -> Result<(Store, Option<tempfile::TempDir>)> {
     let (store, _, dir) = fresh_store_at().await?;

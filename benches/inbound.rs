@@ -53,88 +53,13 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use sqlx::Connection;
 
+mod common;
+use common::{Db, env_u64, peak_rss_mb_of};
+
 const BIN: &str = env!("CARGO_BIN_EXE_bluezone-bot");
 const SECRET: &str = "inbound-bench-secret";
 
-fn env_u64(k: &str, default: u64) -> u64 {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 // ---- the database ----------------------------------------------------------------------
-
-/// A fresh database for one run: a temporary SQLite file, or a new database on the
-/// PostgreSQL server of `DATABASE_URL`.
-struct Db {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    /// The server and the database's name, to drop it afterwards.
-    pg: Option<(String, String)>,
-}
-
-impl Db {
-    async fn fresh() -> Result<Db> {
-        match std::env::var("DATABASE_URL") {
-            Ok(server) if server.starts_with("postgres") => {
-                let name = format!("bz_inbound_{}", rand::random::<u32>());
-                let mut conn = sqlx::PgConnection::connect(&server)
-                    .await
-                    .context("connecting to DATABASE_URL")?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await?;
-                // Settings for the bot's sessions, to profile PostgreSQL (`BENCH_PG_SET`).
-                for setting in std::env::var("BENCH_PG_SET").unwrap_or_default().split(';') {
-                    if let Some((k, v)) = setting.split_once('=') {
-                        let sql =
-                            format!("ALTER DATABASE {name} SET {} = '{}'", k.trim(), v.trim());
-                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                            .execute(&mut conn)
-                            .await?;
-                    }
-                }
-                conn.close().await?;
-                let mut url = url::Url::parse(&server)?;
-                url.set_path(&format!("/{name}"));
-                Ok(Db {
-                    url: url.to_string(),
-                    _dir: None,
-                    pg: Some((server, name)),
-                })
-            }
-            _ => {
-                let dir = tempfile::tempdir()?;
-                Ok(Db {
-                    url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-                    _dir: Some(dir),
-                    pg: None,
-                })
-            }
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        if self.pg.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        }
-    }
-
-    async fn drop_db(self) {
-        if let Some((server, name)) = &self.pg
-            && let Ok(mut conn) = sqlx::PgConnection::connect(server).await
-        {
-            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await;
-            let _ = conn.close().await;
-        }
-    }
-}
 
 // ---- CPU and memory from /proc ---------------------------------------------------------
 
@@ -194,19 +119,6 @@ fn machine_cpu() -> (f64, usize) {
     let total: f64 = v.iter().take(8).sum();
     let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
     ((total - idle) / TICKS_PER_SEC, cores)
-}
-
-/// Peak resident memory (VmHWM) of process `pid`, in MB.
-fn peak_rss_mb(pid: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 /// CPU seconds at one moment: the bot, this process, PostgreSQL, the machine.
@@ -568,7 +480,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn run(concurrency: usize, secs: f64, people: usize, warm: f64) -> Result<String> {
-    let db = Db::fresh().await?;
+    let db = Db::fresh("bz_inbound").await?;
     let kind = db.kind();
     {
         let store = Store::connect(&db.url, Arc::new(SystemClock)).await?;
@@ -708,7 +620,7 @@ async fn run(concurrency: usize, secs: f64, people: usize, warm: f64) -> Result<
         }
     }
     let after = Cpu::now(&pid, pg_name.as_deref());
-    let rss = peak_rss_mb(&pid);
+    let rss = peak_rss_mb_of(&pid);
     let cores = machine_cpu().1;
     let fake_errors = seen.lock().map(|s| s.errors).unwrap_or(0);
     bot.stop().await?;

@@ -34,25 +34,8 @@ use teloxide::Bot;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Peak resident memory of this process (VmHWM), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn env_u64(k: &str, default: u64) -> u64 {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{env_u64, peak_rss_mb};
 
 /// Telegram's paid speed (the settings' defaults: 1,000/s, 0.1 Star, 10,000 Stars).
 const PAID: PaidSpeed = PaidSpeed {

@@ -31,73 +31,14 @@ use bluezone_bot::domain::{AccountId, ChatAddress, Locale, Platform, UnitCode};
 use bluezone_bot::platform::Outgoing;
 use bluezone_bot::store::{NewOutboxItem, Priority, Store};
 use fake_platforms::{Call, FakeTelegram, TelegramLimits};
-use sqlx::Connection;
 use tokio::process::{Child, Command};
+
+mod common;
+use common::{Db, env_u64, peak_rss_mb_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bluezone-bot");
 /// Telegram's overall limit per bot.
 const PER_SEC: f64 = 30.0;
-
-fn env_u64(k: &str, default: u64) -> u64 {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
-/// Peak resident memory of a process (VmHWM), in MB.
-fn peak_rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// A database of its own on the server, dropped at the end.
-struct Db {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl Db {
-    async fn create(server: &str) -> Result<Db> {
-        let name = format!("bz_bench_replicas_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(server)
-            .await
-            .with_context(|| format!("connecting to {server} (is PostgreSQL running?)"))?;
-        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-            .execute(&mut conn)
-            .await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-        let mut url = url::Url::parse(server)?;
-        url.set_path(&format!("/{name}"));
-        Ok(Db {
-            server: server.to_string(),
-            name,
-            url: url.to_string(),
-        })
-    }
-
-    async fn drop_db(self) {
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.server).await {
-            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await;
-            let _ = conn.close().await;
-        }
-    }
-}
 
 /// One bot of the deployment: its account id and its fake Bot API.
 struct Bot {
@@ -215,7 +156,7 @@ async fn run(
     n_replicas: usize,
     kill: bool,
 ) -> Result<Outcome> {
-    let db = Db::create(server).await?;
+    let db = Db::on_server(server, "bz_bench_replicas").await?;
     let store = Store::connect(&db.url, Arc::new(SystemClock)).await?;
     store.migrate().await?;
     bluezone_bot::units_csv::import_text(
@@ -259,7 +200,7 @@ async fn run(
             .sum();
         for (r, child) in replicas.iter().enumerate() {
             if let Some(pid) = child.as_ref().and_then(Child::id) {
-                let m = peak_rss_mb(pid);
+                let m = peak_rss_mb_of(&pid.to_string());
                 if !m.is_nan() {
                     rss[r] = m;
                 }
