@@ -90,6 +90,25 @@ pub struct AccountStatus {
     pub webhook: String,
 }
 
+impl AccountStatus {
+    /// The status `doctor`'s checks of one account describe: the first check is its
+    /// credentials, the second its webhook.
+    pub fn from_checks(checks: &[Check]) -> AccountStatus {
+        let credentials = checks
+            .first()
+            .map_or_else(|| Err("not checked".to_string()), |c| c.result.clone());
+        let webhook = match checks.get(1).map(|c| &c.result) {
+            Some(Ok(found)) => found.clone(),
+            Some(Err(why)) => format!("FAILING: {why}"),
+            None => "-".to_string(),
+        };
+        AccountStatus {
+            credentials,
+            webhook,
+        }
+    }
+}
+
 /// One account on one platform.
 #[async_trait::async_trait]
 pub trait Adapter: fmt::Debug + Send + Sync {

@@ -468,8 +468,14 @@ async fn accounts_list_checks_credentials_without_printing_them() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0].id, "tan-an");
     assert_eq!(lines[0].root, "794 (Thành phố Tân An)");
-    assert_eq!(lines[0].credentials, Ok("@TanAnBot".to_string()));
-    assert_eq!(lines[0].webhook, "no webhook (long polling)");
+    assert_eq!(
+        lines[0].credentials,
+        Ok("bot @TanAnBot (getMe)".to_string())
+    );
+    assert_eq!(
+        lines[0].webhook,
+        "none: long polling (no BLUEZONE_WEBHOOK_URL)"
+    );
     assert_eq!(lines[1].id, "ben-luc");
     assert!(lines[1].credentials.is_err(), "{:?}", lines[1].credentials);
     let table = bluezone_bot::accounts::table(&lines);

@@ -206,43 +206,14 @@ impl Adapter for TelegramAccount {
         super::check::checks(self.account_id(), &self.config, ctx).await
     }
 
-    /// getMe, then getWebhookInfo: the bot's name and where Telegram posts its updates.
-    async fn status(&self, _store: &Store, _settings: &Settings) -> AccountStatus {
-        let Some(token) = &self.config.token else {
-            return AccountStatus {
-                credentials: Err("no token: the account only lends its name to links".into()),
-                webhook: "-".into(),
-            };
+    /// The same questions as `doctor` ([`Adapter::check`]: getMe, then getWebhookInfo
+    /// against the address the settings call for), as one line of `accounts list`.
+    async fn status(&self, store: &Store, settings: &Settings) -> AccountStatus {
+        let ctx = CheckContext {
+            settings,
+            store: Some(store),
         };
-        let mut bot = Bot::new(token.expose());
-        if let Some(url) = &self.config.api_url {
-            bot = bot.set_api_url(url.clone());
-        }
-        let credentials = match bot.get_me().await {
-            Ok(me) => Ok(format!("@{}", me.username.clone().unwrap_or_default())),
-            // teloxide's errors never carry the token (it is only in the request path).
-            Err(e) => Err(format!("getMe failed: {e}")),
-        };
-        let webhook = match bot.get_webhook_info().await {
-            Ok(info) => match info.url {
-                Some(url) => {
-                    let mut shown = format!("webhook {url}");
-                    if info.pending_update_count > 0 {
-                        shown.push_str(&format!(", {} pending", info.pending_update_count));
-                    }
-                    if let Some(error) = info.last_error_message {
-                        shown.push_str(&format!(", last error: {error}"));
-                    }
-                    shown
-                }
-                None => "no webhook (long polling)".into(),
-            },
-            Err(e) => format!("unknown (getWebhookInfo failed: {e})"),
-        };
-        AccountStatus {
-            credentials,
-            webhook,
-        }
+        AccountStatus::from_checks(&self.check(&ctx).await)
     }
 }
 
