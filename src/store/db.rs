@@ -81,8 +81,8 @@ struct Shared {
     /// (claims, outcomes); on PostgreSQL they leave [`RESERVED`] connections of the pool to
     /// everyone else. A burst of events then does not hold back the replies it queued.
     inbound: Arc<tokio::sync::Semaphore>,
-    /// Whether this process runs the senders (holds the delivery lease): it then wakes them
-    /// in-process and needs no PostgreSQL notification.
+    /// Whether this process sends for every account (holds every account's lock): it then
+    /// wakes its senders in-process and needs no PostgreSQL notification.
     leading: AtomicBool,
 }
 
@@ -279,12 +279,12 @@ impl Store {
         (*self.pool.connect_options()).clone()
     }
 
-    /// Says whether this process runs the senders (holds the delivery lease).
+    /// Says whether this process sends for every account ([`crate::outbox::Delivery`]).
     pub fn set_leading(&self, leading: bool) {
         self.shared.leading.store(leading, Ordering::Relaxed);
     }
 
-    /// Whether this process runs the senders.
+    /// Whether this process sends for every account.
     pub fn leading(&self) -> bool {
         self.shared.leading.load(Ordering::Relaxed)
     }
