@@ -27,3 +27,34 @@ pub use outbox::{Completion, Mark, NewOutboxItem, OutboxRow, Priority};
 pub use people::Person;
 pub use reminders::{ReminderCandidate, ReminderPlan};
 pub use units::{ImportSummary, Unit, UnitRow};
+
+/// The `VALUES` rows of a multi-row `INSERT`: `rows` copies of `row`, in which `{1}` to
+/// `{width}` stand for the row's own parameters, numbered on (`$1`.. for the first row,
+/// `$width+1`.. for the second), separated by commas.
+pub(crate) fn values_rows(rows: usize, width: usize, row: &str) -> String {
+    let mut out = String::new();
+    for i in 0..rows {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let mut this = row.to_string();
+        // Highest first, so `{1}` never eats the start of `{10}`.
+        for k in (1..=width).rev() {
+            this = this.replace(&format!("{{{k}}}"), &format!("${}", i * width + k));
+        }
+        out.push_str(&this);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_rows_number_each_rows_parameters_on() {
+        assert_eq!(
+            super::values_rows(2, 3, "({1}, 'x', {2}, {3}, {2})"),
+            "($1, 'x', $2, $3, $2), ($4, 'x', $5, $6, $5)"
+        );
+        assert_eq!(super::values_rows(1, 10, "({10}, {1})"), "($10, $1)");
+    }
+}

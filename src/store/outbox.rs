@@ -220,26 +220,11 @@ impl Store {
                 "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
                  status, next_attempt_at, dedupe_key, created_at, account) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let b = i * 10;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'queued', ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 8,
-                    b + 10
-                ));
-            }
+            sql.push_str(&super::values_rows(
+                chunk.len(),
+                10,
+                "({1}, {2}, {3}, {4}, {5}, {6}, {7}, 'queued', {8}, {9}, {8}, {10})",
+            ));
             sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING id");
             let mut query = sqlx::query_as::<_, (i64,)>(AssertSqlSafe(sql));
             for item in chunk {

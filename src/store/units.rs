@@ -376,24 +376,11 @@ impl Store {
             let mut sql = String::from(
                 "INSERT INTO units (code, name, name_folded, parent_code, kind, population, depth, path, updated_at) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let b = i * 9;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${},${},${},${},${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9
-                ));
-            }
+            sql.push_str(&super::values_rows(
+                chunk.len(),
+                9,
+                "({1},{2},{3},{4},{5},{6},{7},{8},{9})",
+            ));
             sql.push_str(
                 " ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_folded = excluded.name_folded, \
                  parent_code = excluded.parent_code, kind = excluded.kind, \
