@@ -680,23 +680,7 @@ async fn sigkill_mid_broadcast_loses_nothing() {
     let before = fake.calls_matching(is_ours).len();
     assert!(before < n as usize, "killed mid-way");
     let mut child = spawn();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got: std::collections::HashSet<i64> = fake
-            .calls_matching(is_ours)
-            .into_iter()
-            .filter_map(|c| c.chat_id)
-            .collect();
-        if got.len() == n as usize {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {n} recipients got it",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::helpers::wait_every_chat(&fake, n as usize, is_ours, Duration::from_secs(60)).await;
     child.start_kill().expect("kill");
     child.wait().await.expect("stopped");
     let total = fake.calls_matching(is_ours).len();

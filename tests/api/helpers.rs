@@ -427,3 +427,30 @@ pub fn last_with_buttons(calls: &[Call]) -> &Call {
         .find(|c| !c.buttons().is_empty())
         .expect("a message with buttons")
 }
+
+/// Waits until every one of `n` chats got a message `is_ours` from `fake` (each at least
+/// once), failing after `within` with how many did.
+pub async fn wait_every_chat(
+    fake: &FakeTelegram,
+    n: usize,
+    is_ours: impl Fn(&Call) -> bool,
+    within: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let got: std::collections::HashSet<i64> = fake
+            .calls_matching(&is_ours)
+            .into_iter()
+            .filter_map(|c| c.chat_id)
+            .collect();
+        if got.len() == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {n} recipients got it",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -300,24 +300,7 @@ async fn a_paid_budget_holds_across_a_kill_9_half_way() {
     child.wait().await.expect("killed");
     assert!(s.flagged() < 150, "killed before the budget was spent");
     let mut child = spawn();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got: std::collections::HashSet<i64> = s
-            .fake
-            .calls_matching(is_ours)
-            .into_iter()
-            .filter_map(|c| c.chat_id)
-            .collect();
-        if got.len() == n as usize {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {n} recipients got it",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::helpers::wait_every_chat(&s.fake, n as usize, is_ours, Duration::from_secs(60)).await;
     child.start_kill().expect("kill");
     child.wait().await.expect("stopped");
     // Nobody lost; only what was in flight at the kill went twice.
