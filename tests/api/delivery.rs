@@ -1514,3 +1514,77 @@ async fn an_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
     assert!(down.contains("platform=telegram"), "{down}");
     b.finish().await;
 }
+
+#[tokio::test]
+async fn a_sender_taking_over_an_account_gets_its_dead_senders_claims_at_once() {
+    use bluezone_bot::domain::AccountId;
+    crate::helpers::init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let clock = Arc::new(ManualClock::at(1_700_000_000_000));
+    let store = Store::connect(&db.url, clock.clone())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    let item = |account: &str, chat: &str| NewOutboxItem {
+        to: ChatAddress {
+            platform: Platform::Telegram,
+            account: AccountId::parse(account).expect("an id"),
+            chat_id: chat.into(),
+            is_group: false,
+        },
+        person_id: None,
+        broadcast_id: None,
+        priority: Priority::Broadcast,
+        message: Outgoing::text("hello"),
+        dedupe_key: None,
+    };
+    store
+        .enqueue(&[item("bot-a", "1"), item("bot-a", "2"), item("bot-b", "3")])
+        .await
+        .expect("queued");
+    // Both accounts' rows claimed for a minute by senders that then die.
+    assert_eq!(
+        store
+            .claim_due("bot-a", 10, 60_000)
+            .await
+            .expect("claim")
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .claim_due("bot-b", 10, 60_000)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .claim_due("bot-a", 10, 60_000)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    // The replica that takes bot-a's sending may claim them again now; bot-b's stay leased.
+    assert_eq!(store.expire_claims("bot-a").await.expect("expire"), 2);
+    assert_eq!(
+        store
+            .claim_due("bot-a", 10, 60_000)
+            .await
+            .expect("claim")
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .claim_due("bot-b", 10, 60_000)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    // Nothing claimed: nothing to take over.
+    assert_eq!(store.expire_claims("bot-c").await.expect("expire"), 0);
+    store.close().await;
+    db.drop_db().await;
+}
