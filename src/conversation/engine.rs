@@ -147,24 +147,65 @@ impl Engine {
         let kind = crate::metrics::event_kind(&inbound.event);
         crate::metrics::record_inbound(inbound.platform, kind);
         let mut apology = false;
+        // Group commit: the first attempt may share its transaction with other events. When
+        // anything goes wrong there (this event or another), everyone's writes are undone
+        // and the event runs again in a transaction of its own, where a failure is its own.
+        let mut alone = false;
         loop {
-            let work = self.store.work().await?;
-            if let Some(g) = guard
-                && !g.enter(work.store()).await?
-            {
-                work.rollback().await;
-                return Ok(false);
+            let work = match alone {
+                true => self.store.work_alone().await?,
+                false => self.store.work().await?,
+            };
+            let shared = |work: &crate::store::Work| !alone && work.shared();
+            if let Some(g) = guard {
+                match g.enter(work.store()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        work.rollback().await;
+                        return Ok(false);
+                    }
+                    Err(_) if shared(&work) => {
+                        work.rollback().await;
+                        alone = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        work.rollback().await;
+                        return Err(e);
+                    }
+                }
             }
             let engine = Engine {
                 store: work.store().clone(),
                 ..self.clone()
             };
-            match engine.handle_in(inbound, apology).await {
+            let step = engine.handle_in(inbound, apology).await;
+            if !alone && (step.is_err() || matches!(step, Ok(Step::Failed(_)))) && work.shared() {
+                work.rollback().await;
+                alone = true;
+                continue;
+            }
+            match step {
                 Ok(Step::Done { queued }) => {
-                    if queued {
-                        work.store().announce_outbox().await?;
+                    let done = match queued {
+                        true => work.store().announce_outbox().await,
+                        false => Ok(()),
+                    };
+                    let done = match done {
+                        Ok(()) => work.commit().await,
+                        Err(e) => {
+                            work.rollback().await;
+                            Err(e)
+                        }
+                    };
+                    match done {
+                        Ok(()) => {}
+                        Err(e) if !alone && e.is::<crate::store::Undone>() => {
+                            alone = true;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    work.commit().await?;
                     if queued {
                         self.wake_outbox();
                     }
@@ -174,6 +215,7 @@ impl Engine {
                     tracing::error!(error = ?e, "handling an event failed; apologising");
                     work.rollback().await;
                     apology = true;
+                    alone = true;
                 }
                 Ok(Step::Failed(e)) => {
                     work.rollback().await;
@@ -513,8 +555,11 @@ impl Engine {
         }
         // Inside the event's work: its own transaction, no savepoint.
         let mut tx = self.store.writer().await?;
-        if let Some(state) = state {
-            Store::save_state_in(&mut tx, ctx.person.id, &state, self.store.now()).await?;
+        let now = self.store.now();
+        if let Some(state) = state
+            && !ctx.person.saves_nothing(&state, now)
+        {
+            Store::save_state_in(&mut tx, ctx.person.id, &state, now).await?;
         }
         Store::enqueue_in(&mut tx, self.store.now(), &items).await?;
         tx.commit().await?;

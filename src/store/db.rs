@@ -67,8 +67,9 @@ pub struct Store {
     backend: Backend,
     clock: SharedClock,
     shared: Arc<Shared>,
-    /// The transaction of the [`Work`] this handle belongs to, if any.
-    bound: Option<Arc<Bound>>,
+    /// The [`Work`] this handle belongs to, if any: its queries run in the work's
+    /// transaction.
+    bound: Option<Arc<Member>>,
 }
 
 /// What every handle of one store shares.
@@ -84,17 +85,49 @@ struct Shared {
     /// Whether this process sends for every account (holds every account's lock): it then
     /// wakes its senders in-process and needs no PostgreSQL notification.
     leading: AtomicBool,
+    /// On SQLite, the shared transaction inbound works join while it is open (group commit,
+    /// see [`Store::work`]).
+    open: std::sync::Mutex<Option<Arc<Bound>>>,
 }
 
-/// The transaction of a [`Work`].
+/// How many works share one transaction at most (SQLite's group commit).
+const GROUP_MAX: usize = 32;
+
+/// The transaction of one [`Work`], or shared by several (group commit): committed once its
+/// last work finished, by that work; rolled back whole when any of them failed.
 struct Bound {
     tx: Arc<tokio::sync::Mutex<Option<Transaction<'static, Any>>>>,
-    /// Set when a part of the work failed without a savepoint to undo it: the work can then
-    /// only roll back.
+    /// Set when a part of a work failed without a savepoint to undo it: the transaction can
+    /// then only roll back.
     poisoned: AtomicBool,
     /// Set when a part with a savepoint was dropped unfinished (an early return): its
     /// savepoint is rolled back before the next statement, as a dropped transaction is.
     undo_part: AtomicBool,
+    /// Who is in it.
+    group: std::sync::Mutex<Group>,
+    /// How it ended (`Some(true)`: committed), for the works that wait for the last one.
+    outcome: tokio::sync::watch::Sender<Option<bool>>,
+    /// This process's SQLite writer turn, held until the transaction ends.
+    turn: std::sync::Mutex<Option<OwnedMutexGuard<()>>>,
+}
+
+/// The works of one transaction.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// How many joined it.
+    members: usize,
+    /// How many have not finished yet.
+    active: usize,
+    /// Whether a work rolled back (everyone's writes are undone).
+    failed: bool,
+}
+
+/// One work's hold on its (maybe shared) transaction.
+struct Member {
+    bound: Arc<Bound>,
+    /// Set while a part of this work ([`Tx`]) holds the connection: a query the work makes
+    /// meanwhile goes to the pool, as it did before works existed.
+    holding: AtomicBool,
 }
 
 /// The PostgreSQL channel that says "rows were queued in the outbox".
@@ -179,10 +212,11 @@ impl Store {
             shared: Arc::new(Shared {
                 writer: Arc::new(tokio::sync::Mutex::new(())),
                 inbound: Arc::new(tokio::sync::Semaphore::new(match backend {
-                    Backend::Sqlite => 1,
+                    Backend::Sqlite => 2 * GROUP_MAX,
                     Backend::Postgres => (POSTGRES_CONNECTIONS - RESERVED) as usize,
                 })),
                 leading: AtomicBool::new(false),
+                open: std::sync::Mutex::new(None),
             }),
             bound: None,
         })
@@ -270,7 +304,7 @@ impl Store {
     pub(crate) fn pool(&self) -> Exec<'_> {
         Exec {
             pool: &self.pool,
-            bound: self.bound.as_deref(),
+            member: self.bound.as_deref(),
         }
     }
 
@@ -318,16 +352,17 @@ impl Store {
     /// after this process's writers before it ([`Shared::writer`]). Inside a [`Work`] it is
     /// a savepoint of the work's transaction, committed with it.
     pub async fn begin(&self) -> Result<Tx> {
-        if let Some(bound) = &self.bound {
-            let mut conn = bound.lock().await?;
+        if let Some(member) = &self.bound {
+            let (mut conn, holding) = member.hold().await?;
             (&mut **conn).execute("SAVEPOINT bz_part").await?;
             return Ok(Tx(TxKind::Part {
                 armed: Poison {
-                    bound: Some(bound.clone()),
+                    bound: Some(member.bound.clone()),
                     savepoint: true,
                 },
                 conn,
                 savepoint: true,
+                _holding: holding,
             }));
         }
         let (tx, turn) = self.begin_own().await?;
@@ -338,15 +373,16 @@ impl Store {
     /// savepoint: a failure there fails the whole work, which then rolls back); otherwise a
     /// new one, as [`Store::begin`].
     pub async fn writer(&self) -> Result<Tx> {
-        if let Some(bound) = &self.bound {
-            let conn = bound.lock().await?;
+        if let Some(member) = &self.bound {
+            let (conn, holding) = member.hold().await?;
             return Ok(Tx(TxKind::Part {
                 armed: Poison {
-                    bound: Some(bound.clone()),
+                    bound: Some(member.bound.clone()),
                     savepoint: false,
                 },
                 conn,
                 savepoint: false,
+                _holding: holding,
             }));
         }
         self.begin().await
@@ -354,7 +390,24 @@ impl Store {
 
     /// Starts the one transaction of an inbound event: the returned [`Work`]'s store runs
     /// every query in it until [`Work::commit`].
+    ///
+    /// On SQLite it is group commit: the works of events that arrive while a transaction
+    /// is open (up to [`GROUP_MAX`]) join it, their statements take turns on its connection,
+    /// and the last one to finish commits it for all. SQLite has one writer: events then
+    /// share its turn and its commit instead of queueing for both one by one. A work that
+    /// fails rolls everyone back ([`Work::rollback`]); the others learn it as [`Undone`] and
+    /// run again, each alone ([`Store::work_alone`]). On PostgreSQL each work has a
+    /// transaction of its own.
     pub async fn work(&self) -> Result<Work> {
+        self.work_in(self.backend == Backend::Sqlite).await
+    }
+
+    /// [`Store::work`] in a transaction of its own.
+    pub async fn work_alone(&self) -> Result<Work> {
+        self.work_in(false).await
+    }
+
+    async fn work_in(&self, group: bool) -> Result<Work> {
         if self.bound.is_some() {
             anyhow::bail!("a work cannot start inside another");
         }
@@ -365,21 +418,71 @@ impl Store {
             .acquire_owned()
             .await
             .context("the store is closed")?;
-        let (tx, turn) = self.begin_own().await?;
-        let bound = Arc::new(Bound {
-            tx: Arc::new(tokio::sync::Mutex::new(Some(tx))),
-            poisoned: AtomicBool::new(false),
-            undo_part: AtomicBool::new(false),
+        let (bound, first) = match group {
+            true => self.join_open(),
+            false => (Arc::new(Bound::new(1)), true),
+        };
+        if first {
+            // Others may join before it has begun: their statements wait for the connection,
+            // which the first work holds until the transaction is open.
+            let mut slot = bound.tx.clone().lock_owned().await;
+            let begun = self.begin_own().await;
+            match begun {
+                Ok((tx, turn)) => {
+                    *slot = Some(tx);
+                    *bound.turn.lock().unwrap_or_else(|p| p.into_inner()) = turn;
+                }
+                Err(e) => {
+                    drop(slot);
+                    self.close_open(&bound);
+                    // The others find no transaction: their statements fail and they leave.
+                    let _ = bound.leave(true);
+                    bound.outcome.send_replace(Some(false));
+                    return Err(e);
+                }
+            }
+        }
+        let member = Arc::new(Member {
+            bound,
+            holding: AtomicBool::new(false),
         });
         Ok(Work {
             store: Store {
-                bound: Some(bound.clone()),
+                bound: Some(member.clone()),
                 ..self.clone()
             },
-            bound,
-            _turn: turn,
+            member,
             _gate: gate,
         })
+    }
+
+    /// Joins the open shared transaction, or opens a new one (`true`: the caller begins it).
+    fn join_open(&self) -> (Arc<Bound>, bool) {
+        let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bound) = open.as_ref() {
+            let mut group = bound.group();
+            if group.active > 0 && !group.failed && group.members < GROUP_MAX {
+                group.members += 1;
+                group.active += 1;
+                let bound = bound.clone();
+                if group.members == GROUP_MAX {
+                    drop(group);
+                    *open = None;
+                }
+                return (bound, false);
+            }
+        }
+        let bound = Arc::new(Bound::new(1));
+        *open = Some(bound.clone());
+        (bound, true)
+    }
+
+    /// Takes `bound` off the open slot, if it is there.
+    fn close_open(&self, bound: &Arc<Bound>) {
+        let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.as_ref().is_some_and(|b| Arc::ptr_eq(b, bound)) {
+            *open = None;
+        }
     }
 
     async fn begin_own(&self) -> Result<(Transaction<'static, Any>, Option<OwnedMutexGuard<()>>)> {
@@ -410,15 +513,27 @@ const RESERVED: u32 = 3;
 /// How long a pooled connection may sit idle before it is pinged on its next use.
 const IDLE_PING: Duration = Duration::from_secs(30);
 
-/// One transaction for one inbound event (see [`Store::work`]).
+/// One inbound event's work in one transaction (see [`Store::work`]).
 pub struct Work {
     store: Store,
-    bound: Arc<Bound>,
-    /// This process's SQLite writer turn, held until the work ends.
-    _turn: Option<OwnedMutexGuard<()>>,
-    /// The inbound events' turn, released after the writer's.
+    member: Arc<Member>,
+    /// The inbound events' turn, released when the work ends.
     _gate: tokio::sync::OwnedSemaphorePermit,
 }
+
+/// Why a work did not commit: its own failure, or (group commit) another work of its
+/// transaction failed and everyone's writes were undone: the event should run again, in a
+/// transaction of its own ([`Store::work_alone`]).
+#[derive(Debug)]
+pub struct Undone;
+
+impl std::fmt::Display for Undone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("another event of the shared transaction failed: nothing was written")
+    }
+}
+
+impl std::error::Error for Undone {}
 
 impl Work {
     /// The store whose every query runs in this work's transaction.
@@ -426,30 +541,32 @@ impl Work {
         &self.store
     }
 
-    /// Commits everything the work wrote; an error (and nothing written) when a part of it
-    /// failed.
-    pub async fn commit(self) -> Result<()> {
-        let tx = self.bound.tx.lock().await.take();
-        let Some(tx) = tx else {
-            anyhow::bail!("the work was already finished");
-        };
-        if self.bound.poisoned.load(Ordering::Relaxed) {
-            tx.rollback().await?;
-            anyhow::bail!("a part of the work failed: nothing was written");
-        }
-        let mut tx = tx;
-        self.bound.settle(&mut tx).await?;
-        tx.commit().await.context("committing")?;
-        Ok(())
+    /// Whether other works share this work's transaction (a failure here undoes theirs too,
+    /// and they run again alone).
+    pub fn shared(&self) -> bool {
+        self.member.bound.group().members > 1
     }
 
-    /// Undoes everything the work wrote.
+    /// Commits everything the work wrote, once every work sharing its transaction finished;
+    /// an error (and nothing written) when a part of it failed, [`Undone`] when another
+    /// work of the transaction failed.
+    pub async fn commit(self) -> Result<()> {
+        let bound = self.member.bound.clone();
+        match bound.leave(false) {
+            Some(failed) => bound.finish(failed).await,
+            None => match bound.wait().await {
+                true => Ok(()),
+                false => Err(Undone.into()),
+            },
+        }
+    }
+
+    /// Undoes everything the work wrote (and, when shared, what the others wrote: they run
+    /// again alone).
     pub async fn rollback(self) {
-        let tx = self.bound.tx.lock().await.take();
-        if let Some(tx) = tx
-            && let Err(e) = tx.rollback().await
-        {
-            tracing::warn!(error = %e, "rolling back failed (the connection closes)");
+        let bound = self.member.bound.clone();
+        if let Some(failed) = bound.leave(true) {
+            let _ = bound.finish(failed).await;
         }
     }
 }
@@ -459,6 +576,73 @@ type BoundConn =
     OwnedMappedMutexGuard<Option<Transaction<'static, Any>>, Transaction<'static, Any>>;
 
 impl Bound {
+    /// A transaction for `members` works (1: a work of its own) not begun yet.
+    fn new(members: usize) -> Bound {
+        Bound {
+            tx: Arc::new(tokio::sync::Mutex::new(None)),
+            poisoned: AtomicBool::new(false),
+            undo_part: AtomicBool::new(false),
+            group: std::sync::Mutex::new(Group {
+                members,
+                active: members,
+                failed: false,
+            }),
+            outcome: tokio::sync::watch::channel(None).0,
+            turn: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn group(&self) -> std::sync::MutexGuard<'_, Group> {
+        self.group.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A work is done with the transaction (`failed`: it rolls back). For the last one,
+    /// whether the transaction must roll back.
+    fn leave(&self, failed: bool) -> Option<bool> {
+        let mut group = self.group();
+        group.active = group.active.saturating_sub(1);
+        group.failed |= failed;
+        (group.active == 0).then_some(group.failed)
+    }
+
+    /// Ends the transaction (the last work does): commits, or rolls back when a work
+    /// failed or a part poisoned it; the waiting works learn how it ended.
+    async fn finish(&self, failed: bool) -> Result<()> {
+        let tx = self.tx.lock().await.take();
+        let result = match tx {
+            None => Err(anyhow::anyhow!("the work was already finished")),
+            Some(tx) if failed || self.poisoned.load(Ordering::Relaxed) => {
+                if let Err(e) = tx.rollback().await {
+                    tracing::warn!(error = %e, "rolling back failed (the connection closes)");
+                }
+                if failed {
+                    Err(Undone.into())
+                } else {
+                    Err(anyhow::anyhow!(
+                        "a part of the work failed: nothing was written"
+                    ))
+                }
+            }
+            Some(mut tx) => match self.settle(&mut tx).await {
+                Ok(()) => tx.commit().await.context("committing"),
+                Err(e) => Err(e.into()),
+            },
+        };
+        // The writer's turn passes on only once the transaction is over.
+        drop(self.turn.lock().unwrap_or_else(|p| p.into_inner()).take());
+        self.outcome.send_replace(Some(result.is_ok()));
+        result
+    }
+
+    /// Waits until the last work ended the transaction: whether it committed.
+    async fn wait(&self) -> bool {
+        let mut outcome = self.outcome.subscribe();
+        match outcome.wait_for(Option::is_some).await {
+            Ok(v) => *v == Some(true),
+            Err(_) => false,
+        }
+    }
+
     /// Waits for the transaction's connection.
     async fn lock(&self) -> Result<BoundConn> {
         let guard = self.tx.clone().lock_owned().await;
@@ -476,12 +660,36 @@ impl Bound {
         }
         Ok(())
     }
+}
 
-    /// The transaction's connection if nobody holds it now (a query made while a part of
-    /// the work holds it goes to the pool instead, as it did before works existed).
-    fn try_lock(&self) -> Option<BoundConn> {
-        let guard = self.tx.clone().try_lock_owned().ok()?;
-        OwnedMutexGuard::try_map(guard, Option::as_mut).ok()
+impl Member {
+    /// The connection for one query: `None` while a part of this work holds it (the query
+    /// goes to the pool), else once no other work of the transaction uses it.
+    async fn conn(&self) -> Option<Result<BoundConn, sqlx::Error>> {
+        if self.holding.load(Ordering::Relaxed) {
+            return None;
+        }
+        let guard = self.bound.tx.clone().lock_owned().await;
+        Some(match OwnedMutexGuard::try_map(guard, Option::as_mut) {
+            Ok(mut conn) => self.bound.settle(&mut conn).await.map(|()| conn),
+            Err(_) => Err(sqlx::Error::PoolClosed),
+        })
+    }
+
+    /// The connection for a part of this work, held until the part ends.
+    async fn hold(self: &Arc<Member>) -> Result<(BoundConn, Holding)> {
+        let conn = self.bound.lock().await?;
+        self.holding.store(true, Ordering::Relaxed);
+        Ok((conn, Holding(self.clone())))
+    }
+}
+
+/// A part of a work holds the connection while this lives.
+struct Holding(Arc<Member>);
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.holding.store(false, Ordering::Relaxed);
     }
 }
 
@@ -521,6 +729,8 @@ enum TxKind {
         conn: BoundConn,
         /// Whether it opened a savepoint (and can roll back on its own).
         savepoint: bool,
+        /// Dropped last: the work's own queries go to the pool while it lives.
+        _holding: Holding,
     },
 }
 
@@ -533,6 +743,7 @@ impl Tx {
                 mut conn,
                 savepoint,
                 mut armed,
+                ..
             } => {
                 if savepoint {
                     (&mut **conn).execute("RELEASE SAVEPOINT bz_part").await?;
@@ -551,6 +762,7 @@ impl Tx {
                 mut conn,
                 savepoint,
                 mut armed,
+                ..
             } => {
                 if savepoint {
                     (&mut **conn)
@@ -590,14 +802,22 @@ impl DerefMut for Tx {
 #[derive(Clone, Copy)]
 pub(crate) struct Exec<'a> {
     pool: &'a AnyPool,
-    bound: Option<&'a Bound>,
+    member: Option<&'a Member>,
 }
 
 impl std::fmt::Debug for Exec<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exec")
-            .field("bound", &self.bound.is_some())
+            .field("bound", &self.member.is_some())
             .finish()
+    }
+}
+
+impl<'a> Exec<'a> {
+    /// Whether the query runs in the work's transaction (not while a part of the same work
+    /// holds its connection: that query goes to the pool).
+    fn in_work(self) -> Option<&'a Member> {
+        self.member.filter(|m| !m.holding.load(Ordering::Relaxed))
     }
 }
 
@@ -612,14 +832,15 @@ impl<'c> Executor<'c> for Exec<'c> {
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        match self.bound.and_then(Bound::try_lock) {
+        match self.in_work() {
             None => self.pool.fetch_many(query),
             // The rows of one event's query are few: read them all while holding the
             // connection.
-            Some(mut conn) => futures::stream::once(async move {
-                let rows: Vec<_> = match bound_settle(self.bound, &mut conn).await {
-                    Ok(()) => (&mut **conn).fetch_many(query).collect().await,
-                    Err(e) => vec![Err(e)],
+            Some(member) => futures::stream::once(async move {
+                let rows: Vec<_> = match member.conn().await {
+                    Some(Ok(mut conn)) => (&mut **conn).fetch_many(query).collect().await,
+                    Some(Err(e)) => vec![Err(e)],
+                    None => self.pool.fetch_many(query).collect().await,
                 };
                 futures::stream::iter(rows)
             })
@@ -636,11 +857,14 @@ impl<'c> Executor<'c> for Exec<'c> {
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        match self.bound.and_then(Bound::try_lock) {
+        match self.in_work() {
             None => self.pool.fetch_optional(query),
-            Some(mut conn) => async move {
-                bound_settle(self.bound, &mut conn).await?;
-                (&mut **conn).fetch_optional(query).await
+            Some(member) => async move {
+                match member.conn().await {
+                    Some(Ok(mut conn)) => (&mut **conn).fetch_optional(query).await,
+                    Some(Err(e)) => Err(e),
+                    None => self.pool.fetch_optional(query).await,
+                }
             }
             .boxed(),
         }
@@ -662,13 +886,5 @@ impl<'c> Executor<'c> for Exec<'c> {
         'c: 'e,
     {
         self.pool.describe(sql)
-    }
-}
-
-/// [`Bound::settle`] for a query's connection.
-async fn bound_settle(bound: Option<&Bound>, conn: &mut BoundConn) -> Result<(), sqlx::Error> {
-    match bound {
-        Some(b) => b.settle(conn).await,
-        None => Ok(()),
     }
 }

@@ -21,7 +21,7 @@ mod types;
 pub mod units;
 
 pub use broadcasts::{Audience, Broadcast, Queued, ReachPlan, Stopped};
-pub use db::{Backend, MigrationStatus, OUTBOX_CHANNEL, Store, Tx, Work};
+pub use db::{Backend, MigrationStatus, OUTBOX_CHANNEL, Store, Tx, Undone, Work};
 pub use leaders::InviteError;
 pub use outbox::{Completion, Mark, NewOutboxItem, OutboxRow, Priority};
 pub use people::Person;

@@ -62,6 +62,10 @@ pub struct Person {
     pub last_activity_at: i64,
     /// The last time the person sent something (platform messaging windows).
     pub last_inbound_at: i64,
+    /// Whether the row as read holds no planned reminder, no reason for being unreachable,
+    /// and the state exactly as this build writes it: with [`Person::saves_nothing`], what a
+    /// state save would leave unchanged.
+    pub(crate) quiet: bool,
 }
 
 impl Person {
@@ -78,6 +82,19 @@ impl Person {
     /// Whether the person confirmed installation.
     pub fn is_confirmed(&self) -> bool {
         self.confirmed_at.is_some()
+    }
+
+    /// Whether saving `state` at `now` ([`Store::save_state`]) would change nothing in the
+    /// row as read: the same state, the activity under a minute old, nothing to reset. The
+    /// event then skips the statement (the row is the one its transaction read and locked).
+    pub fn saves_nothing(&self, state: &State, now: i64) -> bool {
+        self.quiet
+            && self.state == *state
+            && self.last_activity_at <= now
+            && self.last_activity_at >= now - TOUCH_EVERY_MS
+            && self.reminders_sent == 0
+            && self.started
+            && !self.unreachable
     }
 }
 
@@ -108,6 +125,7 @@ struct PersonRow {
     created_at: i64,
     last_activity_at: i64,
     last_inbound_at: i64,
+    quiet: i64,
 }
 
 /// A stored 0/1 flag; anything else is a damaged row.
@@ -146,6 +164,8 @@ impl TryFrom<PersonRow> for Person {
                     .ok_or_else(|| anyhow!("unknown locale {:?}", row.locale))?,
                 unit_code: row.unit_code.as_deref().map(unit_code).transpose()?,
                 phone_kind: row.phone_kind,
+                quiet: flag("quiet", row.quiet)?
+                    && State::from_json(&row.state).to_json() == row.state,
                 state: State::from_json(&row.state),
                 started: flag("started", row.started)?,
                 confirmed_at: row.confirmed_at,
@@ -173,7 +193,9 @@ fn parse_person(row: Option<PersonRow>) -> Result<Option<Person>> {
 
 pub(crate) const PERSON_COLUMNS: &str = "id, platform, account, platform_user_id, chat_id, display_name, locale, unit_code, \
      phone_kind, state, started, confirmed_at, verified_at, opted_out, unreachable, referred_by, referrals, \
-     ref_code, linked_to, reminders_sent, created_at, last_activity_at, last_inbound_at";
+     ref_code, linked_to, reminders_sent, created_at, last_activity_at, last_inbound_at, \
+     CAST(CASE WHEN unreachable_reason IS NULL AND reminder_due_at IS NULL \
+     AND reminder_until IS NULL THEN 1 ELSE 0 END AS BIGINT) AS quiet";
 
 /// How stale a person's `last_inbound_at` may be before an event writes it again (the
 /// platforms' free windows are hours long; a minute early is on the safe side).
