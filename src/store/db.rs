@@ -3,7 +3,7 @@
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -77,21 +77,29 @@ struct Shared {
     /// SQLite has one writer at a time: writers of this process take turns here, in order,
     /// instead of polling SQLite's lock (`busy_timeout` sleeps between attempts).
     writer: Arc<tokio::sync::Mutex<()>>,
-    /// Inbound events' works queue here before they take a connection (and, on SQLite,
-    /// the writer's turn): on SQLite one of them at most is ahead of the senders' writes
-    /// (claims, outcomes); on PostgreSQL they leave [`RESERVED`] connections of the pool to
-    /// everyone else. A burst of events then does not hold back the replies it queued.
+    /// How many writers other than inbound works wait for [`Shared::writer`] (the senders'
+    /// claims and outcomes, the scheduler): a shared inbound transaction lets them go first,
+    /// so a reply waits for the one transaction running at most, not for every one queued.
+    urgent: AtomicUsize,
+    /// Inbound transactions (each shared by a group of works) queue here before they take
+    /// a connection: on PostgreSQL they leave [`RESERVED`] connections of the pool to
+    /// everyone else, so a burst of events does not hold back the replies it queued.
     inbound: Arc<tokio::sync::Semaphore>,
     /// Whether this process sends for every account (holds every account's lock): it then
     /// wakes its senders in-process and needs no PostgreSQL notification.
     leading: AtomicBool,
-    /// On SQLite, the shared transaction inbound works join while it is open (group commit,
-    /// see [`Store::work`]).
+    /// The shared transaction inbound works join while it is open (group commit, see
+    /// [`Store::work`]).
     open: std::sync::Mutex<Option<Arc<Bound>>>,
 }
 
-/// How many works share one transaction at most (SQLite's group commit).
-const GROUP_MAX: usize = 32;
+/// How many works share one transaction at most on SQLite (group commit): SQLite has one
+/// writer, so a group runs while the next one forms.
+const GROUP_MAX_SQLITE: usize = 32;
+
+/// How many works share one transaction at most on PostgreSQL: several groups run at
+/// once, each on a connection of its own.
+const GROUP_MAX_POSTGRES: usize = 8;
 
 /// The transaction of one [`Work`], or shared by several (group commit): committed once its
 /// last work finished, by that work; rolled back whole when any of them failed.
@@ -109,6 +117,8 @@ struct Bound {
     outcome: tokio::sync::watch::Sender<Option<bool>>,
     /// This process's SQLite writer turn, held until the transaction ends.
     turn: std::sync::Mutex<Option<OwnedMutexGuard<()>>>,
+    /// The inbound transactions' turn ([`Shared::inbound`]), held until it ends.
+    gate: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 /// The works of one transaction.
@@ -211,8 +221,9 @@ impl Store {
             clock,
             shared: Arc::new(Shared {
                 writer: Arc::new(tokio::sync::Mutex::new(())),
+                urgent: AtomicUsize::new(0),
                 inbound: Arc::new(tokio::sync::Semaphore::new(match backend {
-                    Backend::Sqlite => 2 * GROUP_MAX,
+                    Backend::Sqlite => 2,
                     Backend::Postgres => (POSTGRES_CONNECTIONS - RESERVED) as usize,
                 })),
                 leading: AtomicBool::new(false),
@@ -365,7 +376,7 @@ impl Store {
                 _holding: holding,
             }));
         }
-        let (tx, turn) = self.begin_own().await?;
+        let (tx, turn) = self.begin_own(true).await?;
         Ok(Tx(TxKind::Own { tx, _turn: turn }))
     }
 
@@ -391,15 +402,15 @@ impl Store {
     /// Starts the one transaction of an inbound event: the returned [`Work`]'s store runs
     /// every query in it until [`Work::commit`].
     ///
-    /// On SQLite it is group commit: the works of events that arrive while a transaction
-    /// is open (up to [`GROUP_MAX`]) join it, their statements take turns on its connection,
-    /// and the last one to finish commits it for all. SQLite has one writer: events then
-    /// share its turn and its commit instead of queueing for both one by one. A work that
-    /// fails rolls everyone back ([`Work::rollback`]); the others learn it as [`Undone`] and
-    /// run again, each alone ([`Store::work_alone`]). On PostgreSQL each work has a
-    /// transaction of its own.
+    /// It is group commit: the works of events that arrive while a transaction is open or
+    /// waits to begin (up to [`GROUP_MAX_SQLITE`] or [`GROUP_MAX_POSTGRES`]) join it, their
+    /// statements take turns on its connection, and the last one to finish commits it for
+    /// all. Events then share a connection, a begin and a commit (on SQLite, the one
+    /// writer's turn) instead of queueing for each one by one. A work that fails rolls
+    /// everyone back ([`Work::rollback`]); the others learn it as [`Undone`] and run again,
+    /// each alone ([`Store::work_alone`]).
     pub async fn work(&self) -> Result<Work> {
-        self.work_in(self.backend == Backend::Sqlite).await
+        self.work_in(true).await
     }
 
     /// [`Store::work`] in a transaction of its own.
@@ -411,13 +422,6 @@ impl Store {
         if self.bound.is_some() {
             anyhow::bail!("a work cannot start inside another");
         }
-        let gate = self
-            .shared
-            .inbound
-            .clone()
-            .acquire_owned()
-            .await
-            .context("the store is closed")?;
         let (bound, first) = match group {
             true => self.join_open(),
             false => (Arc::new(Bound::new(1)), true),
@@ -426,11 +430,16 @@ impl Store {
             // Others may join before it has begun: their statements wait for the connection,
             // which the first work holds until the transaction is open.
             let mut slot = bound.tx.clone().lock_owned().await;
-            let begun = self.begin_own().await;
+            let gate = self.shared.inbound.clone().acquire_owned().await;
+            let begun = match gate {
+                Ok(gate) => self.begin_own(!group).await.map(|b| (b, gate)),
+                Err(_) => Err(anyhow::anyhow!("the store is closed")),
+            };
             match begun {
-                Ok((tx, turn)) => {
+                Ok(((tx, turn), gate)) => {
                     *slot = Some(tx);
                     *bound.turn.lock().unwrap_or_else(|p| p.into_inner()) = turn;
+                    *bound.gate.lock().unwrap_or_else(|p| p.into_inner()) = Some(gate);
                 }
                 Err(e) => {
                     drop(slot);
@@ -452,7 +461,6 @@ impl Store {
                 ..self.clone()
             },
             member,
-            _gate: gate,
         })
     }
 
@@ -461,11 +469,15 @@ impl Store {
         let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(bound) = open.as_ref() {
             let mut group = bound.group();
-            if group.active > 0 && !group.failed && group.members < GROUP_MAX {
+            let max = match self.backend {
+                Backend::Sqlite => GROUP_MAX_SQLITE,
+                Backend::Postgres => GROUP_MAX_POSTGRES,
+            };
+            if group.active > 0 && !group.failed && group.members < max {
                 group.members += 1;
                 group.active += 1;
                 let bound = bound.clone();
-                if group.members == GROUP_MAX {
+                if group.members == max {
                     drop(group);
                     *open = None;
                 }
@@ -485,16 +497,48 @@ impl Store {
         }
     }
 
-    async fn begin_own(&self) -> Result<(Transaction<'static, Any>, Option<OwnedMutexGuard<()>>)> {
+    /// A transaction of its own; on SQLite after this process's writers before it, and
+    /// (unless `urgent`) after every urgent writer waiting.
+    async fn begin_own(
+        &self,
+        urgent: bool,
+    ) -> Result<(Transaction<'static, Any>, Option<OwnedMutexGuard<()>>)> {
         let tx = match self.backend {
             Backend::Sqlite => {
-                let turn = self.shared.writer.clone().lock_owned().await;
+                let turn = self.writer_turn(urgent).await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await;
                 return Ok((tx.context("starting a transaction")?, Some(turn)));
             }
             Backend::Postgres => self.pool.begin().await,
         };
         Ok((tx.context("starting a transaction")?, None))
+    }
+
+    /// This process's SQLite writer turn. The turns go in order, except that a shared
+    /// inbound transaction whose turn comes while an urgent writer waits goes back in line
+    /// behind it.
+    async fn writer_turn(&self, urgent: bool) -> OwnedMutexGuard<()> {
+        let shared = &self.shared;
+        if urgent {
+            /// Counts a waiting urgent writer (also one whose wait is abandoned).
+            struct Waiting<'a>(&'a AtomicUsize);
+            impl Drop for Waiting<'_> {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            shared.urgent.fetch_add(1, Ordering::SeqCst);
+            let _waiting = Waiting(&shared.urgent);
+            return shared.writer.clone().lock_owned().await;
+        }
+        loop {
+            let turn = shared.writer.clone().lock_owned().await;
+            if shared.urgent.load(Ordering::SeqCst) == 0 {
+                return turn;
+            }
+            drop(turn);
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Closes the pool, waiting for connections to be returned.
@@ -517,8 +561,6 @@ const IDLE_PING: Duration = Duration::from_secs(30);
 pub struct Work {
     store: Store,
     member: Arc<Member>,
-    /// The inbound events' turn, released when the work ends.
-    _gate: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Why a work did not commit: its own failure, or (group commit) another work of its
@@ -589,6 +631,7 @@ impl Bound {
             }),
             outcome: tokio::sync::watch::channel(None).0,
             turn: std::sync::Mutex::new(None),
+            gate: std::sync::Mutex::new(None),
         }
     }
 
@@ -630,6 +673,7 @@ impl Bound {
         };
         // The writer's turn passes on only once the transaction is over.
         drop(self.turn.lock().unwrap_or_else(|p| p.into_inner()).take());
+        drop(self.gate.lock().unwrap_or_else(|p| p.into_inner()).take());
         self.outcome.send_replace(Some(result.is_ok()));
         result
     }

@@ -444,6 +444,11 @@ async fn unchanged_people_and_states_are_not_written_again_and_a_turns_rows_go_t
         clock.now_ms(),
         "a minute old: written"
     );
+    // What the engine asks before saving: nothing to write for the same state while the
+    // activity is under a minute old, something for another state or later.
+    assert!(stored.saves_nothing(&State::AwaitingUnitSearch, clock.now_ms()));
+    assert!(!stored.saves_nothing(&State::Idle, clock.now_ms()));
+    assert!(!stored.saves_nothing(&State::AwaitingUnitSearch, clock.now_ms() + 60_001));
 
     // A turn's rows.
     let item = |text: &str, key: Option<&str>| NewOutboxItem {
@@ -472,4 +477,153 @@ async fn unchanged_people_and_states_are_not_written_again_and_a_turns_rows_go_t
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     store.close().await;
     db.drop_db().await;
+}
+
+/// Group commit: works that start while a transaction is open share it; nothing of any is
+/// visible until the last one finished, and then all of it is. A work that rolls back undoes
+/// the others' writes too, and they learn it as `Undone` (the engine then runs each again
+/// alone); a work alone is not held back by anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_that_start_together_commit_together_and_one_failure_undoes_them_all() {
+    use bluezone_bot::store::Undone;
+
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let store = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+
+    let first = store.work().await.expect("work");
+    let second = store.work().await.expect("work");
+    assert!(
+        first.shared() && second.shared(),
+        "the second joined the first"
+    );
+    first.store().kv_set("a", "1").await.expect("kv");
+    second.store().kv_set("b", "1").await.expect("kv");
+    let committing = tokio::spawn(first.commit());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!committing.is_finished(), "waits for the second work");
+    assert_eq!(
+        store.kv_get("a").await.expect("kv"),
+        None,
+        "not yet visible"
+    );
+    second.commit().await.expect("commit");
+    committing.await.expect("task").expect("commit");
+    assert_eq!(store.kv_get("a").await.expect("kv").as_deref(), Some("1"));
+    assert_eq!(store.kv_get("b").await.expect("kv").as_deref(), Some("1"));
+
+    // The next work opens a new transaction: the one before is over.
+    let kept = store.work().await.expect("work");
+    let failing = store.work().await.expect("work");
+    assert!(kept.shared());
+    kept.store().kv_set("c", "1").await.expect("kv");
+    failing.store().kv_set("d", "1").await.expect("kv");
+    failing.rollback().await;
+    let err = kept.commit().await.expect_err("undone by the other");
+    assert!(err.is::<Undone>(), "{err:?}");
+    assert_eq!(store.kv_get("c").await.expect("kv"), None);
+    assert_eq!(store.kv_get("d").await.expect("kv"), None);
+
+    // Alone, as the engine runs an undone event again: nobody joins it (a work that starts
+    // meanwhile opens a transaction of its own, which on SQLite waits for the writer).
+    let alone = store.work_alone().await.expect("work");
+    assert!(!alone.shared());
+    let next = tokio::spawn({
+        let store = store.clone();
+        async move { store.work().await }
+    });
+    alone.store().kv_set("e", "1").await.expect("kv");
+    alone.commit().await.expect("commit");
+    let next = next.await.expect("task").expect("work");
+    assert!(!next.shared());
+    next.store().kv_set("f", "1").await.expect("kv");
+    next.commit().await.expect("commit");
+    assert_eq!(store.kv_get("e").await.expect("kv").as_deref(), Some("1"));
+    assert_eq!(store.kv_get("f").await.expect("kv").as_deref(), Some("1"));
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// Many people write at once while one of them hits a failure: the failing event is rolled
+/// back (and answered with the apology), and every other event, whether or not it shared the
+/// failing one's transaction, is handled exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_among_events_that_arrive_together_loses_and_repeats_none_of_the_others() {
+    let app = spawn_app_with(Options {
+        webhook: Some(("https://bot.example.org".into(), Some(SECRET.into()))),
+        ..Options::default()
+    })
+    .await;
+    let url = format!("{}/webhooks/telegram", app.http_base().await);
+    let client = reqwest::Client::new();
+    let failing = TgUser::vi(4200);
+    let start = app.fake.text_update(&failing, "/start");
+    let answer = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(&start)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status(), 200);
+    let welcome = app
+        .fake
+        .wait_for(2, WAIT, |c| c.is_message_to(failing.id))
+        .await
+        .expect("the welcome");
+    let db = app.db.as_ref().expect("the database");
+    refuse(db, "UPDATE OF phone_kind ON people").await;
+
+    let people: Vec<TgUser> = (4201..4241).map(TgUser::vi).collect();
+    let mut updates: Vec<serde_json::Value> = people
+        .iter()
+        .map(|u| app.fake.text_update(u, "/start"))
+        .collect();
+    let (press, _) = app.fake.button_update(
+        &failing,
+        welcome[1].message_id().expect("the menu"),
+        "phone:android",
+    );
+    updates.insert(people.len() / 2, press);
+    for round in 0..2 {
+        let posts = updates.iter().map(|update| {
+            client
+                .post(&url)
+                .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+                .json(update)
+                .send()
+        });
+        for answer in futures::future::join_all(posts).await {
+            assert_eq!(answer.expect("post").status(), 200, "round {round}");
+        }
+    }
+    for user in &people {
+        app.fake
+            .wait_for(2, WAIT, |c| c.is_message_to(user.id))
+            .await
+            .unwrap_or_else(|e| panic!("the welcome of {}: {e}", user.id));
+    }
+    app.fake
+        .wait_for(3, WAIT, |c| c.is_message_to(failing.id))
+        .await
+        .expect("the apology");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for user in &people {
+        assert_eq!(app.fake.messages_to(user.id).len(), 2, "{} once", user.id);
+        assert!(app.person(user).await.expect("the person").started);
+    }
+    assert_eq!(
+        app.fake.messages_to(failing.id).len(),
+        3,
+        "the apology, once (the repeated post was a retry)"
+    );
+    assert_eq!(
+        app.person(&failing).await.expect("the person").phone_kind,
+        None
+    );
+    allow(db, "people").await;
+    app.finish().await;
 }
