@@ -552,7 +552,7 @@ const POSTGRES_CONNECTIONS: u32 = 10;
 
 /// Connections of a PostgreSQL pool that inbound events' works leave to the rest (the
 /// senders, the scheduler, reads outside a work).
-const RESERVED: u32 = 3;
+const RESERVED: u32 = 6;
 
 /// How long a pooled connection may sit idle before it is pinged on its next use.
 const IDLE_PING: Duration = Duration::from_secs(30);
