@@ -33,7 +33,8 @@
 //!   error naming it), and its functions take domain values (`&UnitCode`, `Platform`). A
 //!   store bound to a [`Work`](store::Work) runs every query in that one transaction: each
 //!   inbound event (its webhook claim, the person, the new state, the outbox rows) commits
-//!   whole or not at all.
+//!   whole or not at all. Events that arrive together share a transaction and its commit
+//!   (group commit); when one fails, the others run again, each alone.
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
 //!   account (led by one replica at a time, a PostgreSQL advisory lock per account, the
 //!   replicas sharing the accounts; a polled bot is polled by the same replica) claims small windows of due rows (replies first), checks

@@ -137,7 +137,9 @@ impl Engine {
     /// state and the replies queued, all committed together. When the conversation fails,
     /// everything it did is rolled back and, in a new transaction, the person gets a short
     /// apology. False when `guard` said no (nothing was written). Errors (the database)
-    /// leave nothing written.
+    /// leave nothing written. The transaction may be shared with events that arrived at the
+    /// same time (group commit); if anything fails there, the event runs again alone, so a
+    /// failure (and the apology) is only ever the event's own.
     #[tracing::instrument(skip_all, fields(platform = %inbound.platform, user = %inbound.sender.user_id))]
     pub async fn handle_guarded(
         &self,

@@ -550,8 +550,9 @@ impl Store {
 /// The connections of a PostgreSQL pool.
 const POSTGRES_CONNECTIONS: u32 = 10;
 
-/// Connections of a PostgreSQL pool that inbound events' works leave to the rest (the
-/// senders, the scheduler, reads outside a work).
+/// Connections of a PostgreSQL pool that inbound transactions leave to the rest (the
+/// senders, the scheduler, reads outside a work): four groups of inbound events run at
+/// once, and the senders' claims and outcomes never wait for a connection behind them.
 const RESERVED: u32 = 6;
 
 /// How long a pooled connection may sit idle before it is pinged on its next use.
