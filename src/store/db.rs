@@ -95,7 +95,7 @@ struct Shared {
 
 /// How many works share one transaction at most on SQLite (group commit): SQLite has one
 /// writer, so a group runs while the next one forms.
-const GROUP_MAX_SQLITE: usize = 32;
+const GROUP_MAX_SQLITE: usize = 64;
 
 /// How many works share one transaction at most on PostgreSQL: several groups run at
 /// once, each on a connection of its own.
