@@ -57,6 +57,19 @@ async fn refuse(db: &TestDb, event: &str) {
     }
 }
 
+/// Posts a Telegram update to the bot's webhook at `url`, with the secret.
+fn post_update(
+    client: &reqwest::Client,
+    url: &str,
+    update: &serde_json::Value,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    client
+        .post(url)
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(update)
+        .send()
+}
+
 async fn allow(db: &TestDb, table: &str) {
     if db.is_postgres() {
         sql(
@@ -84,13 +97,7 @@ async fn an_events_person_state_replies_and_claim_commit_together_or_not_at_all(
     let user = TgUser::vi(4101);
     let update = app.fake.text_update(&user, "/start");
     let claim = format!("telegram.webhook.{}", update["update_id"]);
-    let post = || {
-        client
-            .post(&url)
-            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-            .json(&update)
-            .send()
-    };
+    let post = || post_update(&client, &url, &update);
     let db = app.db.as_ref().expect("the database");
 
     // The replies cannot be queued: the person, their state and the claim go too.
@@ -561,13 +568,7 @@ async fn a_failure_among_events_that_arrive_together_loses_and_repeats_none_of_t
     let client = reqwest::Client::new();
     let failing = TgUser::vi(4200);
     let start = app.fake.text_update(&failing, "/start");
-    let answer = client
-        .post(&url)
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(&start)
-        .send()
-        .await
-        .expect("post");
+    let answer = post_update(&client, &url, &start).await.expect("post");
     assert_eq!(answer.status(), 200);
     let welcome = app
         .fake
@@ -589,13 +590,9 @@ async fn a_failure_among_events_that_arrive_together_loses_and_repeats_none_of_t
     );
     updates.insert(people.len() / 2, press);
     for round in 0..2 {
-        let posts = updates.iter().map(|update| {
-            client
-                .post(&url)
-                .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-                .json(update)
-                .send()
-        });
+        let posts = updates
+            .iter()
+            .map(|update| post_update(&client, &url, update));
         for answer in futures::future::join_all(posts).await {
             assert_eq!(answer.expect("post").status(), 200, "round {round}");
         }
