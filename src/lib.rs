@@ -41,8 +41,11 @@
 //!   the account's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
 //!   holds back other chats), keeps several requests in flight and records outcomes in
-//!   batches. Claimed rows are leased, so a crash loses nothing. Whoever queues wakes the
-//!   senders: in-process, or from another replica by PostgreSQL `NOTIFY`. A scheduler (in
+//!   batches. Claimed rows are leased, so a crash loses nothing. A reply queued for a sender
+//!   that runs in the same replica is claimed in the event's own transaction and handed to
+//!   the sender's fast lane once it commits (the first unfinished row of its chat only).
+//!   Whoever queues wakes the senders: in-process, or from another replica by PostgreSQL
+//!   `NOTIFY`. A scheduler (in
 //!   one replica) runs the timed jobs once a second: broadcast progress, reminders and
 //!   daily digests.
 //! - [`broadcast`]: the broadcast feature: the leader's commands, the status texts, the

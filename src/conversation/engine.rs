@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::domain::{ChatAddress, Locale, Platform, StartPayload, UnitCode};
 use crate::i18n::{Msg, render, render_all};
 use crate::platform::{ChatKind, Event, Inbound, OutButton, Outgoing};
-use crate::store::{NewOutboxItem, Person, Priority, Store};
+use crate::store::{Enqueued, NewOutboxItem, Person, Priority, Store};
 
 /// What runs first in an event's transaction, and may stop it (the inbox claims webhook
 /// events with it, so the claim commits with the event's work or not at all).
@@ -25,8 +25,8 @@ pub trait Guard: Send + Sync {
 
 /// How an event's work inside its transaction ended.
 enum Step {
-    /// Ready to commit; whether replies were queued.
-    Done { queued: bool },
+    /// Ready to commit, with the replies it queued.
+    Done { queued: Enqueued },
     /// The conversation failed: roll back, then apologise.
     Failed(anyhow::Error),
 }
@@ -189,7 +189,7 @@ impl Engine {
             }
             match step {
                 Ok(Step::Done { queued }) => {
-                    let done = match queued {
+                    let done = match queued.waiting {
                         true => work.store().announce_outbox().await,
                         false => Ok(()),
                     };
@@ -208,7 +208,12 @@ impl Engine {
                         }
                         Err(e) => return Err(e),
                     }
-                    if queued {
+                    // Replies claimed for this process's senders go to them now; the
+                    // others wait for a sender's claim.
+                    if !queued.handed.is_empty() {
+                        self.store.hand_over(queued.handed).await;
+                    }
+                    if queued.waiting {
                         self.wake_outbox();
                     }
                     return Ok(true);
@@ -241,7 +246,9 @@ impl Engine {
                 self.store
                     .mark_unreachable(&inbound.account, &inbound.sender.private_chat_id, "blocked")
                     .await?;
-                return Ok(Step::Done { queued: false });
+                return Ok(Step::Done {
+                    queued: Enqueued::default(),
+                });
             }
             Event::Unblocked if !is_group => {
                 if let Some(p) = self
@@ -251,7 +258,9 @@ impl Engine {
                 {
                     self.store.save_state(p.id, &p.state).await?;
                 }
-                return Ok(Step::Done { queued: false });
+                return Ok(Step::Done {
+                    queued: Enqueued::default(),
+                });
             }
             _ => {}
         }
@@ -503,9 +512,10 @@ impl Engine {
         self.platforms.share_url(account, link, text)
     }
 
-    /// Renders a turn and writes it, with the new state (in the event's transaction); whether
-    /// anything was queued.
-    async fn commit(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<bool> {
+    /// Renders a turn and writes it, with the new state (in the event's transaction); what
+    /// was queued (replies this process sends are claimed as they are written, to be handed
+    /// to its sender once the transaction commits).
+    async fn commit(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<Enqueued> {
         let mut items = Vec::new();
         if let Event::Button {
             callback_id: Some(id),
@@ -563,9 +573,9 @@ impl Engine {
         {
             Store::save_state_in(&mut tx, ctx.person.id, &state, now).await?;
         }
-        Store::enqueue_in(&mut tx, self.store.now(), &items).await?;
+        let queued = self.store.enqueue_replies_in(&mut tx, now, &items).await?;
         tx.commit().await?;
-        Ok(!items.is_empty())
+        Ok(queued)
     }
 
     /// Wakes the sender workers (something was queued outside [`Engine::commit`]).

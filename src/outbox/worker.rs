@@ -16,6 +16,13 @@
 //! messages: they skip that rule and the message budget, and are dropped once the platform
 //! would refuse them as too old ([`ANSWER_DEADLINE_MS`]).
 //!
+//! Replies handed over: while a worker runs, the replies queued for its account in this
+//! process are claimed in the event's own transaction, by the same rule (an answer, or the
+//! first unfinished row of its chat), and handed to the worker's fast lane ([`fast_lane`])
+//! once that commits. The fast lane sends each at once when its chat and the platform have a
+//! slot, and passes anything that must wait to the main loop; a reply leaves without waiting
+//! for a claim, and the main loop's database writes never hold it up.
+//!
 //! Paid broadcasts: when a broadcast's leader chose [`Spend::PaidSpeed`] and the account has
 //! a paid mode ([`Deliver::paid_speed`]), its rows go at the paid rate
 //! ([`Limiter::try_acquire_paid`]) with the paid flag ([`Deliver::deliver_paid`]). Each one
@@ -47,7 +54,7 @@ use crate::clock::{Millis, SharedClock};
 use crate::domain::ChatAddress;
 use crate::platform::{Deliver, DeliveryError, Outgoing};
 use crate::reach::{Spend, broadcast_period};
-use crate::store::{Completion, Mark, OutboxRow, Store};
+use crate::store::{Completion, Handed, Mark, OutboxRow, Store};
 
 /// Attempts before a transient failure becomes final, by default.
 pub const MAX_ATTEMPTS: i64 = 6;
@@ -393,8 +400,10 @@ impl Worker {
     #[tracing::instrument(skip_all, fields(account = %self.shared.deliver.account_id()))]
     pub async fn run(self, shutdown: CancellationToken) {
         let mut sender = Sender::new(self.shared.clone(), self.ready.clone(), self.idle_poll_ms);
+        sender.start_lane(&shutdown);
         loop {
             let now = sender.collect();
+            sender.take_handed(now).await;
             sender.return_stale(now);
             sender.release_idle_paid(now).await;
             if !sender.flush(now).await {
@@ -475,6 +484,14 @@ impl Held {
     }
 }
 
+/// Outcomes wait at most this long to be recorded (ms).
+const FLUSH_MS: Millis = 50;
+
+/// An idle sender records its outcomes once they waited this long (ms): a reply's outcome is
+/// recorded soon (its chat's next row waits for it), yet a stream of replies, each leaving
+/// the sender idle for a moment, is recorded in batches, not one transaction each.
+const FLUSH_IDLE_MS: Millis = 10;
+
 /// The state [`Worker::run`] carries from one turn to the next.
 struct Sender {
     s: Arc<Shared>,
@@ -506,11 +523,20 @@ struct Sender {
     queue_empty: bool,
     /// The longest idle sleep.
     idle_poll_ms: Millis,
+    /// Handed replies the fast lane passed on (they must wait for their slot), or that it
+    /// had not taken when stopping.
+    handed: mpsc::UnboundedReceiver<OutboxRow>,
+    handed_tx: mpsc::UnboundedSender<OutboxRow>,
+    /// Handed rows received while idle, to take in on the next turn.
+    handed_now: Vec<OutboxRow>,
+    /// The fast lane ([`fast_lane`]), while it runs.
+    lane: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Sender {
     fn new(s: Arc<Shared>, ready: Arc<Notify>, idle_poll_ms: Millis) -> Sender {
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
+        let (handed_tx, handed) = mpsc::unbounded_channel::<OutboxRow>();
         let last_stale_check = lock(&s.limiter).now();
         Sender {
             window: s.config.window(None),
@@ -528,8 +554,66 @@ impl Sender {
             claim_now: true,
             queue_empty: false,
             idle_poll_ms,
+            handed,
+            handed_tx,
+            handed_now: Vec::new(),
+            lane: None,
             s,
             ready,
+        }
+    }
+
+    /// Starts the fast lane: from now on, replies queued in this process for this account
+    /// are claimed as they are written and handed to it ([`Store::receive_handed`]).
+    fn start_lane(&mut self, shutdown: &CancellationToken) {
+        let handed = self
+            .s
+            .store
+            .receive_handed(self.s.deliver.account_id(), self.lease);
+        self.lane = Some(tokio::spawn(fast_lane(
+            self.s.clone(),
+            handed,
+            Lane {
+                semaphore: self.semaphore.clone(),
+                done: self.done_tx.clone(),
+                slow: self.handed_tx.clone(),
+            },
+            shutdown.clone(),
+        )));
+    }
+
+    /// Takes in the replies handed over since the last turn: claimed already, they wait
+    /// here like the rows of a claim.
+    async fn take_handed(&mut self, now: Millis) {
+        while let Ok(row) = self.handed.try_recv() {
+            self.handed_now.push(row);
+        }
+        for row in std::mem::take(&mut self.handed_now) {
+            self.take(row, now).await;
+        }
+    }
+
+    /// Holds a claimed row here, read and ready to go (or records why it cannot go);
+    /// whether it goes at paid speed.
+    async fn take(&mut self, row: OutboxRow, now: Millis) -> bool {
+        if self.held.renew(&row, now) {
+            return false;
+        }
+        match self.s.prepare(row).await {
+            Ok(Ok(job)) => {
+                let paid = job.paid;
+                self.held.hold(&job.row, now);
+                self.pending.push((now, job));
+                paid
+            }
+            Ok(Err(c)) => {
+                self.done.push(c);
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, "reading a row failed");
+                false
+            }
         }
     }
 
@@ -573,10 +657,15 @@ impl Sender {
     }
 
     /// Records the outcomes at hand in one batch when there are many, they have waited, or
-    /// nothing else is waiting; `false` when recording failed (after a pause).
+    /// the sender has nothing else to do (nothing waiting, nothing in flight); `false` when
+    /// recording failed (after a pause). Under a stream of handed replies it is never idle:
+    /// outcomes then go in batches, not a transaction per reply.
     async fn flush(&mut self, now: Millis) -> bool {
+        let idle = self.pending.is_empty()
+            && self.semaphore.available_permits() >= self.s.config.concurrency.max(1);
+        let waited = now - self.last_flush;
         if self.done.is_empty()
-            || !(self.done.len() >= 64 || now - self.last_flush >= 50 || self.pending.is_empty())
+            || !(self.done.len() >= 64 || waited >= FLUSH_MS || (idle && waited >= FLUSH_IDLE_MS))
         {
             return true;
         }
@@ -622,19 +711,9 @@ impl Sender {
         self.queue_empty = rows.is_empty();
         let mut paid = false;
         for row in rows {
-            if self.held.renew(&row, now) {
-                continue;
-            }
-            match s.prepare(row).await {
-                Ok(Ok(job)) => {
-                    paid |= job.paid;
-                    self.held.hold(&job.row, now);
-                    self.pending.push((now, job));
-                }
-                Ok(Err(c)) => self.done.push(c),
-                Err(e) => tracing::error!(error = ?e, "reading a row failed"),
-            }
+            paid |= self.take(row, now).await;
         }
+        let s = &self.s;
         // A paid broadcast goes faster: claim a third of a second of it at its rate.
         self.window = s.config.window(if paid { s.paid_per_sec() } else { None });
         true
@@ -668,13 +747,14 @@ impl Sender {
         let wait = if self.done.is_empty() {
             wait
         } else {
-            wait.min(50)
+            wait.min(FLUSH_IDLE_MS as u64)
         };
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = self.ready.notified() => { self.claim_now = true; self.queue_empty = false; }
             _ = tokio::time::sleep(Duration::from_millis(wait)) => { self.queue_empty = false; }
             Some(c) = self.done_rx.recv() => self.done.push(c),
+            Some(row) = self.handed.recv() => self.handed_now.push(row),
         }
     }
 
@@ -768,7 +848,15 @@ impl Sender {
     /// recorded.
     async fn stop(mut self) {
         let s = self.s.clone();
-        let unsent: Vec<(i64, i64)> = self
+        // The fast lane passes on what it had not sent when it stops.
+        if let Some(lane) = self.lane.take() {
+            let _ = lane.await;
+        }
+        let mut late = std::mem::take(&mut self.handed_now);
+        while let Ok(row) = self.handed.try_recv() {
+            late.push(row);
+        }
+        let mut unsent: Vec<(i64, i64)> = self
             .pending
             .iter_mut()
             .map(|(_, j)| {
@@ -776,6 +864,7 @@ impl Sender {
                 (j.row.id, j.row.attempts)
             })
             .collect();
+        unsent.extend(late.iter().map(|r| (r.id, r.attempts)));
         if let Err(e) = s.store.release_many(&unsent).await {
             tracing::error!(error = ?e, "putting rows back failed (their lease will expire)");
         }
@@ -793,6 +882,75 @@ impl Sender {
         }
         s.release_idle_paid(true).await;
         tracing::info!(released = unsent.len(), "sender stopped");
+    }
+}
+
+/// What the fast lane shares with its worker's main loop.
+struct Lane {
+    /// Requests in flight, up to the worker's concurrency.
+    semaphore: Arc<Semaphore>,
+    /// Where outcomes go, to be recorded by the main loop.
+    done: mpsc::UnboundedSender<Completion>,
+    /// Where rows that must wait go: the main loop waits for their slot.
+    slow: mpsc::UnboundedSender<OutboxRow>,
+}
+
+/// The fast lane of a worker: the replies handed over as they were queued (claimed in the
+/// event's own transaction) go from here the moment their chat and the platform have a slot,
+/// without waiting for the main loop, whose claims and records are database writes that may
+/// queue behind inbound transactions. A reply that must wait, and anything but a plain
+/// reply, is passed to the main loop, which treats it as a row it claimed. On stopping, the
+/// rows not sent are passed on too, to be put back.
+async fn fast_lane(s: Arc<Shared>, mut handed: Handed, lane: Lane, shutdown: CancellationToken) {
+    loop {
+        let row = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            row = handed.recv() => match row {
+                Some(row) => row,
+                None => break,
+            },
+        };
+        if row.broadcast_id.is_some() || is_reminder(&row) {
+            let _ = lane.slow.send(row);
+            continue;
+        }
+        let job = match s.prepare(row.clone()).await {
+            Ok(Ok(job)) => job,
+            Ok(Err(c)) => {
+                let _ = lane.done.send(c);
+                continue;
+            }
+            Err(_) => {
+                let _ = lane.slow.send(row);
+                continue;
+            }
+        };
+        if job.acquire(&mut lock(&s.limiter)).is_err() {
+            let _ = lane.slow.send(job.row);
+            continue;
+        }
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => {
+                lock(&s.limiter).finished();
+                let _ = lane.slow.send(job.row);
+                break;
+            }
+            p = lane.semaphore.clone().acquire_owned() => p,
+        };
+        let Ok(permit) = permit else {
+            let _ = lane.slow.send(job.row);
+            break;
+        };
+        let shared = s.clone();
+        let done = lane.done.clone();
+        tokio::spawn(async move {
+            let c = shared.send(&job).await;
+            let _ = done.send(c);
+            drop(permit);
+        });
+    }
+    for row in handed.close() {
+        let _ = lane.slow.send(row);
     }
 }
 

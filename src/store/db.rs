@@ -91,6 +91,11 @@ struct Shared {
     /// The shared transaction inbound works join while it is open (group commit, see
     /// [`Store::work`]).
     open: std::sync::Mutex<Option<Arc<Bound>>>,
+    /// The senders running in this process, by account: replies queued for them are
+    /// claimed as they are written and handed over ([`Store::enqueue_replies_in`]).
+    handoffs: super::outbox::Handoffs,
+    /// Whether units were seen committed ([`Store::has_units`]).
+    units_seen: AtomicBool,
 }
 
 /// How many works share one transaction at most on SQLite (group commit): SQLite has one
@@ -228,6 +233,8 @@ impl Store {
                 })),
                 leading: AtomicBool::new(false),
                 open: std::sync::Mutex::new(None),
+                handoffs: Default::default(),
+                units_seen: AtomicBool::new(false),
             }),
             bound: None,
         })
@@ -351,6 +358,21 @@ impl Store {
     /// The clock every stored time comes from.
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// The senders running in this process, to hand claimed replies to.
+    pub(super) fn handoffs(&self) -> &super::outbox::Handoffs {
+        &self.shared.handoffs
+    }
+
+    /// Whether units were seen committed before.
+    pub(super) fn units_seen(&self) -> bool {
+        self.shared.units_seen.load(Ordering::Relaxed)
+    }
+
+    /// Remembers that units exist.
+    pub(super) fn set_units_seen(&self) {
+        self.shared.units_seen.store(true, Ordering::Relaxed);
     }
 
     /// Now, in milliseconds.
@@ -721,6 +743,16 @@ impl Member {
         })
     }
 
+    /// After a statement: lets the next work of the transaction, woken by the connection
+    /// this one just gave up, send its statement before this one goes on with what it does
+    /// between statements. Otherwise that waits behind it on this thread, and the
+    /// connection, which every work of the group takes in turn, sits idle meanwhile.
+    async fn pass(&self) {
+        if self.bound.group().members > 1 {
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// The connection for a part of this work, held until the part ends.
     async fn hold(self: &Arc<Member>) -> Result<(BoundConn, Holding)> {
         let conn = self.bound.lock().await?;
@@ -887,6 +919,7 @@ impl<'c> Executor<'c> for Exec<'c> {
                     Some(Err(e)) => vec![Err(e)],
                     None => self.pool.fetch_many(query).collect().await,
                 };
+                member.pass().await;
                 futures::stream::iter(rows)
             })
             .flatten()
@@ -905,11 +938,13 @@ impl<'c> Executor<'c> for Exec<'c> {
         match self.in_work() {
             None => self.pool.fetch_optional(query),
             Some(member) => async move {
-                match member.conn().await {
+                let row = match member.conn().await {
                     Some(Ok(mut conn)) => (&mut **conn).fetch_optional(query).await,
                     Some(Err(e)) => Err(e),
                     None => self.pool.fetch_optional(query).await,
-                }
+                };
+                member.pass().await;
+                row
             }
             .boxed(),
         }

@@ -2,8 +2,11 @@
 //! rows (a lease: a claimed row whose lease ran out, because its worker died, is due again),
 //! deliver them and record the outcome.
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 use sqlx::{AssertSqlSafe, FromRow};
+use tokio::sync::mpsc;
 
 use super::{Backend, Store, Tx};
 use crate::clock::Millis;
@@ -206,6 +209,182 @@ static SENT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// Binds the ten parameters of a queued row (`{1}` to `{10}` of the `INSERT`s above).
+fn bind_item<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    now: Millis,
+    item: &NewOutboxItem,
+) -> Result<sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>> {
+    let priority = match item.message {
+        Outgoing::AnswerCallback { .. } => Priority::Answer,
+        _ => item.priority,
+    };
+    let payload = serde_json::to_string(&item.message)?;
+    Ok(query
+        .bind(item.to.platform.as_str())
+        .bind(item.to.chat_id.clone())
+        .bind(i64::from(item.to.is_group))
+        .bind(item.person_id)
+        .bind(item.broadcast_id)
+        .bind(priority as i64)
+        .bind(payload)
+        .bind(now)
+        .bind(item.dedupe_key.clone())
+        .bind(item.to.account.as_str().to_string()))
+}
+
+/// How [`Store::enqueue_replies_in`] writes a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Claim {
+    /// Queued for a sender's claim.
+    No,
+    /// Claimed (an answer to a press: never held back).
+    Yes,
+    /// Claimed when no earlier row of its chat is unfinished ([`CHAT_HEAD`]), else queued.
+    IfFirst,
+}
+
+/// The `INSERT` of [`Store::enqueue_replies_in`] for rows written as `claims` says: each row
+/// has the ten parameters of [`bind_item`], and a claimed one its lease's end after them. A
+/// claimed row is written as [`Store::claim_due`] leaves it: `sending`, one attempt, due again
+/// when the lease ends. How each row is claimed is written in the statement, not passed as a
+/// parameter: PostgreSQL would otherwise plan it anew for every execution (a plan for the
+/// parameters at hand drops the branches not taken, and looks cheaper than the one generic
+/// plan).
+fn replies_sql(claims: &[Claim]) -> String {
+    // `priority + 0` keeps SQLite on the chat's index (`outbox_chat_order`), not the claim
+    // index, which would read every unfinished row of the account.
+    let first = "NOT EXISTS (SELECT 1 FROM outbox e WHERE e.account = {10} AND e.chat_id = {2} \
+         AND e.status IN ('queued', 'sending') AND e.priority + 0 >= 0)";
+    let mut values = Vec::with_capacity(claims.len());
+    let mut offset = 0;
+    for claim in claims {
+        let (row, width) = match claim {
+            Claim::No => ("'queued', {8}, {9}, {8}, {10}, 0".to_string(), 10),
+            Claim::Yes => ("'sending', {11}, {9}, {8}, {10}, 1".to_string(), 11),
+            Claim::IfFirst => (
+                format!(
+                    "CASE WHEN {first} THEN 'sending' ELSE 'queued' END, \
+                     CASE WHEN {first} THEN {{11}} ELSE {{8}} END, {{9}}, {{8}}, {{10}}, \
+                     CASE WHEN {first} THEN 1 ELSE 0 END"
+                ),
+                11,
+            ),
+        };
+        let mut row = format!("({{1}}, {{2}}, {{3}}, {{4}}, {{5}}, {{6}}, {{7}}, {row})");
+        // Highest first, so `{1}` never eats the start of `{10}`.
+        for k in (1..=width).rev() {
+            row = row.replace(&format!("{{{k}}}"), &format!("${}", offset + k));
+        }
+        offset += width;
+        values.push(row);
+    }
+    format!(
+        "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
+         status, next_attempt_at, dedupe_key, created_at, account, attempts) VALUES {} \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING {ROW_COLUMNS}",
+        values.join(", ")
+    )
+}
+
+/// The statements of [`replies_sql`] built so far, by the claims they write: a turn's rows
+/// come in a handful of shapes.
+static REPLIES_SQL: std::sync::LazyLock<std::sync::Mutex<HashMap<Vec<Claim>, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// [`replies_sql`] for `claims`, built once.
+fn replies_sql_cached(claims: &[Claim]) -> String {
+    let mut known = REPLIES_SQL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(sql) = known.get(claims) {
+        return sql.clone();
+    }
+    let sql = replies_sql(claims);
+    // A few shapes are common; a broadcast-sized turn is not kept.
+    if claims.len() <= 8 {
+        known.insert(claims.to_vec(), sql.clone());
+    }
+    sql
+}
+
+/// What [`Store::enqueue_replies_in`] queued.
+#[derive(Debug, Default)]
+pub struct Enqueued {
+    /// Rows claimed for this process's senders, to hand over once committed.
+    pub handed: Vec<OutboxRow>,
+    /// Whether other rows wait in the queue for a sender's claim.
+    pub waiting: bool,
+}
+
+/// This process's running senders, by account (see [`Store::receive_handed`]).
+#[derive(Default)]
+pub(super) struct Handoffs(std::sync::Mutex<HashMap<String, Handoff>>);
+
+/// Where the sender of one account takes the rows handed to it.
+struct Handoff {
+    tx: mpsc::UnboundedSender<OutboxRow>,
+    /// How long it leases the rows it claims.
+    lease_ms: Millis,
+}
+
+impl Handoffs {
+    fn senders(&self) -> std::sync::MutexGuard<'_, HashMap<String, Handoff>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The replies handed to one sender of this process ([`Store::receive_handed`]): rows
+/// already claimed for it, each to be sent like a row it claimed itself. Dropping it
+/// unregisters the sender.
+pub struct Handed {
+    store: Store,
+    account: String,
+    tx: mpsc::UnboundedSender<OutboxRow>,
+    rx: mpsc::UnboundedReceiver<OutboxRow>,
+}
+
+impl Handed {
+    /// The next handed row (waits for one).
+    pub async fn recv(&mut self) -> Option<OutboxRow> {
+        self.rx.recv().await
+    }
+
+    /// A handed row, if one is waiting.
+    pub fn try_recv(&mut self) -> Option<OutboxRow> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Takes no more rows; the rows handed and not taken yet, to put back.
+    pub fn close(&mut self) -> Vec<OutboxRow> {
+        self.unregister();
+        self.rx.close();
+        let mut left = Vec::new();
+        while let Ok(row) = self.rx.try_recv() {
+            left.push(row);
+        }
+        left
+    }
+
+    fn unregister(&self) {
+        let mut senders = self.store.handoffs().senders();
+        if senders
+            .get(&self.account)
+            .is_some_and(|h| h.tx.same_channel(&self.tx))
+        {
+            senders.remove(&self.account);
+        }
+    }
+}
+
+impl Drop for Handed {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
 /// How long a claimed row stays claimed before another worker may take it, by default.
 pub const LEASE_MS: Millis = 60_000;
 
@@ -228,22 +407,7 @@ impl Store {
             sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING id");
             let mut query = sqlx::query_as::<_, (i64,)>(AssertSqlSafe(sql));
             for item in chunk {
-                let payload = serde_json::to_string(&item.message)?;
-                let priority = match item.message {
-                    Outgoing::AnswerCallback { .. } => Priority::Answer,
-                    _ => item.priority,
-                };
-                query = query
-                    .bind(item.to.platform.as_str())
-                    .bind(item.to.chat_id.clone())
-                    .bind(i64::from(item.to.is_group))
-                    .bind(item.person_id)
-                    .bind(item.broadcast_id)
-                    .bind(priority as i64)
-                    .bind(payload)
-                    .bind(now)
-                    .bind(item.dedupe_key.clone())
-                    .bind(item.to.account.as_str());
+                query = bind_item(query, now, item)?;
             }
             let rows = query.fetch_all(&mut **tx).await?;
             ids.extend(rows.into_iter().map(|(id,)| id));
@@ -251,6 +415,114 @@ impl Store {
         // Ids in the order the rows were queued (RETURNING promises no order).
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    /// Queues the replies of an inbound event inside its transaction, like
+    /// [`Store::enqueue_in`], and claims for this process's sender those that may go at once:
+    /// the rows of accounts whose sender runs here ([`Store::receive_handed`]) that are
+    /// answers to presses, or the first unfinished row of their chat ([`CHAT_HEAD`]).
+    /// Claimed rows are leased as [`Store::claim_due`] leases them; the caller hands them
+    /// over once the transaction committed ([`Store::hand_over`]), so a reply leaves without
+    /// waiting for the sender's next claim.
+    pub async fn enqueue_replies_in(
+        &self,
+        tx: &mut Tx,
+        now: Millis,
+        items: &[NewOutboxItem],
+    ) -> Result<Enqueued> {
+        let leases: Vec<Option<Millis>> = {
+            let senders = self.handoffs().senders();
+            items
+                .iter()
+                .map(|i| senders.get(i.to.account.as_str()).map(|h| h.lease_ms))
+                .collect()
+        };
+        if leases.iter().all(Option::is_none) {
+            let ids = Store::enqueue_in(tx, now, items).await?;
+            return Ok(Enqueued {
+                handed: Vec::new(),
+                waiting: !ids.is_empty(),
+            });
+        }
+        let mut heads = std::collections::HashSet::new();
+        let claims: Vec<Claim> = items
+            .iter()
+            .zip(&leases)
+            .map(|(item, lease)| match (lease, &item.message) {
+                (None, _) => Claim::No,
+                (Some(_), Outgoing::AnswerCallback { .. }) => Claim::Yes,
+                (Some(_), _) if heads.insert((item.to.account.as_str(), &item.to.chat_id)) => {
+                    Claim::IfFirst
+                }
+                _ => Claim::No,
+            })
+            .collect();
+        let mut out = Enqueued::default();
+        let rows: Vec<_> = items.iter().zip(claims).zip(&leases).collect();
+        for chunk in rows.chunks(ENQUEUE_CHUNK) {
+            let shape: Vec<Claim> = chunk.iter().map(|((_, c), _)| *c).collect();
+            let sql = replies_sql_cached(&shape);
+            let mut query = sqlx::query_as::<_, OutboxRow>(AssertSqlSafe(sql));
+            for ((item, claim), lease) in chunk {
+                query = bind_item(query, now, item)?;
+                if *claim != Claim::No {
+                    query = query.bind(now + lease.unwrap_or(0));
+                }
+            }
+            for r in query.fetch_all(&mut **tx).await? {
+                match r.attempts {
+                    0 => out.waiting = true,
+                    _ => out.handed.push(r),
+                }
+            }
+        }
+        out.handed.sort_unstable_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    /// Hands rows claimed by [`Store::enqueue_replies_in`] to this process's senders, once
+    /// their transaction committed. A row whose sender stopped meanwhile goes back to the
+    /// queue (whoever sends for its account now claims it).
+    pub async fn hand_over(&self, rows: Vec<OutboxRow>) {
+        let mut back = Vec::new();
+        {
+            let senders = self.handoffs().senders();
+            for row in rows {
+                match senders.get(row.account.as_str()) {
+                    Some(h) => {
+                        if let Err(mpsc::error::SendError(row)) = h.tx.send(row) {
+                            back.push((row.id, row.attempts));
+                        }
+                    }
+                    None => back.push((row.id, row.attempts)),
+                }
+            }
+        }
+        if !back.is_empty()
+            && let Err(e) = self.release_many(&back).await
+        {
+            tracing::warn!(error = ?e, "putting back replies no sender took failed (their lease will expire)");
+        }
+    }
+
+    /// Registers this process's sender of `account`, which leases the rows it claims for
+    /// `lease_ms`: replies queued for the account from now on are claimed as they are
+    /// written and come through the returned [`Handed`] ([`Store::enqueue_replies_in`]).
+    pub fn receive_handed(&self, account: &str, lease_ms: Millis) -> Handed {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.handoffs().senders().insert(
+            account.to_string(),
+            Handoff {
+                tx: tx.clone(),
+                lease_ms,
+            },
+        );
+        Handed {
+            store: self.clone(),
+            account: account.to_string(),
+            tx,
+            rx,
+        }
     }
 
     /// Queues messages in their own transaction.

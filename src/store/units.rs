@@ -173,14 +173,24 @@ impl Store {
         parse_units(q.fetch_all(self.pool()).await?)
     }
 
-    /// Whether any unit is imported.
+    /// Whether any unit is imported. Once there are units there always are (units are
+    /// imported, never deleted), so a yes is remembered and not asked again: every `/start`
+    /// asks.
     pub async fn has_units(&self) -> Result<bool> {
+        if self.units_seen() {
+            return Ok(true);
+        }
         // Stops at the first row; COUNT(*) of the table reads them all (a country has 11,000
-        // communes, and every /start asks).
+        // communes).
         let (n,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM (SELECT 1 FROM units LIMIT 1) AS one")
                 .fetch_one(self.pool())
                 .await?;
+        // Only an import writes units, in a transaction of its own: what is seen here is
+        // committed.
+        if n != 0 {
+            self.set_units_seen();
+        }
         Ok(n != 0)
     }
 

@@ -1588,3 +1588,106 @@ async fn a_sender_taking_over_an_account_gets_its_dead_senders_claims_at_once() 
     store.close().await;
     db.drop_db().await;
 }
+
+/// An item for Telegram's single account, to `chat`.
+fn reply_to(chat: i64, message: Outgoing) -> NewOutboxItem {
+    NewOutboxItem {
+        to: ChatAddress {
+            platform: Platform::Telegram,
+            account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
+            chat_id: chat.to_string(),
+            is_group: chat < 0,
+        },
+        person_id: None,
+        broadcast_id: None,
+        priority: Priority::Reply,
+        message,
+        dedupe_key: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_for_a_sender_here_are_claimed_as_queued_but_never_ahead_of_their_chat() {
+    let b = Bench::new().await;
+    let account = Platform::Telegram.as_str();
+    // Chat 5001 has a message waiting from before.
+    let earlier = b.queue(5001, "earlier").await;
+    let mut handed = b.store.receive_handed(account, 30_000);
+    let items = [
+        reply_to(
+            5002,
+            Outgoing::AnswerCallback {
+                callback_id: "cb-1".into(),
+                text: None,
+            },
+        ),
+        reply_to(5002, Outgoing::text("first")),
+        reply_to(5002, Outgoing::text("second")),
+        reply_to(5001, Outgoing::text("after the earlier one")),
+    ];
+    let now = b.store.now();
+    let mut tx = b.store.begin().await.expect("begin");
+    let queued = b
+        .store
+        .enqueue_replies_in(&mut tx, now, &items)
+        .await
+        .expect("queued");
+    // Nothing is handed before the transaction commits: a sender must not see rows that may
+    // still roll back.
+    assert!(handed.try_recv().is_none());
+    tx.commit().await.expect("commit");
+    // The answer and the first message of 5002 are claimed; the second waits behind the first,
+    // and 5001's reply behind the earlier message.
+    let texts = |rows: &[bluezone_bot::store::OutboxRow]| -> Vec<String> {
+        rows.iter()
+            .map(|r| r.payload.clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(queued.handed.len(), 2, "{:?}", texts(&queued.handed));
+    assert!(queued.waiting, "two rows wait for a claim");
+    assert!(texts(&queued.handed)[0].contains("cb-1"));
+    assert!(texts(&queued.handed)[1].contains("first"));
+    for r in &queued.handed {
+        assert_eq!(r.attempts, 1, "claimed once");
+        assert_eq!(b.status(r.id).await.0, "sending");
+    }
+    // A claim takes neither them nor what waits behind them: only 5001's earlier message.
+    let claimed = b.store.claim_due(account, 10, 30_000).await.expect("claim");
+    assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), [earlier]);
+    // Handed over, the sender gets them in the order they were queued.
+    let ids: Vec<i64> = queued.handed.iter().map(|r| r.id).collect();
+    b.store.hand_over(queued.handed).await;
+    let got: Vec<i64> = std::iter::from_fn(|| handed.try_recv())
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(got, ids);
+
+    // A sender that stopped between the queueing and the hand-over takes nothing: the row
+    // goes back to the queue at once, unclaimed, for whoever sends now.
+    let mut tx = b.store.begin().await.expect("begin");
+    let queued = b
+        .store
+        .enqueue_replies_in(&mut tx, now, &[reply_to(5003, Outgoing::text("late"))])
+        .await
+        .expect("queued");
+    tx.commit().await.expect("commit");
+    assert_eq!(queued.handed.len(), 1);
+    let late = queued.handed[0].id;
+    assert!(handed.close().is_empty());
+    b.store.hand_over(queued.handed).await;
+    assert_eq!(b.status(late).await.0, "queued");
+    let claimed = b.store.claim_due(account, 10, 30_000).await.expect("claim");
+    let row = claimed.iter().find(|r| r.id == late).expect("claimable");
+    assert_eq!(row.attempts, 1, "the hand-over that failed is not counted");
+    // With no sender here, replies are queued as before.
+    drop(handed);
+    let mut tx = b.store.begin().await.expect("begin");
+    let queued = b
+        .store
+        .enqueue_replies_in(&mut tx, now, &[reply_to(5004, Outgoing::text("queued"))])
+        .await
+        .expect("queued");
+    tx.commit().await.expect("commit");
+    assert!(queued.handed.is_empty() && queued.waiting);
+    b.finish().await;
+}
