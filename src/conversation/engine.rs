@@ -19,8 +19,16 @@ use crate::store::{Enqueued, NewOutboxItem, Person, Priority, Store};
 /// events with it, so the claim commits with the event's work or not at all).
 #[async_trait::async_trait]
 pub trait Guard: Send + Sync {
-    /// Whether to handle the event; `false` rolls the transaction back.
+    /// Whether to handle the event; `false` rolls the transaction back (see
+    /// [`Guard::wrote_nothing`]).
     async fn enter(&self, store: &Store) -> Result<bool>;
+
+    /// After `enter` said no: whether it wrote nothing. The event's work then leaves its
+    /// transaction without undoing it, so the events sharing it (group commit) are not run
+    /// again for a retried delivery.
+    fn wrote_nothing(&self) -> bool {
+        false
+    }
 }
 
 /// How an event's work inside its transaction ended.
@@ -162,6 +170,12 @@ impl Engine {
             if let Some(g) = guard {
                 match g.enter(work.store()).await {
                     Ok(true) => {}
+                    Ok(false) if g.wrote_nothing() => {
+                        // Committing nothing: whatever becomes of the others' writes, this
+                        // event has nothing to do.
+                        let _ = work.commit().await;
+                        return Ok(false);
+                    }
                     Ok(false) => {
                         work.rollback().await;
                         return Ok(false);

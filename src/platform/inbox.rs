@@ -287,6 +287,13 @@ impl Guard for ClaimGuard {
         }
         Ok(go)
     }
+
+    /// A claim found handled wrote nothing (neither the claim nor its mark was new).
+    fn wrote_nothing(&self) -> bool {
+        self.verdict
+            .lock()
+            .is_ok_and(|v| matches!(*v, Some(Claim::Done)))
+    }
 }
 
 /// Claims `claim` (`prefix.key`) inside the event's transaction (`store` is bound to it):

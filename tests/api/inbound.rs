@@ -624,3 +624,83 @@ async fn a_failure_among_events_that_arrive_together_loses_and_repeats_none_of_t
     allow(db, "people").await;
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_senders_write_goes_before_an_inbound_group_that_waits_for_the_writer() {
+    use bluezone_bot::domain::{AccountId, ChatAddress};
+    use bluezone_bot::platform::Outgoing;
+    use bluezone_bot::store::{Backend, NewOutboxItem, Priority};
+
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let store = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    let order = Arc::new(std::sync::Mutex::new(Vec::<&str>::new()));
+    let note = |order: &Arc<std::sync::Mutex<Vec<&'static str>>>, what: &'static str| {
+        order.lock().expect("order").push(what);
+    };
+
+    // A work runs (it holds SQLite's one writer)…
+    let running = store.work_alone().await.expect("work");
+    running.store().kv_set("running", "1").await.expect("kv");
+    // …an inbound group waits for the writer…
+    let group = tokio::spawn({
+        let (store, order) = (store.clone(), order.clone());
+        async move {
+            let work = store.work().await.expect("work");
+            note(&order, "group");
+            work.store().kv_set("group", "1").await.expect("kv");
+            work.commit().await.expect("commit");
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // …and then a sender records a reply (any write outside an inbound work).
+    let sender = tokio::spawn({
+        let (store, order) = (store.clone(), order.clone());
+        async move {
+            store
+                .enqueue(&[NewOutboxItem {
+                    to: ChatAddress {
+                        platform: Platform::Telegram,
+                        account: AccountId::of_platform(Platform::Telegram),
+                        chat_id: "77".into(),
+                        is_group: false,
+                    },
+                    person_id: None,
+                    broadcast_id: None,
+                    priority: Priority::Reply,
+                    message: Outgoing::text("reply"),
+                    dedupe_key: None,
+                }])
+                .await
+                .expect("queued");
+            note(&order, "sender");
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    if store.backend() == Backend::Sqlite {
+        assert!(
+            order.lock().expect("order").is_empty(),
+            "both wait for the running work"
+        );
+    }
+    running.commit().await.expect("commit");
+    group.await.expect("group");
+    sender.await.expect("sender");
+    let order = order.lock().expect("order").clone();
+    match store.backend() {
+        // SQLite has one writer: the sender's write goes first, though it came later, so a
+        // reply waits for the one transaction running at most, never for inbound groups.
+        Backend::Sqlite => assert_eq!(order, ["sender", "group"]),
+        // PostgreSQL writes concurrently: neither waits for the other.
+        Backend::Postgres => assert_eq!(order.len(), 2),
+    }
+    assert_eq!(
+        store.kv_get("group").await.expect("kv").as_deref(),
+        Some("1")
+    );
+    store.close().await;
+    db.drop_db().await;
+}
