@@ -793,13 +793,7 @@ impl Sender {
                 let Ok(permit) = permit else {
                     return ControlFlow::Break(());
                 };
-                let shared = self.s.clone();
-                let tx = self.done_tx.clone();
-                tokio::spawn(async move {
-                    let c = shared.send(&job).await;
-                    let _ = tx.send(c);
-                    drop(permit);
-                });
+                spawn_send(self.s.clone(), job, permit, self.done_tx.clone());
             }
             Err(Wait::Chat(at)) => {
                 if at - now <= self.short {
@@ -885,6 +879,21 @@ impl Sender {
     }
 }
 
+/// Sends `job` in a task of its own, holding `permit` (a place among the requests in flight)
+/// until it is over; its outcome goes to `done`.
+fn spawn_send(
+    shared: Arc<Shared>,
+    job: Job,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    done: mpsc::UnboundedSender<Completion>,
+) {
+    tokio::spawn(async move {
+        let c = shared.send(&job).await;
+        let _ = done.send(c);
+        drop(permit);
+    });
+}
+
 /// What the fast lane shares with its worker's main loop.
 struct Lane {
     /// Requests in flight, up to the worker's concurrency.
@@ -941,13 +950,7 @@ async fn fast_lane(s: Arc<Shared>, mut handed: Handed, lane: Lane, shutdown: Can
             let _ = lane.slow.send(job.row);
             break;
         };
-        let shared = s.clone();
-        let done = lane.done.clone();
-        tokio::spawn(async move {
-            let c = shared.send(&job).await;
-            let _ = done.send(c);
-            drop(permit);
-        });
+        spawn_send(s.clone(), job, permit, lane.done.clone());
     }
     for row in handed.close() {
         let _ = lane.slow.send(row);

@@ -37,12 +37,17 @@ pub(crate) fn values_rows(rows: usize, width: usize, row: &str) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        let mut this = row.to_string();
-        // Highest first, so `{1}` never eats the start of `{10}`.
-        for k in (1..=width).rev() {
-            this = this.replace(&format!("{{{k}}}"), &format!("${}", i * width + k));
-        }
-        out.push_str(&this);
+        out.push_str(&numbered(row, i * width, width));
+    }
+    out
+}
+
+/// `row` with `{1}` to `{width}` written as the parameters `$offset+1` to `$offset+width`.
+pub(crate) fn numbered(row: &str, offset: usize, width: usize) -> String {
+    let mut out = row.to_string();
+    // Highest first, so `{1}` never eats the start of `{10}`.
+    for k in (1..=width).rev() {
+        out = out.replace(&format!("{{{k}}}"), &format!("${}", offset + k));
     }
     out
 }

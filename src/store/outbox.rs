@@ -271,13 +271,9 @@ fn replies_sql(claims: &[Claim]) -> String {
                 11,
             ),
         };
-        let mut row = format!("({{1}}, {{2}}, {{3}}, {{4}}, {{5}}, {{6}}, {{7}}, {row})");
-        // Highest first, so `{1}` never eats the start of `{10}`.
-        for k in (1..=width).rev() {
-            row = row.replace(&format!("{{{k}}}"), &format!("${}", offset + k));
-        }
+        let row = format!("({{1}}, {{2}}, {{3}}, {{4}}, {{5}}, {{6}}, {{7}}, {row})");
+        values.push(super::numbered(&row, offset, width));
         offset += width;
-        values.push(row);
     }
     format!(
         "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \

@@ -307,19 +307,7 @@ impl Bench {
     async fn queue(&self, chat: i64, text: &str) -> i64 {
         let ids = self
             .store
-            .enqueue(&[NewOutboxItem {
-                to: ChatAddress {
-                    platform: Platform::Telegram,
-                    account: bluezone_bot::domain::AccountId::of_platform(Platform::Telegram),
-                    chat_id: chat.to_string(),
-                    is_group: chat < 0,
-                },
-                person_id: None,
-                broadcast_id: None,
-                priority: Priority::Reply,
-                message: Outgoing::text(text),
-                dedupe_key: None,
-            }])
+            .enqueue(&[reply_to(chat, Outgoing::text(text))])
             .await
             .expect("queued");
         ids[0]

@@ -283,6 +283,17 @@ async fn postgres_notify_wakes_the_sender_of_another_replica() {
     db.drop_db().await;
 }
 
+/// A new, migrated database and a store on it (system clock).
+async fn fresh_store() -> (TestDb, Store) {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let store = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    (db, store)
+}
+
 fn outgoing(chat: &str) -> bluezone_bot::store::NewOutboxItem {
     bluezone_bot::store::NewOutboxItem {
         to: bluezone_bot::domain::ChatAddress {
@@ -301,12 +312,7 @@ fn outgoing(chat: &str) -> bluezone_bot::store::NewOutboxItem {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_of_a_work_left_unfinished_is_undone_or_undoes_the_work() {
-    init_tracing();
-    let db = TestDb::new().await.expect("db");
-    let store = Store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("store");
-    store.migrate().await.expect("migrate");
+    let (db, store) = fresh_store().await;
 
     // A part with a savepoint left early (as a transaction dropped on an early return): its
     // rows are undone, the rest of the work commits.
@@ -494,12 +500,7 @@ async fn unchanged_people_and_states_are_not_written_again_and_a_turns_rows_go_t
 async fn works_that_start_together_commit_together_and_one_failure_undoes_them_all() {
     use bluezone_bot::store::Undone;
 
-    init_tracing();
-    let db = TestDb::new().await.expect("db");
-    let store = Store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("store");
-    store.migrate().await.expect("migrate");
+    let (db, store) = fresh_store().await;
 
     let first = store.work().await.expect("work");
     let second = store.work().await.expect("work");
@@ -627,16 +628,9 @@ async fn a_failure_among_events_that_arrive_together_loses_and_repeats_none_of_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_senders_write_goes_before_an_inbound_group_that_waits_for_the_writer() {
-    use bluezone_bot::domain::{AccountId, ChatAddress};
-    use bluezone_bot::platform::Outgoing;
-    use bluezone_bot::store::{Backend, NewOutboxItem, Priority};
+    use bluezone_bot::store::Backend;
 
-    init_tracing();
-    let db = TestDb::new().await.expect("db");
-    let store = Store::connect(&db.url, Arc::new(SystemClock))
-        .await
-        .expect("store");
-    store.migrate().await.expect("migrate");
+    let (db, store) = fresh_store().await;
     let order = Arc::new(std::sync::Mutex::new(Vec::<&str>::new()));
     let note = |order: &Arc<std::sync::Mutex<Vec<&'static str>>>, what: &'static str| {
         order.lock().expect("order").push(what);
@@ -660,22 +654,7 @@ async fn a_senders_write_goes_before_an_inbound_group_that_waits_for_the_writer(
     let sender = tokio::spawn({
         let (store, order) = (store.clone(), order.clone());
         async move {
-            store
-                .enqueue(&[NewOutboxItem {
-                    to: ChatAddress {
-                        platform: Platform::Telegram,
-                        account: AccountId::of_platform(Platform::Telegram),
-                        chat_id: "77".into(),
-                        is_group: false,
-                    },
-                    person_id: None,
-                    broadcast_id: None,
-                    priority: Priority::Reply,
-                    message: Outgoing::text("reply"),
-                    dedupe_key: None,
-                }])
-                .await
-                .expect("queued");
+            store.enqueue(&[outgoing("77")]).await.expect("queued");
             note(&order, "sender");
         }
     });
@@ -702,5 +681,67 @@ async fn a_senders_write_goes_before_an_inbound_group_that_waits_for_the_writer(
         Some("1")
     );
     store.close().await;
+    db.drop_db().await;
+}
+
+/// A guard that refuses the event, having written nothing or not.
+struct Refuse {
+    wrote_nothing: bool,
+}
+
+#[async_trait::async_trait]
+impl bluezone_bot::conversation::Guard for Refuse {
+    async fn enter(&self, _store: &Store) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+
+    fn wrote_nothing(&self) -> bool {
+        self.wrote_nothing
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_refused_without_writing_leaves_its_group_unharmed() {
+    use bluezone_bot::store::Undone;
+
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let app = App::build_with_clock(Settings::for_database(&db.url), Arc::new(SystemClock))
+        .await
+        .expect("app");
+    for (wrote_nothing, key) in [(true, "kept"), (false, "undone")] {
+        // Another event's work holds its group open…
+        let held = app.store.work().await.expect("work");
+        held.store().kv_set(key, "1").await.expect("kv");
+        // …and a retried delivery joins it, its guard says no.
+        let refused = tokio::spawn({
+            let engine = app.engine.clone();
+            async move {
+                engine
+                    .handle_guarded(&start_from(4242), Some(&Refuse { wrote_nothing }))
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let committed = held.commit().await;
+        assert!(!refused.await.expect("task").expect("handled"));
+        match wrote_nothing {
+            // It wrote nothing: it leaves without undoing the others' writes.
+            true => {
+                committed.expect("the group commits");
+                assert_eq!(
+                    app.store.kv_get(key).await.expect("kv").as_deref(),
+                    Some("1")
+                );
+            }
+            // Its guard wrote something: everything is undone, the others run again alone.
+            false => {
+                let err = committed.expect_err("undone");
+                assert!(err.is::<Undone>(), "{err:?}");
+                assert_eq!(app.store.kv_get(key).await.expect("kv"), None);
+            }
+        }
+    }
+    app.store.close().await;
     db.drop_db().await;
 }
