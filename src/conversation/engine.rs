@@ -33,8 +33,8 @@ pub trait Guard: Send + Sync {
 
 /// How an event's work inside its transaction ended.
 enum Step {
-    /// Ready to commit, with the replies it queued.
-    Done { queued: Enqueued },
+    /// Ready to commit (its turn is queued in the work).
+    Done,
     /// The conversation failed: roll back, then apologise.
     Failed(anyhow::Error),
 }
@@ -172,8 +172,11 @@ impl Engine {
                     Ok(true) => {}
                     Ok(false) if g.wrote_nothing() => {
                         // Committing nothing: whatever becomes of the others' writes, this
-                        // event has nothing to do.
-                        let _ = work.commit().await;
+                        // event has nothing to do (but, the last to finish, it passes on
+                        // what the others queued).
+                        if let Ok(queued) = work.commit().await {
+                            self.pass_on(queued).await;
+                        }
                         return Ok(false);
                     }
                     Ok(false) => {
@@ -202,36 +205,17 @@ impl Engine {
                 continue;
             }
             match step {
-                Ok(Step::Done { queued }) => {
-                    let done = match queued.waiting {
-                        true => work.store().announce_outbox().await,
-                        false => Ok(()),
-                    };
-                    let done = match done {
-                        Ok(()) => work.commit().await,
-                        Err(e) => {
-                            work.rollback().await;
-                            Err(e)
-                        }
-                    };
-                    match done {
-                        Ok(()) => {}
-                        Err(e) if !alone && e.is::<crate::store::Undone>() => {
-                            alone = true;
-                            continue;
-                        }
-                        Err(e) => return Err(e),
+                Ok(Step::Done) => match work.commit().await {
+                    Ok(queued) => {
+                        self.pass_on(queued).await;
+                        return Ok(true);
                     }
-                    // Replies claimed for this process's senders go to them now; the
-                    // others wait for a sender's claim.
-                    if !queued.handed.is_empty() {
-                        self.store.hand_over(queued.handed).await;
+                    Err(e) if !alone && e.is::<crate::store::Undone>() => {
+                        alone = true;
+                        continue;
                     }
-                    if queued.waiting {
-                        self.wake_outbox();
-                    }
-                    return Ok(true);
-                }
+                    Err(e) => return Err(e),
+                },
                 Ok(Step::Failed(e)) if !apology => {
                     tracing::error!(error = ?e, "handling an event failed; apologising");
                     work.rollback().await;
@@ -260,9 +244,7 @@ impl Engine {
                 self.store
                     .mark_unreachable(&inbound.account, &inbound.sender.private_chat_id, "blocked")
                     .await?;
-                return Ok(Step::Done {
-                    queued: Enqueued::default(),
-                });
+                return Ok(Step::Done);
             }
             Event::Unblocked if !is_group => {
                 if let Some(p) = self
@@ -272,9 +254,7 @@ impl Engine {
                 {
                     self.store.save_state(p.id, &p.state).await?;
                 }
-                return Ok(Step::Done {
-                    queued: Enqueued::default(),
-                });
+                return Ok(Step::Done);
             }
             _ => {}
         }
@@ -316,8 +296,8 @@ impl Engine {
         };
         // A group event does not change the sender's private conversation.
         let save = if is_group { None } else { Some(new_state) };
-        let queued = self.commit(&ctx, save, turn).await?;
-        Ok(Step::Done { queued })
+        self.commit(&ctx, save, turn).await?;
+        Ok(Step::Done)
     }
 
     /// Whether `user_id` on `platform` is an administrator on account `account` (a global
@@ -529,7 +509,9 @@ impl Engine {
     /// Renders a turn and writes it, with the new state (in the event's transaction); what
     /// was queued (replies this process sends are claimed as they are written, to be handed
     /// to its sender once the transaction commits).
-    async fn commit(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<Enqueued> {
+    /// Queues the turn in the event's work: the new state (unless saving it would change
+    /// nothing) and the replies, written when the work commits.
+    async fn commit(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<()> {
         let mut items = Vec::new();
         if let Event::Button {
             callback_id: Some(id),
@@ -579,17 +561,23 @@ impl Engine {
                 dedupe_key: None,
             });
         }
-        // Inside the event's work: its own transaction, no savepoint.
-        let mut tx = self.store.writer().await?;
         let now = self.store.now();
-        if let Some(state) = state
-            && !ctx.person.saves_nothing(&state, now)
-        {
-            Store::save_state_in(&mut tx, ctx.person.id, &state, now).await?;
+        let save = state
+            .as_ref()
+            .filter(|s| !ctx.person.saves_nothing(s, now))
+            .map(|s| (ctx.person.id, s));
+        self.store.queue_turn(save, items)
+    }
+
+    /// What a committed transaction queued: the replies claimed for this process's senders
+    /// go to them now; the others wait for a sender's claim, whom this wakes.
+    async fn pass_on(&self, queued: Enqueued) {
+        if !queued.handed.is_empty() {
+            self.store.hand_over(queued.handed).await;
         }
-        let queued = self.store.enqueue_replies_in(&mut tx, now, &items).await?;
-        tx.commit().await?;
-        Ok(queued)
+        if queued.waiting {
+            self.wake_outbox();
+        }
     }
 
     /// Wakes the sender workers (something was queued outside [`Engine::commit`]).

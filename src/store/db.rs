@@ -16,7 +16,10 @@ use sqlx::any::{
 use sqlx::{Any, AnyConnection, AnyPool, Either, Execute, Executor, SqlStr, Transaction};
 use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
+use super::outbox::{Enqueued, NewOutboxItem};
+use super::turns::Turns;
 use crate::clock::{Millis, SharedClock};
+use crate::domain::{PersonId, State};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +127,8 @@ struct Bound {
     turn: std::sync::Mutex<Option<OwnedMutexGuard<()>>>,
     /// The inbound transactions' turn ([`Shared::inbound`]), held until it ends.
     gate: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    /// Its works' turns, written just before it commits ([`Store::queue_turn`]).
+    turns: std::sync::Mutex<Turns>,
 }
 
 /// The works of one transaction.
@@ -341,15 +346,15 @@ impl Store {
         self.shared.leading.load(Ordering::Relaxed)
     }
 
-    /// Tells the senders of other processes that rows were queued: on PostgreSQL, when this
-    /// process does not send itself, a notification on [`OUTBOX_CHANNEL`] (inside a
-    /// [`Work`] it goes out when the work commits, and not at all when it rolls back).
-    /// Senders in this process are woken in-process by whoever queued.
-    pub async fn announce_outbox(&self) -> Result<()> {
+    /// Tells the senders of other processes that rows were queued, in the transaction on
+    /// `conn`: on PostgreSQL, when this process does not send itself, a notification on
+    /// [`OUTBOX_CHANNEL`] (it goes out when the transaction commits, and not at all when it
+    /// rolls back). Senders in this process are woken in-process by whoever queued.
+    pub(super) async fn announce_outbox_in(&self, conn: &mut AnyConnection) -> Result<()> {
         if self.backend == Backend::Postgres && !self.leading() {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(OUTBOX_CHANNEL)
-                .execute(self.pool())
+                .execute(conn)
                 .await?;
         }
         Ok(())
@@ -563,6 +568,29 @@ impl Store {
         }
     }
 
+    /// Queues an inbound event's turn in its work (this store is bound to it): the person's
+    /// new state, if it changed, and the replies. They are written when the work's
+    /// transaction commits, with the turns of every work sharing it (see
+    /// [`Work::commit`]): one statement for the states and one for the replies per group,
+    /// which is what lets a group's events through the one writer quickly.
+    pub fn queue_turn(
+        &self,
+        save: Option<(PersonId, &State)>,
+        items: Vec<NewOutboxItem>,
+    ) -> Result<()> {
+        let Some(member) = &self.bound else {
+            anyhow::bail!("a turn is queued inside a work");
+        };
+        let now = self.now();
+        member
+            .bound
+            .turns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(save, items, now);
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -614,13 +642,15 @@ impl Work {
 
     /// Commits everything the work wrote, once every work sharing its transaction finished;
     /// an error (and nothing written) when a part of it failed, [`Undone`] when another
-    /// work of the transaction failed.
-    pub async fn commit(self) -> Result<()> {
+    /// work of the transaction failed. The last work to finish writes everyone's turns
+    /// ([`Store::queue_turn`]) and gets what they queued: the replies to hand over, whether
+    /// others wait for a sender (the others get nothing).
+    pub async fn commit(self) -> Result<Enqueued> {
         let bound = self.member.bound.clone();
         match bound.leave(false) {
-            Some(failed) => bound.finish(failed).await,
+            Some(failed) => bound.finish(failed, &self.store).await,
             None => match bound.wait().await {
-                true => Ok(()),
+                true => Ok(Enqueued::default()),
                 false => Err(Undone.into()),
             },
         }
@@ -631,7 +661,7 @@ impl Work {
     pub async fn rollback(self) {
         let bound = self.member.bound.clone();
         if let Some(failed) = bound.leave(true) {
-            let _ = bound.finish(failed).await;
+            let _ = bound.finish(failed, &self.store).await;
         }
     }
 }
@@ -655,6 +685,7 @@ impl Bound {
             outcome: tokio::sync::watch::channel(None).0,
             turn: std::sync::Mutex::new(None),
             gate: std::sync::Mutex::new(None),
+            turns: std::sync::Mutex::new(Turns::default()),
         }
     }
 
@@ -671,10 +702,13 @@ impl Bound {
         (group.active == 0).then_some(group.failed)
     }
 
-    /// Ends the transaction (the last work does): commits, or rolls back when a work
-    /// failed or a part poisoned it; the waiting works learn how it ended.
-    async fn finish(&self, failed: bool) -> Result<()> {
+    /// Ends the transaction (the last work does): writes the works' turns and commits, or
+    /// rolls back when a work failed or a part poisoned it; the waiting works learn how it
+    /// ended. When the turns of a shared transaction cannot be written, everyone runs again
+    /// alone ([`Undone`]), where a failure is only ever the event's own.
+    async fn finish(&self, failed: bool, store: &Store) -> Result<Enqueued> {
         let tx = self.tx.lock().await.take();
+        let turns = std::mem::take(&mut *self.turns.lock().unwrap_or_else(|p| p.into_inner()));
         let result = match tx {
             None => Err(anyhow::anyhow!("the work was already finished")),
             Some(tx) if failed || self.poisoned.load(Ordering::Relaxed) => {
@@ -689,10 +723,27 @@ impl Bound {
                     ))
                 }
             }
-            Some(mut tx) => match self.settle(&mut tx).await {
-                Ok(()) => tx.commit().await.context("committing"),
-                Err(e) => Err(e.into()),
-            },
+            Some(mut tx) => {
+                let written = match self.settle(&mut tx).await {
+                    Ok(()) => store.write_turns(&mut tx, turns).await,
+                    Err(e) => Err(e.into()),
+                };
+                match written {
+                    Ok(queued) => tx.commit().await.context("committing").map(|()| queued),
+                    Err(e) => {
+                        if let Err(e) = tx.rollback().await {
+                            tracing::warn!(error = %e, "rolling back failed (the connection closes)");
+                        }
+                        match self.group().members > 1 {
+                            true => {
+                                tracing::warn!(error = ?e, "writing a group's turns failed; each event runs again alone");
+                                Err(Undone.into())
+                            }
+                            false => Err(e),
+                        }
+                    }
+                }
+            }
         };
         // The writer's turn passes on only once the transaction is over.
         drop(self.turn.lock().unwrap_or_else(|p| p.into_inner()).take());

@@ -3,6 +3,10 @@
 //! driver: times are BIGINT milliseconds, flags are BIGINT 0/1, sums are cast to BIGINT, and
 //! the few statements that must differ (queue claiming) pick their dialect from [`Backend`].
 
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+
 pub mod billing;
 pub mod broadcasts;
 pub mod coverage;
@@ -17,6 +21,7 @@ pub mod outbox;
 pub mod people;
 pub mod reminders;
 pub mod spend;
+mod turns;
 mod types;
 pub mod units;
 
@@ -50,6 +55,23 @@ pub(crate) fn numbered(row: &str, offset: usize, width: usize) -> String {
         out = out.replace(&format!("{{{k}}}"), &format!("${}", offset + k));
     }
     out
+}
+
+/// Statement texts built once, by what their shape depends on (see [`built`]).
+pub(crate) type Built<K> = std::sync::LazyLock<std::sync::Mutex<HashMap<K, Arc<str>>>>;
+
+/// The statement of shape `key` from `cache`, built by `build` the first time.
+pub(crate) fn built<K: Hash + Eq>(
+    cache: &Built<K>,
+    key: K,
+    build: impl FnOnce() -> String,
+) -> Arc<str> {
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_insert_with(|| build().into())
+        .clone()
 }
 
 #[cfg(test)]

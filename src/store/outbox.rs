@@ -3,12 +3,13 @@
 //! deliver them and record the outcome.
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
 use anyhow::Result;
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 use tokio::sync::mpsc;
 
-use super::{Backend, Store, Tx};
+use super::{Backend, Store};
 use crate::clock::Millis;
 use crate::domain::{AccountId, ChatAddress, PersonId, Platform};
 use crate::platform::Outgoing;
@@ -236,72 +237,56 @@ fn bind_item<'q, O>(
 /// How [`Store::enqueue_replies_in`] writes a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Claim {
-    /// Queued for a sender's claim.
-    No,
     /// Claimed (an answer to a press: never held back).
-    Yes,
+    Yes = 0,
     /// Claimed when no earlier row of its chat is unfinished ([`CHAT_HEAD`]), else queued.
-    IfFirst,
+    IfFirst = 1,
+    /// Queued for a sender's claim.
+    No = 2,
 }
 
-/// The `INSERT` of [`Store::enqueue_replies_in`] for rows written as `claims` says: each row
-/// has the ten parameters of [`bind_item`], and a claimed one its lease's end after them. A
-/// claimed row is written as [`Store::claim_due`] leaves it: `sending`, one attempt, due again
-/// when the lease ends. How each row is claimed is written in the statement, not passed as a
-/// parameter: PostgreSQL would otherwise plan it anew for every execution (a plan for the
-/// parameters at hand drops the branches not taken, and looks cheaper than the one generic
-/// plan).
-fn replies_sql(claims: &[Claim]) -> String {
+/// The `INSERT` of [`Store::enqueue_replies_in`] for `rows` rows, each written as `claim`
+/// says: each row has the ten parameters of [`bind_item`], and a claimed one its lease's end
+/// after them. A claimed row is written as [`Store::claim_due`] leaves it: `sending`, one
+/// attempt, due again when the lease ends. How the rows are claimed is written in the
+/// statement, not passed as a parameter: PostgreSQL would otherwise plan it anew for every
+/// execution (a plan for the parameters at hand drops the branches not taken, and looks
+/// cheaper than the one generic plan).
+fn replies_sql(claim: Claim, rows: usize) -> String {
     // `priority + 0` keeps SQLite on the chat's index (`outbox_chat_order`), not the claim
     // index, which would read every unfinished row of the account.
     let first = "NOT EXISTS (SELECT 1 FROM outbox e WHERE e.account = {10} AND e.chat_id = {2} \
          AND e.status IN ('queued', 'sending') AND e.priority + 0 >= 0)";
-    let mut values = Vec::with_capacity(claims.len());
-    let mut offset = 0;
-    for claim in claims {
-        let (row, width) = match claim {
-            Claim::No => ("'queued', {8}, {9}, {8}, {10}, 0".to_string(), 10),
-            Claim::Yes => ("'sending', {11}, {9}, {8}, {10}, 1".to_string(), 11),
-            Claim::IfFirst => (
-                format!(
-                    "CASE WHEN {first} THEN 'sending' ELSE 'queued' END, \
-                     CASE WHEN {first} THEN {{11}} ELSE {{8}} END, {{9}}, {{8}}, {{10}}, \
-                     CASE WHEN {first} THEN 1 ELSE 0 END"
-                ),
-                11,
+    let (row, width) = match claim {
+        Claim::No => ("'queued', {8}, {9}, {8}, {10}, 0".to_string(), 10),
+        Claim::Yes => ("'sending', {11}, {9}, {8}, {10}, 1".to_string(), 11),
+        Claim::IfFirst => (
+            format!(
+                "CASE WHEN {first} THEN 'sending' ELSE 'queued' END, \
+                 CASE WHEN {first} THEN {{11}} ELSE {{8}} END, {{9}}, {{8}}, {{10}}, \
+                 CASE WHEN {first} THEN 1 ELSE 0 END"
             ),
-        };
-        let row = format!("({{1}}, {{2}}, {{3}}, {{4}}, {{5}}, {{6}}, {{7}}, {row})");
-        values.push(super::numbered(&row, offset, width));
-        offset += width;
-    }
+            11,
+        ),
+    };
+    let row = format!("({{1}}, {{2}}, {{3}}, {{4}}, {{5}}, {{6}}, {{7}}, {row})");
     format!(
         "INSERT INTO outbox (platform, chat_id, is_group, person_id, broadcast_id, priority, payload, \
          status, next_attempt_at, dedupe_key, created_at, account, attempts) VALUES {} \
          ON CONFLICT (dedupe_key) DO NOTHING RETURNING {ROW_COLUMNS}",
-        values.join(", ")
+        super::values_rows(rows, width, &row)
     )
 }
 
-/// The statements of [`replies_sql`] built so far, by the claims they write: a turn's rows
-/// come in a handful of shapes.
-static REPLIES_SQL: std::sync::LazyLock<std::sync::Mutex<HashMap<Vec<Claim>, String>>> =
-    std::sync::LazyLock::new(Default::default);
+/// The most rows one [`replies_sql`] statement writes: more go in several statements, each of
+/// a power of two rows, so there are few statements to prepare (three claims times seven
+/// sizes), each prepared once per connection.
+const REPLIES_ROWS_MAX: usize = 64;
 
-/// [`replies_sql`] for `claims`, built once.
-fn replies_sql_cached(claims: &[Claim]) -> String {
-    let mut known = REPLIES_SQL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(sql) = known.get(claims) {
-        return sql.clone();
-    }
-    let sql = replies_sql(claims);
-    // A few shapes are common; a broadcast-sized turn is not kept.
-    if claims.len() <= 8 {
-        known.insert(claims.to_vec(), sql.clone());
-    }
-    sql
+/// [`replies_sql`] for `rows` (a power of two up to [`REPLIES_ROWS_MAX`]) rows, built once.
+fn replies_sql_cached(claim: Claim, rows: usize) -> Arc<str> {
+    static BUILT: super::Built<(Claim, usize)> = LazyLock::new(Default::default);
+    super::built(&BUILT, (claim, rows), || replies_sql(claim, rows))
 }
 
 /// What [`Store::enqueue_replies_in`] queued.
@@ -387,7 +372,11 @@ pub const LEASE_MS: Millis = 60_000;
 impl Store {
     /// Queues messages inside the caller's transaction, so a reply is stored together with
     /// the state change that produced it. Returns the ids of the rows written.
-    pub async fn enqueue_in(tx: &mut Tx, now: Millis, items: &[NewOutboxItem]) -> Result<Vec<i64>> {
+    pub async fn enqueue_in(
+        conn: &mut AnyConnection,
+        now: Millis,
+        items: &[NewOutboxItem],
+    ) -> Result<Vec<i64>> {
         let mut ids = Vec::with_capacity(items.len());
         // A turn's rows (a reply and a press's answer, a broadcast's chunk) in one statement.
         for chunk in items.chunks(ENQUEUE_CHUNK) {
@@ -405,7 +394,7 @@ impl Store {
             for item in chunk {
                 query = bind_item(query, now, item)?;
             }
-            let rows = query.fetch_all(&mut **tx).await?;
+            let rows = query.fetch_all(&mut *conn).await?;
             ids.extend(rows.into_iter().map(|(id,)| id));
         }
         // Ids in the order the rows were queued (RETURNING promises no order).
@@ -422,7 +411,7 @@ impl Store {
     /// waiting for the sender's next claim.
     pub async fn enqueue_replies_in(
         &self,
-        tx: &mut Tx,
+        conn: &mut AnyConnection,
         now: Millis,
         items: &[NewOutboxItem],
     ) -> Result<Enqueued> {
@@ -434,7 +423,7 @@ impl Store {
                 .collect()
         };
         if leases.iter().all(Option::is_none) {
-            let ids = Store::enqueue_in(tx, now, items).await?;
+            let ids = Store::enqueue_in(conn, now, items).await?;
             return Ok(Enqueued {
                 handed: Vec::new(),
                 waiting: !ids.is_empty(),
@@ -453,22 +442,33 @@ impl Store {
                 _ => Claim::No,
             })
             .collect();
+        let mut rows: Vec<_> = items.iter().zip(claims).zip(&leases).collect();
+        // Answers first, then each chat's head, then the rest, each in the order queued (a
+        // chat's rows keep their order: its head is its first message, answers are no
+        // messages), each claim's rows in statements of a power of two rows: the rows of a
+        // whole group of events go in a few statements of a few shapes.
+        rows.sort_by_key(|((_, claim), _)| *claim as u8);
         let mut out = Enqueued::default();
-        let rows: Vec<_> = items.iter().zip(claims).zip(&leases).collect();
-        for chunk in rows.chunks(ENQUEUE_CHUNK) {
-            let shape: Vec<Claim> = chunk.iter().map(|((_, c), _)| *c).collect();
-            let sql = replies_sql_cached(&shape);
-            let mut query = sqlx::query_as::<_, OutboxRow>(AssertSqlSafe(sql));
-            for ((item, claim), lease) in chunk {
-                query = bind_item(query, now, item)?;
-                if *claim != Claim::No {
-                    query = query.bind(now + lease.unwrap_or(0));
+        for run in rows.chunk_by(|((_, a), _), ((_, b), _)| a == b) {
+            let claim = run[0].0.1;
+            let mut rest = run;
+            while !rest.is_empty() {
+                let n = 1 << rest.len().min(REPLIES_ROWS_MAX).ilog2();
+                let (chunk, tail) = rest.split_at(n);
+                rest = tail;
+                let sql = replies_sql_cached(claim, n);
+                let mut query = sqlx::query_as::<_, OutboxRow>(AssertSqlSafe(sql));
+                for ((item, _), lease) in chunk {
+                    query = bind_item(query, now, item)?;
+                    if claim != Claim::No {
+                        query = query.bind(now + lease.unwrap_or(0));
+                    }
                 }
-            }
-            for r in query.fetch_all(&mut **tx).await? {
-                match r.attempts {
-                    0 => out.waiting = true,
-                    _ => out.handed.push(r),
+                for r in query.fetch_all(&mut *conn).await? {
+                    match r.attempts {
+                        0 => out.waiting = true,
+                        _ => out.handed.push(r),
+                    }
                 }
             }
         }

@@ -199,11 +199,11 @@ pub(crate) const PERSON_COLUMNS: &str = "id, platform, account, platform_user_id
 
 /// How stale a person's `last_inbound_at` may be before an event writes it again (the
 /// platforms' free windows are hours long; a minute early is on the safe side).
-const TOUCH_EVERY_MS: i64 = 60_000;
+pub(super) const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// A state save that changes nothing (the same state, the activity time under a minute old,
 /// nothing to reset) writes no new row version.
-const SAVE_STATE_SQL: &str = "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, \
+pub(super) const SAVE_STATE_SQL: &str = "UPDATE people SET state = $1, last_activity_at = $2, reminders_sent = 0, \
      started = 1, unreachable = 0, unreachable_reason = NULL, reminder_due_at = NULL, \
      reminder_until = NULL WHERE id = $3 AND NOT (state = $1 AND last_activity_at <= $2 \
      AND last_activity_at >= $4 AND reminders_sent = 0 AND started = 1 AND unreachable = 0 \
@@ -589,18 +589,4 @@ async fn set_unit_one(
     // Both units at once, so the rows are locked in one order (no deadlock on PostgreSQL).
     Store::adjust_counters_many(tx, &changes).await?;
     Ok(None)
-}
-
-impl Store {
-    /// Saves the conversation state inside a transaction (see [`Store::save_state`]).
-    pub async fn save_state_in(tx: &mut Tx, id: PersonId, state: &State, now: i64) -> Result<()> {
-        sqlx::query(SAVE_STATE_SQL)
-            .bind(state.to_json())
-            .bind(now)
-            .bind(id)
-            .bind(now - TOUCH_EVERY_MS)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
 }

@@ -1612,6 +1612,7 @@ async fn replies_for_a_sender_here_are_claimed_as_queued_but_never_ahead_of_thei
         reply_to(5002, Outgoing::text("first")),
         reply_to(5002, Outgoing::text("second")),
         reply_to(5001, Outgoing::text("after the earlier one")),
+        reply_to(5005, Outgoing::text("another chat's first")),
     ];
     let now = b.store.now();
     let mut tx = b.store.begin().await.expect("begin");
@@ -1631,10 +1632,24 @@ async fn replies_for_a_sender_here_are_claimed_as_queued_but_never_ahead_of_thei
             .map(|r| r.payload.clone().unwrap_or_default())
             .collect()
     };
-    assert_eq!(queued.handed.len(), 2, "{:?}", texts(&queued.handed));
+    assert_eq!(queued.handed.len(), 3, "{:?}", texts(&queued.handed));
     assert!(queued.waiting, "two rows wait for a claim");
     assert!(texts(&queued.handed)[0].contains("cb-1"));
     assert!(texts(&queued.handed)[1].contains("first"));
+    assert!(texts(&queued.handed)[2].contains("another chat"));
+    // Each chat's rows are in the order queued (the rows of one statement are written
+    // answers first, then the chats' heads, then the rest).
+    let chat = b
+        .store
+        .outbox_payloads_to(Platform::Telegram, "5002")
+        .await
+        .expect("outbox")
+        .join(" ");
+    let at = |t: &str| chat.find(t).unwrap_or_else(|| panic!("{t} in {chat}"));
+    assert!(
+        at("cb-1") < at("first") && at("first") < at("second"),
+        "{chat}"
+    );
     for r in &queued.handed {
         assert_eq!(r.attempts, 1, "claimed once");
         assert_eq!(b.status(r.id).await.0, "sending");

@@ -745,3 +745,146 @@ async fn an_event_refused_without_writing_leaves_its_group_unharmed() {
     app.store.close().await;
     db.drop_db().await;
 }
+
+/// A text reply to `chat` on the Telegram account.
+fn text_to(chat: &str, text: &str) -> bluezone_bot::store::NewOutboxItem {
+    bluezone_bot::store::NewOutboxItem {
+        message: bluezone_bot::platform::Outgoing::text(text),
+        ..outgoing(chat)
+    }
+}
+
+/// A group's turns (the new states, the replies) are written when its last work commits, all
+/// in one go: nothing of them is visible before, each chat's rows keep the order they were
+/// queued in across works, and only the last work learns what was queued. A turn that cannot
+/// be written undoes the whole group (everyone learns `Undone` and runs again alone); alone,
+/// the failure is the work's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_turns_are_written_together_when_its_last_work_commits() {
+    use bluezone_bot::domain::{AccountId, Locale, State};
+    use bluezone_bot::store::Undone;
+
+    let (db, store) = fresh_store().await;
+    let account = AccountId::of_platform(Platform::Telegram);
+    let mut people = Vec::new();
+    for id in ["1", "2"] {
+        let (p, _) = store
+            .touch_person_of(Platform::Telegram, &account, id, id, "P", Locale::Vi)
+            .await
+            .expect("person");
+        people.push(p);
+    }
+    let state_of = |id| {
+        let store = store.clone();
+        async move {
+            store
+                .person(id)
+                .await
+                .expect("person")
+                .expect("known")
+                .state
+        }
+    };
+    let payloads = |chat: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .outbox_payloads_to(Platform::Telegram, chat)
+                .await
+                .expect("outbox")
+                .join(" ")
+        }
+    };
+
+    let first = store.work().await.expect("work");
+    let second = store.work().await.expect("work");
+    assert!(first.shared() && second.shared());
+    first
+        .store()
+        .queue_turn(
+            Some((people[0].id, &State::AwaitingUnitSearch)),
+            vec![text_to("1", "one"), text_to("1", "two")],
+        )
+        .expect("queued");
+    second
+        .store()
+        .queue_turn(
+            Some((people[1].id, &State::AwaitingUnitSearch)),
+            vec![text_to("2", "mine"), text_to("1", "three")],
+        )
+        .expect("queued");
+    let committing = tokio::spawn(first.commit());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!committing.is_finished(), "waits for the second work");
+    assert_eq!(payloads("1").await, "", "nothing written yet");
+    assert_eq!(state_of(people[0].id).await, State::Idle);
+    let last = second.commit().await.expect("commit");
+    let other = committing.await.expect("task").expect("commit");
+    assert!(last.waiting, "the last work learns what the group queued");
+    assert!(!other.waiting && other.handed.is_empty());
+    for p in &people {
+        assert_eq!(state_of(p.id).await, State::AwaitingUnitSearch);
+    }
+    let texts = payloads("1").await;
+    let at = |t: &str| texts.find(t).unwrap_or_else(|| panic!("{t} in {texts}"));
+    assert!(at("one") < at("two") && at("two") < at("three"), "{texts}");
+    assert!(payloads("2").await.contains("mine"));
+
+    // One turn the database refuses: the group's works all learn `Undone`, nothing of theirs
+    // is written.
+    let refusal = match db.is_postgres() {
+        true => vec![
+            "CREATE FUNCTION bz_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql".to_string(),
+            "CREATE TRIGGER bz_refuse BEFORE INSERT ON outbox FOR EACH ROW WHEN (NEW.chat_id = 'bad') EXECUTE FUNCTION bz_refuse()".to_string(),
+        ],
+        false => vec![
+            "CREATE TRIGGER bz_refuse BEFORE INSERT ON outbox WHEN NEW.chat_id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END".to_string(),
+        ],
+    };
+    let refusal: Vec<&str> = refusal.iter().map(String::as_str).collect();
+    sql(&db.url, &refusal).await;
+    let kept = store.work().await.expect("work");
+    let failing = store.work().await.expect("work");
+    assert!(kept.shared());
+    kept.store()
+        .queue_turn(
+            Some((people[0].id, &State::Idle)),
+            vec![text_to("3", "kept")],
+        )
+        .expect("queued");
+    failing
+        .store()
+        .queue_turn(None, vec![text_to("bad", "refused")])
+        .expect("queued");
+    let committing = tokio::spawn(kept.commit());
+    let err = failing.commit().await.expect_err("refused");
+    assert!(err.is::<Undone>(), "{err:?}");
+    let err = committing.await.expect("task").expect_err("undone");
+    assert!(err.is::<Undone>(), "{err:?}");
+    assert_eq!(payloads("3").await, "");
+    assert_eq!(state_of(people[0].id).await, State::AwaitingUnitSearch);
+
+    // Alone, the refusal is the work's own error; the other goes through.
+    let failing = store.work_alone().await.expect("work");
+    failing
+        .store()
+        .queue_turn(None, vec![text_to("bad", "refused")])
+        .expect("queued");
+    let err = failing.commit().await.expect_err("refused");
+    assert!(!err.is::<Undone>(), "{err:?}");
+    let kept = store.work_alone().await.expect("work");
+    kept.store()
+        .queue_turn(
+            Some((people[0].id, &State::Idle)),
+            vec![text_to("3", "kept")],
+        )
+        .expect("queued");
+    kept.commit().await.expect("commit");
+    assert!(payloads("3").await.contains("kept"));
+    assert_eq!(state_of(people[0].id).await, State::Idle);
+
+    // Outside a work there is no turn to queue.
+    assert!(store.queue_turn(None, vec![text_to("4", "x")]).is_err());
+    store.close().await;
+    db.drop_db().await;
+}
