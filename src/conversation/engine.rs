@@ -296,7 +296,7 @@ impl Engine {
         };
         // A group event does not change the sender's private conversation.
         let save = if is_group { None } else { Some(new_state) };
-        self.commit(&ctx, save, turn).await?;
+        self.queue_turn(&ctx, save, turn).await?;
         Ok(Step::Done)
     }
 
@@ -511,7 +511,7 @@ impl Engine {
     /// to its sender once the transaction commits).
     /// Queues the turn in the event's work: the new state (unless saving it would change
     /// nothing) and the replies, written when the work commits.
-    async fn commit(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<()> {
+    async fn queue_turn(&self, ctx: &Ctx<'_>, state: Option<State>, turn: Turn) -> Result<()> {
         let mut items = Vec::new();
         if let Event::Button {
             callback_id: Some(id),
@@ -580,7 +580,7 @@ impl Engine {
         }
     }
 
-    /// Wakes the sender workers (something was queued outside [`Engine::commit`]).
+    /// Wakes the sender workers (something was queued outside an event's turn).
     pub(crate) fn wake_outbox(&self) {
         self.outbox_ready.notify_waiters();
         self.outbox_ready.notify_one();
