@@ -1594,6 +1594,20 @@ fn reply_to(chat: i64, message: Outgoing) -> NewOutboxItem {
     }
 }
 
+/// Queues `item` as an event's reply in a transaction of its own, committed.
+async fn queue_committed(
+    store: &bluezone_bot::store::Store,
+    item: NewOutboxItem,
+) -> bluezone_bot::store::Enqueued {
+    let mut tx = store.begin().await.expect("begin");
+    let queued = store
+        .enqueue_replies_in(&mut tx, store.now(), &[item])
+        .await
+        .expect("queued");
+    tx.commit().await.expect("commit");
+    queued
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_for_a_sender_here_are_claimed_as_queued_but_never_ahead_of_their_chat() {
     let b = Bench::new().await;
@@ -1667,13 +1681,7 @@ async fn replies_for_a_sender_here_are_claimed_as_queued_but_never_ahead_of_thei
 
     // A sender that stopped between the queueing and the hand-over takes nothing: the row
     // goes back to the queue at once, unclaimed, for whoever sends now.
-    let mut tx = b.store.begin().await.expect("begin");
-    let queued = b
-        .store
-        .enqueue_replies_in(&mut tx, now, &[reply_to(5003, Outgoing::text("late"))])
-        .await
-        .expect("queued");
-    tx.commit().await.expect("commit");
+    let queued = queue_committed(&b.store, reply_to(5003, Outgoing::text("late"))).await;
     assert_eq!(queued.handed.len(), 1);
     let late = queued.handed[0].id;
     assert!(handed.close().is_empty());
@@ -1684,13 +1692,7 @@ async fn replies_for_a_sender_here_are_claimed_as_queued_but_never_ahead_of_thei
     assert_eq!(row.attempts, 1, "the hand-over that failed is not counted");
     // With no sender here, replies are queued as before.
     drop(handed);
-    let mut tx = b.store.begin().await.expect("begin");
-    let queued = b
-        .store
-        .enqueue_replies_in(&mut tx, now, &[reply_to(5004, Outgoing::text("queued"))])
-        .await
-        .expect("queued");
-    tx.commit().await.expect("commit");
+    let queued = queue_committed(&b.store, reply_to(5004, Outgoing::text("queued"))).await;
     assert!(queued.handed.is_empty() && queued.waiting);
     b.finish().await;
 }
