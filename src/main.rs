@@ -13,6 +13,11 @@ use bluezone_bot::platform::console::CONSOLE_USER;
 use bluezone_bot::startup::{App, stop_signal};
 use bluezone_bot::{chat, telemetry, units_csv};
 
+/// mimalloc instead of glibc's malloc: the inbound path allocates many small, short-lived
+/// buffers on several threads (see the README's "Inbound speed").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A chat-bot for a contact-tracing app installation campaign.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]

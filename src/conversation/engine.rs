@@ -13,15 +13,16 @@ use crate::config::Settings;
 use crate::domain::{ChatAddress, Locale, Platform, StartPayload, UnitCode};
 use crate::i18n::{Msg, render, render_all};
 use crate::platform::{ChatKind, Event, Inbound, OutButton, Outgoing};
-use crate::store::{Enqueued, NewOutboxItem, Person, Priority, Store};
+use crate::store::{Enqueued, NewOutboxItem, Person, Priority, ReadAhead, Sender, Store};
 
 /// What runs first in an event's transaction, and may stop it (the inbox claims webhook
 /// events with it, so the claim commits with the event's work or not at all).
 #[async_trait::async_trait]
 pub trait Guard: Send + Sync {
-    /// Whether to handle the event; `false` rolls the transaction back (see
-    /// [`Guard::wrote_nothing`]).
-    async fn enter(&self, store: &Store) -> Result<bool>;
+    /// Whether to handle the event ([`Entry::Stop`] rolls the transaction back, see
+    /// [`Guard::wrote_nothing`]). `sender` is whom the engine reads next: a guard may read
+    /// their row in its own statement and hand it on ([`Entry::Go`]).
+    async fn enter(&self, store: &Store, sender: Sender<'_>) -> Result<Entry>;
 
     /// After `enter` said no: whether it wrote nothing. The event's work then leaves its
     /// transaction without undoing it, so the events sharing it (group commit) are not run
@@ -29,6 +30,14 @@ pub trait Guard: Send + Sync {
     fn wrote_nothing(&self) -> bool {
         false
     }
+}
+
+/// What a [`Guard`] decided.
+pub enum Entry {
+    /// Handle the event, with the sender's row if the guard read it ahead.
+    Go(ReadAhead),
+    /// Do not: the transaction is rolled back (or left, see [`Guard::wrote_nothing`]).
+    Stop,
 }
 
 /// How an event's work inside its transaction ended.
@@ -167,10 +176,15 @@ impl Engine {
                 false => self.store.work().await?,
             };
             let shared = |work: &crate::store::Work| !alone && work.shared();
+            let mut ahead = ReadAhead::nothing();
             if let Some(g) = guard {
-                match g.enter(work.store()).await {
-                    Ok(true) => {}
-                    Ok(false) if g.wrote_nothing() => {
+                let sender = Sender {
+                    account: &inbound.account,
+                    user_id: &inbound.sender.user_id,
+                };
+                match g.enter(work.store(), sender).await {
+                    Ok(Entry::Go(read)) => ahead = read,
+                    Ok(Entry::Stop) if g.wrote_nothing() => {
                         // Committing nothing: whatever becomes of the others' writes, this
                         // event has nothing to do (but, the last to finish, it passes on
                         // what the others queued).
@@ -179,7 +193,7 @@ impl Engine {
                         }
                         return Ok(false);
                     }
-                    Ok(false) => {
+                    Ok(Entry::Stop) => {
                         work.rollback().await;
                         return Ok(false);
                     }
@@ -198,7 +212,7 @@ impl Engine {
                 store: work.store().clone(),
                 ..self.clone()
             };
-            let step = engine.handle_in(inbound, apology).await;
+            let step = engine.handle_in(inbound, apology, ahead).await;
             if !alone && (step.is_err() || matches!(step, Ok(Step::Failed(_)))) && work.shared() {
                 work.rollback().await;
                 alone = true;
@@ -236,7 +250,7 @@ impl Engine {
 
     /// The event's work inside its transaction (this engine's store is bound to it). With
     /// `apology`, the conversation is skipped and the person gets the short apology.
-    async fn handle_in(&self, inbound: &Inbound, apology: bool) -> Result<Step> {
+    async fn handle_in(&self, inbound: &Inbound, apology: bool, ahead: ReadAhead) -> Result<Step> {
         let is_group = matches!(inbound.chat.kind, ChatKind::Group { .. });
         // Platform-level membership events need no conversation.
         match &inbound.event {
@@ -258,15 +272,19 @@ impl Engine {
             }
             _ => {}
         }
+        let sender = Sender {
+            account: &inbound.account,
+            user_id: &inbound.sender.user_id,
+        };
         let (person, is_new) = self
             .store
-            .touch_person_of(
+            .touch_person_ahead(
                 inbound.platform,
-                &inbound.account,
-                &inbound.sender.user_id,
+                sender,
                 &inbound.sender.private_chat_id,
                 &inbound.sender.display_name,
                 Locale::from_language_tag(inbound.sender.language_code.as_deref()),
+                ahead,
             )
             .await?;
         let ctx = Ctx {

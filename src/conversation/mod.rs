@@ -19,5 +19,5 @@ mod units;
 
 pub use crate::domain::State;
 pub use action::Action;
-pub use engine::{Engine, Guard, render_reply};
+pub use engine::{Engine, Entry, Guard, render_reply};
 pub use reply::{Button, ButtonAction, Reply, Target, Turn};

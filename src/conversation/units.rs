@@ -175,7 +175,7 @@ impl Engine {
             },
             None => None,
         };
-        let children = self.store.children(code).await?;
+        let children = self.store.children_opening(code).await?;
         let pager = Pager::new(children.len(), PAGE, page);
         let mut reply = match &parent {
             Some(p) => Reply::to_sender(Msg::new(&BROWSE_UNDER).arg("unit", p.name.clone())),
@@ -187,10 +187,8 @@ impl Engine {
                 choose(p)?,
             )]);
         }
-        let codes: Vec<&str> = children.iter().map(|u| u.code.as_str()).collect();
-        let with_children = self.store.codes_with_children(&codes).await?;
-        for unit in children.iter().skip(pager.offset()).take(PAGE) {
-            let action = if with_children.contains(unit.code.as_str()) {
+        for (unit, opens) in children.iter().skip(pager.offset()).take(PAGE) {
+            let action = if *opens {
                 Action::Browse(Some(code_of(unit)?), 0)
             } else {
                 choose(unit)?

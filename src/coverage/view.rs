@@ -49,22 +49,20 @@ pub async fn load(
         },
         None => None,
     };
-    let children = store.children(code).await?;
-    let child_codes: Vec<&str> = children.iter().map(|u| u.code.as_str()).collect();
-    let mut codes = child_codes.clone();
+    let children = store.children_opening(code).await?;
+    let mut codes: Vec<&str> = children.iter().map(|(u, _)| u.code.as_str()).collect();
     if let Some(c) = code {
         codes.push(c.as_str());
     }
     let yesterday = day_key(day_before(today(store, tz)));
     let before = store.snapshots_on(&yesterday, &codes).await?;
-    let with_children = store.codes_with_children(&child_codes).await?;
     let mut rows: Vec<Row> = children
         .iter()
-        .map(|u| {
+        .map(|(u, opens)| {
             let figures = Figures::of_unit(u, campaign_target);
             Row {
                 trend: figures.trend(before.get(u.code.as_str()).copied()),
-                has_children: with_children.contains(u.code.as_str()),
+                has_children: *opens,
                 figures,
             }
         })
@@ -85,9 +83,9 @@ pub async fn load(
             let then: Option<Totals> = if !children.is_empty()
                 && children
                     .iter()
-                    .all(|u| before.contains_key(u.code.as_str()))
+                    .all(|(u, _)| before.contains_key(u.code.as_str()))
             {
-                Some(children.iter().fold(Totals::default(), |mut t, u| {
+                Some(children.iter().fold(Totals::default(), |mut t, (u, _)| {
                     let b = before[u.code.as_str()];
                     t.members += b.members;
                     t.confirmed += b.confirmed;

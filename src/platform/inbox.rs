@@ -22,9 +22,9 @@ use anyhow::Result;
 use super::chat_lock::ChatLocks;
 use super::profile::Profiles;
 use super::{Event, Inbound, choices, clean_line};
-use crate::conversation::{Engine, Guard};
+use crate::conversation::{Engine, Entry, Guard};
 use crate::domain::Platform;
-use crate::store::Store;
+use crate::store::{ReadAhead, Sender, Store};
 
 /// How one account's events are taken in.
 #[derive(Clone, Default)]
@@ -279,13 +279,16 @@ struct ClaimGuard {
 
 #[async_trait::async_trait]
 impl Guard for ClaimGuard {
-    async fn enter(&self, store: &Store) -> Result<bool> {
-        let verdict = claim_event(store, &self.claim).await?;
-        let go = matches!(verdict, Claim::Mine);
+    async fn enter(&self, store: &Store, sender: Sender<'_>) -> Result<Entry> {
+        let (verdict, ahead) = claim_event(store, &self.claim, sender).await?;
+        let entry = match verdict {
+            Claim::Mine => Entry::Go(ahead),
+            Claim::Done | Claim::Busy => Entry::Stop,
+        };
         if let Ok(mut v) = self.verdict.lock() {
             *v = Some(verdict);
         }
-        Ok(go)
+        Ok(entry)
     }
 
     /// A claim found handled wrote nothing (neither the claim nor its mark was new).
@@ -298,32 +301,36 @@ impl Guard for ClaimGuard {
 
 /// Claims `claim` (`prefix.key`) inside the event's transaction (`store` is bound to it):
 /// the claim and its `.done` mark are written together, so they commit with the event's
-/// work, or neither does. A claim without its mark was left by an earlier version that
-/// claimed before handling: it is respected for [`CLAIM_LEASE_MS`] (that attempt may still
-/// be running), then taken over.
-async fn claim_event(store: &Store, claim: &str) -> Result<Claim> {
+/// work, or neither does; the same round trip reads the sender's row ahead for the engine.
+/// A claim without its mark was left by an earlier version that claimed before handling:
+/// it is respected for [`CLAIM_LEASE_MS`] (that attempt may still be running), then taken
+/// over.
+async fn claim_event(store: &Store, claim: &str, sender: Sender<'_>) -> Result<(Claim, ReadAhead)> {
     let now = store.now().to_string();
     let done = format!("{claim}.done");
-    match store.kv_insert_pair(claim, &done, &now).await? {
-        2 => return Ok(Claim::Mine),
-        0 => return Ok(Claim::Done),
+    let (new, ahead) = store
+        .kv_insert_pair_reading(claim, &done, &now, sender)
+        .await?;
+    match new {
+        2 => return Ok((Claim::Mine, ahead)),
+        0 => return Ok((Claim::Done, ahead)),
         // Only the mark was new: an unfinished claim of an earlier attempt.
         _ => {}
     }
     let Some(held) = store.kv_get(claim).await? else {
-        return Ok(Claim::Busy);
+        return Ok((Claim::Busy, ahead));
     };
     let since = held.parse::<i64>().unwrap_or(0);
     if store.now() - since < CLAIM_LEASE_MS {
-        return Ok(Claim::Busy);
+        return Ok((Claim::Busy, ahead));
     }
     if store.kv_replace(claim, &held, &now).await? {
         tracing::warn!(
             claim,
             "taking over a webhook event an earlier attempt did not finish"
         );
-        Ok(Claim::Mine)
+        Ok((Claim::Mine, ahead))
     } else {
-        Ok(Claim::Busy)
+        Ok((Claim::Busy, ahead))
     }
 }

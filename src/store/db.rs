@@ -22,7 +22,7 @@ use crate::clock::{Millis, SharedClock};
 use crate::domain::{PersonId, State};
 
 /// Which database is behind the pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// SQLite in WAL mode: the embedded default, one writer at a time.
     Sqlite,

@@ -25,20 +25,6 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Writes `a` and `b` with `value` where they are new, in one statement; how many were
-    /// (claims a webhook event and marks it handled, inside the event's transaction).
-    pub async fn kv_insert_pair(&self, a: &str, b: &str, value: &str) -> Result<u64> {
-        let r = sqlx::query(
-            "INSERT INTO kv (key, value) VALUES ($1, $3), ($2, $3) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(a)
-        .bind(b)
-        .bind(value)
-        .execute(self.pool())
-        .await?;
-        Ok(r.rows_affected())
-    }
-
     /// Replaces `key`'s value only while it is still `old`; whether it was (takes over a
     /// claim atomically).
     pub async fn kv_replace(&self, key: &str, old: &str, new: &str) -> Result<bool> {

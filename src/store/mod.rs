@@ -29,7 +29,7 @@ pub use broadcasts::{Audience, Broadcast, Queued, ReachPlan, Stopped};
 pub use db::{Backend, MigrationStatus, OUTBOX_CHANNEL, Store, Tx, Undone, Work};
 pub use leaders::InviteError;
 pub use outbox::{Completion, Enqueued, Handed, Mark, NewOutboxItem, OutboxRow, Priority};
-pub use people::Person;
+pub use people::{Person, ReadAhead, Sender};
 pub use reminders::{ReminderCandidate, ReminderPlan};
 pub use units::{ImportSummary, Unit, UnitRow};
 

@@ -3,8 +3,9 @@
 //! unit counters in the same transaction.
 
 use anyhow::{Context, Result, anyhow, bail};
+use futures::TryStreamExt;
 use rand::Rng;
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::{AssertSqlSafe, FromRow, Row};
 
 use super::units::Counters;
 use super::{Store, Tx};
@@ -218,7 +219,120 @@ fn new_ref_code() -> String {
         .collect()
 }
 
+/// Whom an event's transaction reads first: its sender.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    /// The account the event is for.
+    pub account: &'a AccountId,
+    /// The sender's platform user id.
+    pub user_id: &'a str,
+}
+
+/// A sender's row as the statement that claimed their event read it (found or not), in the
+/// event's transaction and (on PostgreSQL) locked like [`Store::touch_person_ahead`] locks
+/// it: that function takes it instead of reading the row again.
+#[derive(Default)]
+pub struct ReadAhead(Option<(String, String, Option<PersonRow>)>);
+
+impl ReadAhead {
+    /// Nothing read ahead: the person is read when touched.
+    pub fn nothing() -> ReadAhead {
+        ReadAhead(None)
+    }
+
+    /// The row read for `account`/`user_id`, if that is whom it was read for.
+    fn take_for(self, account: &str, user_id: &str) -> Option<Option<PersonRow>> {
+        self.0
+            .filter(|(a, u, _)| a == account && u == user_id)
+            .map(|(_, _, row)| row)
+    }
+}
+
+/// The locking clause of the person read that starts an event: on PostgreSQL the row is
+/// locked for the event's transaction (two events of one person take turns).
+fn person_lock(backend: super::Backend) -> &'static str {
+    match backend {
+        super::Backend::Postgres => " FOR NO KEY UPDATE",
+        super::Backend::Sqlite => "",
+    }
+}
+
 impl Store {
+    /// Writes the keys `a` and `b` with `value` where they are new (how many were: claims a
+    /// webhook event and marks it handled, inside the event's transaction) and reads
+    /// `sender`'s row ahead for [`Store::touch_person_ahead`], in one round trip: the claim
+    /// and the person read that start every webhook event.
+    /// On PostgreSQL one statement (the claim in a `WITH`); on SQLite two statements sent
+    /// together, which only its driver runs in one call.
+    pub async fn kv_insert_pair_reading(
+        &self,
+        a: &str,
+        b: &str,
+        value: &str,
+        sender: Sender<'_>,
+    ) -> Result<(u64, ReadAhead)> {
+        const CLAIM: &str =
+            "INSERT INTO kv (key, value) VALUES ($1, $3), ($2, $3) ON CONFLICT (key) DO NOTHING";
+        let backend = self.backend();
+        static SQL: super::Built<super::Backend> = std::sync::LazyLock::new(Default::default);
+        let sql = super::built(&SQL, backend, || {
+            let read = format!(
+                "SELECT {PERSON_COLUMNS} FROM people WHERE account = $4 AND platform_user_id = $5{}",
+                person_lock(backend)
+            );
+            match backend {
+                super::Backend::Postgres => format!(
+                    "WITH claimed AS ({CLAIM} RETURNING 1) \
+                     SELECT (SELECT COUNT(*) FROM claimed) AS claimed, p.* \
+                     FROM (SELECT 1) AS one LEFT JOIN ({read}) AS p ON TRUE"
+                ),
+                super::Backend::Sqlite => format!("{CLAIM}; {read}"),
+            }
+        });
+        let query = sqlx::query(AssertSqlSafe(&*sql))
+            .bind(a)
+            .bind(b)
+            .bind(value)
+            .bind(sender.account.as_str())
+            .bind(sender.user_id);
+        let (claimed, row) = match backend {
+            super::Backend::Postgres => {
+                let row = query.fetch_one(self.pool()).await?;
+                let claimed: i64 = row.try_get("claimed")?;
+                let found: Option<PersonId> = row.try_get("id")?;
+                let person = match found {
+                    Some(_) => Some(PersonRow::from_row(&row)?),
+                    None => None,
+                };
+                (claimed as u64, person)
+            }
+            super::Backend::Sqlite => {
+                // sqlx deprecates several statements in one query because only SQLite runs
+                // them; this branch is SQLite's own.
+                #[allow(deprecated)]
+                let results: Vec<_> = query.fetch_many(self.pool()).try_collect().await?;
+                let mut claimed = None;
+                let mut person = None;
+                for result in results {
+                    match result {
+                        // The first result is the claim's (the read's repeats its count).
+                        sqlx::Either::Left(done) => {
+                            claimed.get_or_insert(done.rows_affected());
+                        }
+                        sqlx::Either::Right(row) => person = Some(PersonRow::from_row(&row)?),
+                    }
+                }
+                (claimed.unwrap_or(0), person)
+            }
+        };
+        let ahead = (
+            sender.account.as_str().to_string(),
+            sender.user_id.to_string(),
+            row,
+        );
+        Ok((claimed, ReadAhead(Some(ahead))))
+    }
+
     /// [`Store::touch_person_of`] for the single account of `platform` (named after it).
     pub async fn touch_person(
         &self,
@@ -245,6 +359,30 @@ impl Store {
         display_name: &str,
         locale: Locale,
     ) -> Result<(Person, bool)> {
+        let sender = Sender { account, user_id };
+        self.touch_person_ahead(
+            platform,
+            sender,
+            chat_id,
+            display_name,
+            locale,
+            ReadAhead::nothing(),
+        )
+        .await
+    }
+
+    /// [`Store::touch_person_of`], with the row `ahead` when it was read ahead for `sender`
+    /// in this transaction ([`Store::kv_insert_pair_reading`]).
+    pub async fn touch_person_ahead(
+        &self,
+        platform: Platform,
+        sender: Sender<'_>,
+        chat_id: &str,
+        display_name: &str,
+        locale: Locale,
+        ahead: ReadAhead,
+    ) -> Result<(Person, bool)> {
+        let Sender { account, user_id } = sender;
         let now = self.now();
         let name: String = display_name.chars().take(128).collect();
         // The person everyone already knows: read and locked for the event's transaction
@@ -252,18 +390,20 @@ impl Store {
         // inbound time is a minute old. An UPDATE changes indexed columns, so each one is a
         // new row version in every index of `people`: most events of a conversation (a burst
         // of presses) write nothing here.
-        let lock = match self.backend() {
-            super::Backend::Postgres => " FOR NO KEY UPDATE",
-            super::Backend::Sqlite => "",
+        let found = match ahead.take_for(account.as_str(), user_id) {
+            Some(row) => row,
+            None => {
+                let sql = format!(
+                    "SELECT {PERSON_COLUMNS} FROM people WHERE account = $1 AND platform_user_id = $2{}",
+                    person_lock(self.backend())
+                );
+                sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
+                    .bind(account.as_str())
+                    .bind(user_id)
+                    .fetch_optional(self.pool())
+                    .await?
+            }
         };
-        let sql = format!(
-            "SELECT {PERSON_COLUMNS} FROM people WHERE account = $1 AND platform_user_id = $2{lock}"
-        );
-        let found = sqlx::query_as::<_, PersonRow>(AssertSqlSafe(sql))
-            .bind(account.as_str())
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await?;
         if let Some(row) = found {
             let mut person = Person::try_from(row)?;
             let stale =

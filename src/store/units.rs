@@ -112,6 +112,15 @@ fn parse_units(rows: Vec<UnitStored>) -> Result<Vec<Unit>> {
 const UNIT_COLUMNS: &str = "code, name, parent_code, kind, population, target, depth, path, \
      members, confirmed, verified, reported, sub_members, sub_confirmed, sub_verified, sub_reported";
 
+/// [`UNIT_COLUMNS`] of the table named `alias` in a query.
+fn unit_columns_of(alias: &str) -> String {
+    UNIT_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One row of an import file, already parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitRow {
@@ -171,6 +180,37 @@ impl Store {
             None => q,
         };
         parse_units(q.fetch_all(self.pool()).await?)
+    }
+
+    /// The units directly below `code` (or the top units when `None`), by name, each with
+    /// whether units are below it (it opens rather than being chosen): one statement.
+    pub async fn children_opening(&self, code: Option<&UnitCode>) -> Result<Vec<(Unit, bool)>> {
+        #[derive(FromRow)]
+        struct Opening {
+            #[sqlx(flatten)]
+            unit: UnitStored,
+            opens: i64,
+        }
+        let below = match code {
+            Some(_) => "u.parent_code = $1",
+            None => "u.parent_code IS NULL",
+        };
+        let sql = format!(
+            "SELECT {}, CAST(CASE WHEN EXISTS (SELECT 1 FROM units c WHERE c.parent_code = u.code) \
+             THEN 1 ELSE 0 END AS BIGINT) AS opens FROM units u WHERE {below} \
+             ORDER BY u.name_folded, u.code",
+            unit_columns_of("u")
+        );
+        let q = sqlx::query_as::<_, Opening>(AssertSqlSafe(sql));
+        let q = match code {
+            Some(c) => q.bind(c.to_string()),
+            None => q,
+        };
+        q.fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(|row| Ok((Unit::try_from(row.unit)?, row.opens != 0)))
+            .collect()
     }
 
     /// Whether any unit is imported. Once there are units there always are (units are
@@ -635,34 +675,6 @@ fn compute_paths(
         }
     }
     Ok(paths)
-}
-
-impl Store {
-    /// Which of `codes` have units below them.
-    pub async fn codes_with_children(
-        &self,
-        codes: &[&str],
-    ) -> Result<std::collections::HashSet<String>> {
-        let mut out = std::collections::HashSet::new();
-        for chunk in codes.chunks(200) {
-            if chunk.is_empty() {
-                continue;
-            }
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT DISTINCT parent_code FROM units WHERE parent_code IN ({})",
-                marks.join(",")
-            );
-            let mut q = sqlx::query_as::<_, (String,)>(AssertSqlSafe(sql));
-            for c in chunk {
-                q = q.bind(c.to_string());
-            }
-            for (c,) in q.fetch_all(self.pool()).await? {
-                out.insert(c);
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

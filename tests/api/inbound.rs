@@ -691,8 +691,12 @@ struct Refuse {
 
 #[async_trait::async_trait]
 impl bluezone_bot::conversation::Guard for Refuse {
-    async fn enter(&self, _store: &Store) -> anyhow::Result<bool> {
-        Ok(false)
+    async fn enter(
+        &self,
+        _store: &Store,
+        _sender: bluezone_bot::store::Sender<'_>,
+    ) -> anyhow::Result<bluezone_bot::conversation::Entry> {
+        Ok(bluezone_bot::conversation::Entry::Stop)
     }
 
     fn wrote_nothing(&self) -> bool {
@@ -885,6 +889,104 @@ async fn a_groups_turns_are_written_together_when_its_last_work_commits() {
 
     // Outside a work there is no turn to queue.
     assert!(store.queue_turn(None, vec![text_to("4", "x")]).is_err());
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// A webhook event's claim reads its sender in the same round trip: the claim counts as
+/// before (2 new, 0 handled before, 1 an earlier attempt's claim without its mark), the row
+/// read ahead is the one the touch returns (a new sender: none, and the touch creates them),
+/// a row read for someone else is not taken, and on PostgreSQL the read locks the row for
+/// the event's transaction as the touch does (two events of one person take turns).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
+    use bluezone_bot::domain::{AccountId, Locale};
+    use bluezone_bot::store::Sender;
+
+    let (db, store) = fresh_store().await;
+    let account = AccountId::of_platform(Platform::Telegram);
+    let known = Sender {
+        account: &account,
+        user_id: "1",
+    };
+    let (person, _) = store
+        .touch_person_of(Platform::Telegram, &account, "1", "1", "P", Locale::Vi)
+        .await
+        .expect("person");
+    let touch = |store: Store, sender: Sender<'static>, ahead| async move {
+        store
+            .touch_person_ahead(
+                Platform::Telegram,
+                sender,
+                sender.user_id,
+                "P",
+                Locale::Vi,
+                ahead,
+            )
+            .await
+            .expect("touch")
+    };
+    let account: &'static AccountId = Box::leak(Box::new(account));
+    let sender = |user_id: &'static str| Sender { account, user_id };
+
+    let work = store.work_alone().await.expect("work");
+    let bound = work.store().clone();
+    let claim = |key: &'static str, who| {
+        let bound = bound.clone();
+        async move {
+            bound
+                .kv_insert_pair_reading(key, &format!("{key}.done"), "5", who)
+                .await
+                .expect("claim")
+        }
+    };
+    let (new, ahead) = claim("c.1", known).await;
+    assert_eq!(new, 2);
+    assert_eq!(
+        touch(bound.clone(), sender("1"), ahead).await,
+        (person.clone(), false)
+    );
+    assert_eq!(claim("c.1", known).await.0, 0, "handled before");
+    bound.kv_delete("c.1.done").await.expect("delete");
+    assert_eq!(claim("c.1", known).await.0, 1, "a claim without its mark");
+    // Someone new: nothing is found ahead, and the touch creates them.
+    let (new, ahead) = claim("c.2", sender("2")).await;
+    assert_eq!(new, 2);
+    let (newcomer, is_new) = touch(bound.clone(), sender("2"), ahead).await;
+    assert!(is_new);
+    assert_eq!(newcomer.platform_user_id, "2");
+    // A row read ahead for someone else is not taken for the sender.
+    let (_, ahead) = claim("c.3", known).await;
+    let (third, is_new) = touch(bound.clone(), sender("3"), ahead).await;
+    assert!(is_new);
+    assert_eq!(third.platform_user_id, "3");
+
+    if db.is_postgres() {
+        // Another event of person 1 waits for this transaction before it reads them.
+        let other = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let work = store.work_alone().await.expect("work");
+                let read = work
+                    .store()
+                    .kv_insert_pair_reading("c.4", "c.4.done", "5", sender("1"))
+                    .await
+                    .expect("claim");
+                work.rollback().await;
+                read.0
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!other.is_finished(), "the second read waited for the lock");
+        work.commit().await.expect("commit");
+        assert_eq!(other.await.expect("task"), 2);
+    } else {
+        work.commit().await.expect("commit");
+    }
+    assert_eq!(
+        store.kv_get("c.2.done").await.expect("kv").as_deref(),
+        Some("5")
+    );
     store.close().await;
     db.drop_db().await;
 }
