@@ -308,9 +308,7 @@ impl Guard for ClaimGuard {
 async fn claim_event(store: &Store, claim: &str, sender: Sender<'_>) -> Result<(Claim, ReadAhead)> {
     let now = store.now().to_string();
     let done = format!("{claim}.done");
-    let (new, ahead) = store
-        .kv_insert_pair_reading(claim, &done, &now, sender)
-        .await?;
+    let (new, ahead) = store.claim_reading(claim, &done, sender).await?;
     match new {
         2 => return Ok((Claim::Mine, ahead)),
         0 => return Ok((Claim::Done, ahead)),

@@ -17,6 +17,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Either, Execute, Executor, SqlStr, Trans
 use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use super::outbox::{Enqueued, NewOutboxItem};
+use super::people::{ClaimFound, ClaimRead, claim_reads_in};
 use super::turns::Turns;
 use crate::clock::{Millis, SharedClock};
 use crate::domain::{PersonId, State};
@@ -129,7 +130,16 @@ struct Bound {
     gate: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
     /// Its works' turns, written just before it commits ([`Store::queue_turn`]).
     turns: std::sync::Mutex<Turns>,
+    /// Its works' webhook claims waiting for the connection: whoever takes it next runs
+    /// them all ([`Store::claim_read_combined`]).
+    claims: std::sync::Mutex<Vec<WaitingClaim>>,
 }
+
+/// A claim waiting in [`Bound::claims`], and where its finding goes.
+type WaitingClaim = (
+    ClaimRead,
+    tokio::sync::oneshot::Sender<Result<ClaimFound, String>>,
+);
 
 /// The works of one transaction.
 #[derive(Debug, Clone, Copy)]
@@ -568,6 +578,59 @@ impl Store {
         }
     }
 
+    /// Runs a webhook claim and sender read ([`Store::claim_reading`]). In a work, the claim
+    /// waits with the other works' of its group for the transaction's connection, and the
+    /// work that takes it runs every claim waiting, in one round trip, and hands each its
+    /// finding: the others need not take the connection at all. (Works join a group together
+    /// and start with their claim, so a group's claims mostly go in one or two statements.)
+    /// A failure reaches every claim of the batch: in a shared group they all run again
+    /// alone.
+    pub(super) async fn claim_read_combined(&self, read: ClaimRead) -> Result<ClaimFound> {
+        let value = self.now().to_string();
+        let member = match &self.bound {
+            Some(member) if !member.holding.load(Ordering::Relaxed) => member,
+            _ => {
+                let mut conn = self.pool.acquire().await?;
+                let mut found = claim_reads_in(self.backend, &mut conn, &value, &[read]).await?;
+                return found.pop().context("a claim found nothing");
+            }
+        };
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        member.bound.waiting_claims().push((read, tx));
+        // Only the wait for the connection races the finding: settling the transaction is
+        // not cut short.
+        let guard = tokio::select! {
+            biased;
+            found = &mut rx => return taken(found),
+            guard = member.bound.tx.clone().lock_owned() => guard,
+        };
+        let conn = member.bound.settled(guard).await;
+        let batch = std::mem::take(&mut *member.bound.waiting_claims());
+        if !batch.is_empty() {
+            let (reads, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let found = match conn {
+                Ok(mut conn) => claim_reads_in(self.backend, &mut conn, &value, &reads).await,
+                Err(e) => Err(e),
+            };
+            match found {
+                Ok(found) => {
+                    for (reply, found) in replies.into_iter().zip(found) {
+                        let _ = reply.send(Ok(found));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(format!("{e:#}")));
+                    }
+                }
+            }
+            member.pass().await;
+        } else {
+            drop(conn);
+        }
+        taken(rx.await)
+    }
+
     /// Queues an inbound event's turn in its work (this store is bound to it): the person's
     /// new state, if it changed, and the replies. They are written when the work's
     /// transaction commits, with the turns of every work sharing it (see
@@ -667,6 +730,19 @@ impl Work {
 }
 
 /// The connection of a work's transaction, held by one query or one [`Tx`] at a time.
+/// A claim's finding as another work of its group handed it over.
+fn taken(
+    found: Result<Result<ClaimFound, String>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<ClaimFound> {
+    match found {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(e)) => Err(anyhow::anyhow!("the group's claims failed: {e}")),
+        Err(_) => Err(anyhow::anyhow!(
+            "the work running the group's claims stopped"
+        )),
+    }
+}
+
 type BoundConn =
     OwnedMappedMutexGuard<Option<Transaction<'static, Any>>, Transaction<'static, Any>>;
 
@@ -686,7 +762,12 @@ impl Bound {
             turn: std::sync::Mutex::new(None),
             gate: std::sync::Mutex::new(None),
             turns: std::sync::Mutex::new(Turns::default()),
+            claims: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    fn waiting_claims(&self) -> std::sync::MutexGuard<'_, Vec<WaitingClaim>> {
+        self.claims.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn group(&self) -> std::sync::MutexGuard<'_, Group> {
@@ -764,6 +845,14 @@ impl Bound {
     /// Waits for the transaction's connection.
     async fn lock(&self) -> Result<BoundConn> {
         let guard = self.tx.clone().lock_owned().await;
+        self.settled(guard).await
+    }
+
+    /// The connection behind `guard`, its transaction settled.
+    async fn settled(
+        &self,
+        guard: OwnedMutexGuard<Option<Transaction<'static, Any>>>,
+    ) -> Result<BoundConn> {
         let mut conn = OwnedMutexGuard::try_map(guard, Option::as_mut)
             .map_err(|_| anyhow::anyhow!("the work was already finished"))?;
         self.settle(&mut conn).await?;

@@ -101,8 +101,8 @@ impl Person {
 
 /// A `people` row as stored (flags are BIGINT 0/1, the state is JSON); it never leaves the
 /// store: [`Person::try_from`] parses it.
-#[derive(FromRow)]
-struct PersonRow {
+#[derive(FromRow, Clone)]
+pub(super) struct PersonRow {
     id: PersonId,
     platform: String,
     account: String,
@@ -232,7 +232,7 @@ pub struct Sender<'a> {
 /// event's transaction and (on PostgreSQL) locked like [`Store::touch_person_ahead`] locks
 /// it: that function takes it instead of reading the row again.
 #[derive(Default)]
-pub struct ReadAhead(Option<(String, String, Option<PersonRow>)>);
+pub struct ReadAhead(Option<Box<(String, String, Option<PersonRow>)>>);
 
 impl ReadAhead {
     /// Nothing read ahead: the person is read when touched.
@@ -243,9 +243,143 @@ impl ReadAhead {
     /// The row read for `account`/`user_id`, if that is whom it was read for.
     fn take_for(self, account: &str, user_id: &str) -> Option<Option<PersonRow>> {
         self.0
-            .filter(|(a, u, _)| a == account && u == user_id)
-            .map(|(_, _, row)| row)
+            .filter(|ahead| ahead.0 == account && ahead.1 == user_id)
+            .map(|ahead| ahead.2)
     }
+}
+
+/// One event's webhook claim and sender read ([`Store::claim_reading`]), as it waits to
+/// go with the other works' of its group.
+pub(super) struct ClaimRead {
+    /// The claim's key.
+    pub claim: String,
+    /// Its mark, written with it.
+    pub done: String,
+    /// The sender's account.
+    pub account: String,
+    /// The sender's platform user id.
+    pub user_id: String,
+}
+
+/// What a [`ClaimRead`] found: how many of its two keys were new, and the sender's row.
+pub(super) type ClaimFound = (u64, Option<PersonRow>);
+
+/// The most claims one statement carries (a SQLite group's most works); more go in several.
+const CLAIM_READS_MAX: usize = 64;
+
+/// The statement of `n` claims and sender reads (`n` a power of two): `$1` is the time
+/// written, then four parameters per claim (its key, its mark, the sender's account and
+/// user id). The new keys come back (PostgreSQL: as a JSON list in the column `claimed` of
+/// every row), then the senders' rows (locked as [`person_lock`] says).
+fn claim_reads_sql(backend: super::Backend, n: usize) -> String {
+    let keys: Vec<String> = (0..n)
+        .map(|i| format!("(${}, $1), (${}, $1)", 2 + 4 * i, 3 + 4 * i))
+        .collect();
+    let who: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "(account = ${} AND platform_user_id = ${})",
+                4 + 4 * i,
+                5 + 4 * i
+            )
+        })
+        .collect();
+    let claim = format!(
+        "INSERT INTO kv (key, value) VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key",
+        keys.join(", ")
+    );
+    let read = format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE {}{}",
+        who.join(" OR "),
+        person_lock(backend)
+    );
+    match backend {
+        super::Backend::Postgres => format!(
+            "WITH claimed AS ({claim}) \
+             SELECT (SELECT CAST(json_agg(key) AS TEXT) FROM claimed) AS claimed, p.* \
+             FROM (SELECT 1) AS one LEFT JOIN ({read}) AS p ON TRUE"
+        ),
+        super::Backend::Sqlite => format!("{claim}; {read}"),
+    }
+}
+
+/// Runs `reads` on `conn` (in a work's transaction), [`CLAIM_READS_MAX`] per round trip,
+/// each statement padded to a power of two claims with copies of its last one (a key
+/// written twice is new once). A key claimed twice in one batch (two deliveries of one
+/// event in one group) is new for the first only.
+pub(super) async fn claim_reads_in(
+    backend: super::Backend,
+    conn: &mut sqlx::AnyConnection,
+    value: &str,
+    reads: &[ClaimRead],
+) -> Result<Vec<ClaimFound>> {
+    static SQL: super::Built<(super::Backend, usize)> = std::sync::LazyLock::new(Default::default);
+    let mut found = Vec::with_capacity(reads.len());
+    for chunk in reads.chunks(CLAIM_READS_MAX) {
+        let Some(last) = chunk.last() else { continue };
+        let n = chunk.len().next_power_of_two();
+        let sql = super::built(&SQL, (backend, n), || claim_reads_sql(backend, n));
+        let mut query = sqlx::query(AssertSqlSafe(&*sql)).bind(value);
+        for read in chunk
+            .iter()
+            .chain(std::iter::repeat_n(last, n - chunk.len()))
+        {
+            query = query
+                .bind(read.claim.as_str())
+                .bind(read.done.as_str())
+                .bind(read.account.as_str())
+                .bind(read.user_id.as_str());
+        }
+        let mut new_keys = std::collections::HashSet::new();
+        let mut rows = Vec::new();
+        match backend {
+            super::Backend::Postgres => {
+                for row in query.fetch_all(&mut *conn).await? {
+                    if new_keys.is_empty() {
+                        let claimed: Option<String> = row.try_get("claimed")?;
+                        if let Some(list) = claimed {
+                            let keys: Vec<String> =
+                                serde_json::from_str(&list).context("reading the claimed keys")?;
+                            new_keys.extend(keys);
+                        }
+                    }
+                    let id: Option<PersonId> = row.try_get("id")?;
+                    if id.is_some() {
+                        rows.push(PersonRow::from_row(&row)?);
+                    }
+                }
+            }
+            super::Backend::Sqlite => {
+                // sqlx deprecates several statements in one query because only SQLite runs
+                // them; this branch is SQLite's own. The claims' keys come first, then (after
+                // the claims' result) the senders' rows.
+                #[allow(deprecated)]
+                let results: Vec<_> = query.fetch_many(&mut *conn).try_collect().await?;
+                let mut claims_done = false;
+                for result in results {
+                    match result {
+                        sqlx::Either::Left(_) => claims_done = true,
+                        sqlx::Either::Right(row) if !claims_done => {
+                            new_keys.insert(row.try_get::<String, _>(0)?);
+                        }
+                        sqlx::Either::Right(row) => rows.push(PersonRow::from_row(&row)?),
+                    }
+                }
+            }
+        }
+        for read in chunk {
+            let new = [&read.claim, &read.done]
+                .into_iter()
+                .filter(|key| new_keys.remove(key.as_str()))
+                .count() as u64;
+            let row = rows
+                .iter()
+                .find(|r| r.account == read.account && r.platform_user_id == read.user_id)
+                .cloned();
+            found.push((new, row));
+        }
+    }
+    Ok(found)
 }
 
 /// The locking clause of the person read that starts an event: on PostgreSQL the row is
@@ -258,79 +392,32 @@ fn person_lock(backend: super::Backend) -> &'static str {
 }
 
 impl Store {
-    /// Writes the keys `a` and `b` with `value` where they are new (how many were: claims a
-    /// webhook event and marks it handled, inside the event's transaction) and reads
-    /// `sender`'s row ahead for [`Store::touch_person_ahead`], in one round trip: the claim
-    /// and the person read that start every webhook event.
-    /// On PostgreSQL one statement (the claim in a `WITH`); on SQLite two statements sent
-    /// together, which only its driver runs in one call.
-    pub async fn kv_insert_pair_reading(
+    /// Writes the keys `claim` and `done` with the current time where they are new (how
+    /// many were: claims a webhook event and marks it handled, inside the event's
+    /// transaction) and reads `sender`'s row ahead for [`Store::touch_person_ahead`]. In a
+    /// work, the claims of the group's works that wait for the connection go together, in
+    /// one round trip ([`Store::claim_read_combined`]): on PostgreSQL one statement (the
+    /// claims in a `WITH`), on SQLite two statements sent together, which only its driver
+    /// runs in one call.
+    pub async fn claim_reading(
         &self,
-        a: &str,
-        b: &str,
-        value: &str,
+        claim: &str,
+        done: &str,
         sender: Sender<'_>,
     ) -> Result<(u64, ReadAhead)> {
-        const CLAIM: &str =
-            "INSERT INTO kv (key, value) VALUES ($1, $3), ($2, $3) ON CONFLICT (key) DO NOTHING";
-        let backend = self.backend();
-        static SQL: super::Built<super::Backend> = std::sync::LazyLock::new(Default::default);
-        let sql = super::built(&SQL, backend, || {
-            let read = format!(
-                "SELECT {PERSON_COLUMNS} FROM people WHERE account = $4 AND platform_user_id = $5{}",
-                person_lock(backend)
-            );
-            match backend {
-                super::Backend::Postgres => format!(
-                    "WITH claimed AS ({CLAIM} RETURNING 1) \
-                     SELECT (SELECT COUNT(*) FROM claimed) AS claimed, p.* \
-                     FROM (SELECT 1) AS one LEFT JOIN ({read}) AS p ON TRUE"
-                ),
-                super::Backend::Sqlite => format!("{CLAIM}; {read}"),
-            }
-        });
-        let query = sqlx::query(AssertSqlSafe(&*sql))
-            .bind(a)
-            .bind(b)
-            .bind(value)
-            .bind(sender.account.as_str())
-            .bind(sender.user_id);
-        let (claimed, row) = match backend {
-            super::Backend::Postgres => {
-                let row = query.fetch_one(self.pool()).await?;
-                let claimed: i64 = row.try_get("claimed")?;
-                let found: Option<PersonId> = row.try_get("id")?;
-                let person = match found {
-                    Some(_) => Some(PersonRow::from_row(&row)?),
-                    None => None,
-                };
-                (claimed as u64, person)
-            }
-            super::Backend::Sqlite => {
-                // sqlx deprecates several statements in one query because only SQLite runs
-                // them; this branch is SQLite's own.
-                #[allow(deprecated)]
-                let results: Vec<_> = query.fetch_many(self.pool()).try_collect().await?;
-                let mut claimed = None;
-                let mut person = None;
-                for result in results {
-                    match result {
-                        // The first result is the claim's (the read's repeats its count).
-                        sqlx::Either::Left(done) => {
-                            claimed.get_or_insert(done.rows_affected());
-                        }
-                        sqlx::Either::Right(row) => person = Some(PersonRow::from_row(&row)?),
-                    }
-                }
-                (claimed.unwrap_or(0), person)
-            }
+        let read = ClaimRead {
+            claim: claim.to_string(),
+            done: done.to_string(),
+            account: sender.account.as_str().to_string(),
+            user_id: sender.user_id.to_string(),
         };
+        let (new, row) = self.claim_read_combined(read).await?;
         let ahead = (
             sender.account.as_str().to_string(),
             sender.user_id.to_string(),
             row,
         );
-        Ok((claimed, ReadAhead(Some(ahead))))
+        Ok((new, ReadAhead(Some(Box::new(ahead)))))
     }
 
     /// [`Store::touch_person_of`] for the single account of `platform` (named after it).

@@ -904,13 +904,11 @@ async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
     use bluezone_bot::store::Sender;
 
     let (db, store) = fresh_store().await;
-    let account = AccountId::of_platform(Platform::Telegram);
-    let known = Sender {
-        account: &account,
-        user_id: "1",
-    };
+    let account: &'static AccountId =
+        Box::leak(Box::new(AccountId::of_platform(Platform::Telegram)));
+    let sender = |user_id: &'static str| Sender { account, user_id };
     let (person, _) = store
-        .touch_person_of(Platform::Telegram, &account, "1", "1", "P", Locale::Vi)
+        .touch_person_of(Platform::Telegram, account, "1", "1", "P", Locale::Vi)
         .await
         .expect("person");
     let touch = |store: Store, sender: Sender<'static>, ahead| async move {
@@ -926,8 +924,6 @@ async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
             .await
             .expect("touch")
     };
-    let account: &'static AccountId = Box::leak(Box::new(account));
-    let sender = |user_id: &'static str| Sender { account, user_id };
 
     let work = store.work_alone().await.expect("work");
     let bound = work.store().clone();
@@ -935,20 +931,24 @@ async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
         let bound = bound.clone();
         async move {
             bound
-                .kv_insert_pair_reading(key, &format!("{key}.done"), "5", who)
+                .claim_reading(key, &format!("{key}.done"), who)
                 .await
                 .expect("claim")
         }
     };
-    let (new, ahead) = claim("c.1", known).await;
+    let (new, ahead) = claim("c.1", sender("1")).await;
     assert_eq!(new, 2);
     assert_eq!(
         touch(bound.clone(), sender("1"), ahead).await,
         (person.clone(), false)
     );
-    assert_eq!(claim("c.1", known).await.0, 0, "handled before");
+    assert_eq!(claim("c.1", sender("1")).await.0, 0, "handled before");
     bound.kv_delete("c.1.done").await.expect("delete");
-    assert_eq!(claim("c.1", known).await.0, 1, "a claim without its mark");
+    assert_eq!(
+        claim("c.1", sender("1")).await.0,
+        1,
+        "a claim without its mark"
+    );
     // Someone new: nothing is found ahead, and the touch creates them.
     let (new, ahead) = claim("c.2", sender("2")).await;
     assert_eq!(new, 2);
@@ -956,7 +956,7 @@ async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
     assert!(is_new);
     assert_eq!(newcomer.platform_user_id, "2");
     // A row read ahead for someone else is not taken for the sender.
-    let (_, ahead) = claim("c.3", known).await;
+    let (_, ahead) = claim("c.3", sender("1")).await;
     let (third, is_new) = touch(bound.clone(), sender("3"), ahead).await;
     assert!(is_new);
     assert_eq!(third.platform_user_id, "3");
@@ -969,7 +969,7 @@ async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
                 let work = store.work_alone().await.expect("work");
                 let read = work
                     .store()
-                    .kv_insert_pair_reading("c.4", "c.4.done", "5", sender("1"))
+                    .claim_reading("c.4", "c.4.done", sender("1"))
                     .await
                     .expect("claim");
                 work.rollback().await;
@@ -983,10 +983,120 @@ async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
     } else {
         work.commit().await.expect("commit");
     }
-    assert_eq!(
-        store.kv_get("c.2.done").await.expect("kv").as_deref(),
-        Some("5")
-    );
+    assert!(store.kv_get("c.2.done").await.expect("kv").is_some());
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// The claims of a group's works that wait for its connection go together, in one round
+/// trip (counted on PostgreSQL by a statement trigger), and each gets its own finding: its
+/// sender's row, and a key delivered twice in one group is new for one of them only (the
+/// other learns the event was handled).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_waiting_claims_go_together_and_each_gets_its_own() {
+    use bluezone_bot::domain::{AccountId, Locale};
+    use bluezone_bot::store::Sender;
+
+    let (db, store) = fresh_store().await;
+    let account: &'static AccountId =
+        Box::leak(Box::new(AccountId::of_platform(Platform::Telegram)));
+    for id in ["1", "2"] {
+        store
+            .touch_person_of(Platform::Telegram, account, id, id, id, Locale::Vi)
+            .await
+            .expect("person");
+    }
+    if db.is_postgres() {
+        sql(
+            &db.url,
+            &[
+                "CREATE TABLE bz_claims (n BIGINT)",
+                "CREATE FUNCTION bz_count() RETURNS trigger AS $$ BEGIN INSERT INTO bz_claims VALUES (1); RETURN NULL; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER bz_count AFTER INSERT ON kv FOR EACH STATEMENT EXECUTE FUNCTION bz_count()",
+            ],
+        )
+        .await;
+    }
+    // Four works of one group; the first holds the connection while the others queue their
+    // claims (two of them for one event).
+    let works = [
+        store.work().await.expect("work"),
+        store.work().await.expect("work"),
+        store.work().await.expect("work"),
+        store.work().await.expect("work"),
+    ];
+    assert!(works.iter().all(|w| w.shared()));
+    let holder = works[0].store().clone();
+    let hold = tokio::spawn(async move {
+        let mut tx = holder.writer().await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("INSERT INTO kv (key, value) VALUES ('held', '1')")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let claims = [("e.1", "1"), ("e.2", "2"), ("e.1", "1")];
+    let found = futures::future::join_all(works[1..].iter().zip(claims).map(|(w, (key, who))| {
+        let bound = w.store().clone();
+        async move {
+            bound
+                .claim_reading(
+                    key,
+                    &format!("{key}.done"),
+                    Sender {
+                        account,
+                        user_id: who,
+                    },
+                )
+                .await
+                .expect("claim")
+        }
+    }))
+    .await;
+    hold.await.expect("task").expect("held");
+    let news: Vec<u64> = found.iter().map(|(n, _)| *n).collect();
+    assert_eq!(news[1], 2);
+    assert!(news == [2, 2, 0] || news == [0, 2, 2], "{news:?}");
+    for ((_, ahead), (_, who)) in found.into_iter().zip(claims) {
+        let (person, is_new) = works[0]
+            .store()
+            .touch_person_ahead(
+                Platform::Telegram,
+                Sender {
+                    account,
+                    user_id: who,
+                },
+                who,
+                who,
+                Locale::Vi,
+                ahead,
+            )
+            .await
+            .expect("touch");
+        assert!(!is_new);
+        assert_eq!(person.display_name, who);
+    }
+    let mut results = Vec::new();
+    for work in works {
+        results.push(tokio::spawn(work.commit()));
+    }
+    for r in results {
+        r.await.expect("task").expect("commit");
+    }
+    if db.is_postgres() {
+        let mut conn = sqlx::AnyConnection::connect(&db.url)
+            .await
+            .expect("connect");
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bz_claims")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+        // The held part's own kv write, and one statement for the three claims.
+        assert_eq!(n, 2, "the claims that waited went in one statement");
+        conn.close().await.expect("close");
+    }
     store.close().await;
     db.drop_db().await;
 }
