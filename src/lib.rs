@@ -34,9 +34,10 @@
 //!   store bound to a [`Work`](store::Work) runs every query in that one transaction: each
 //!   inbound event (its webhook claim, the person, the new state, the outbox rows) commits
 //!   whole or not at all. Events that arrive together share a transaction and its commit
-//!   (group commit); when one fails, the others run again, each alone. An event's turn (the
-//!   new state, the replies) is queued in its work and written, with the whole group's,
-//!   just before the commit (`store::turns`).
+//!   (group commit); when one fails, the others run again, each alone. A webhook event's
+//!   claim reads its sender too, and the claims of a group's works go together in one round
+//!   trip (`Store::claim_reading`). An event's turn (the new state, the replies) is queued in
+//!   its work and written, with the whole group's, just before the commit (`store::turns`).
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
 //!   account (led by one replica at a time, a PostgreSQL advisory lock per account, the
 //!   replicas sharing the accounts; a polled bot is polled by the same replica) claims small windows of due rows (replies first), checks

@@ -893,6 +893,15 @@ async fn a_groups_turns_are_written_together_when_its_last_work_commits() {
     db.drop_db().await;
 }
 
+/// The Telegram account, for `Sender`s that outlive the test's tasks.
+fn telegram_account() -> &'static bluezone_bot::domain::AccountId {
+    static ACCOUNT: std::sync::LazyLock<bluezone_bot::domain::AccountId> =
+        std::sync::LazyLock::new(|| {
+            bluezone_bot::domain::AccountId::of_platform(Platform::Telegram)
+        });
+    &ACCOUNT
+}
+
 /// A webhook event's claim reads its sender in the same round trip: the claim counts as
 /// before (2 new, 0 handled before, 1 an earlier attempt's claim without its mark), the row
 /// read ahead is the one the touch returns (a new sender: none, and the touch creates them),
@@ -900,12 +909,11 @@ async fn a_groups_turns_are_written_together_when_its_last_work_commits() {
 /// the event's transaction as the touch does (two events of one person take turns).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
-    use bluezone_bot::domain::{AccountId, Locale};
+    use bluezone_bot::domain::Locale;
     use bluezone_bot::store::Sender;
 
     let (db, store) = fresh_store().await;
-    let account: &'static AccountId =
-        Box::leak(Box::new(AccountId::of_platform(Platform::Telegram)));
+    let account = telegram_account();
     let sender = |user_id: &'static str| Sender { account, user_id };
     let (person, _) = store
         .touch_person_of(Platform::Telegram, account, "1", "1", "P", Locale::Vi)
@@ -994,12 +1002,11 @@ async fn a_webhook_claim_reads_its_sender_ahead_in_the_same_round_trip() {
 /// other learns the event was handled).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_groups_waiting_claims_go_together_and_each_gets_its_own() {
-    use bluezone_bot::domain::{AccountId, Locale};
+    use bluezone_bot::domain::Locale;
     use bluezone_bot::store::Sender;
 
     let (db, store) = fresh_store().await;
-    let account: &'static AccountId =
-        Box::leak(Box::new(AccountId::of_platform(Platform::Telegram)));
+    let account = telegram_account();
     for id in ["1", "2"] {
         store
             .touch_person_of(Platform::Telegram, account, id, id, id, Locale::Vi)
