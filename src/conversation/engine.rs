@@ -170,6 +170,9 @@ impl Engine {
         // anything goes wrong there (this event or another), everyone's writes are undone
         // and the event runs again in a transaction of its own, where a failure is its own.
         let mut alone = false;
+        // Transactions PostgreSQL gave up (a deadlock, see `store::is_transient`) run again
+        // alone, a few times, after a short pause.
+        let mut transient = 0u32;
         loop {
             let work = match alone {
                 true => self.store.work_alone().await?,
@@ -204,6 +207,10 @@ impl Engine {
                     }
                     Err(e) => {
                         work.rollback().await;
+                        if again(&e, &mut transient).await {
+                            alone = true;
+                            continue;
+                        }
                         return Err(e);
                     }
                 }
@@ -228,8 +235,20 @@ impl Engine {
                         alone = true;
                         continue;
                     }
+                    Err(e) if again(&e, &mut transient).await => {
+                        alone = true;
+                        continue;
+                    }
                     Err(e) => return Err(e),
                 },
+                Ok(Step::Failed(e)) | Err(e) if crate::store::is_transient(&e) => {
+                    work.rollback().await;
+                    if again(&e, &mut transient).await {
+                        alone = true;
+                        continue;
+                    }
+                    return Err(e);
+                }
                 Ok(Step::Failed(e)) if !apology => {
                     tracing::error!(error = ?e, "handling an event failed; apologising");
                     work.rollback().await;
@@ -612,6 +631,27 @@ impl Engine {
             is_group: false,
         }
     }
+}
+
+/// How often an event PostgreSQL gave up runs again, and the pauses before.
+const TRANSIENT_TRIES: u32 = 5;
+const TRANSIENT_PAUSE: crate::backoff::Backoff = crate::backoff::Backoff {
+    base: std::time::Duration::from_millis(10),
+    cap: std::time::Duration::from_millis(200),
+    jitter: true,
+};
+
+/// Whether an event whose transaction failed with `e` (already rolled back) runs again:
+/// when PostgreSQL gave it up to break a deadlock, up to [`TRANSIENT_TRIES`] times, after a
+/// pause (jittered, so the transactions that met do not meet again at once).
+async fn again(e: &anyhow::Error, tries: &mut u32) -> bool {
+    if !crate::store::is_transient(e) || *tries >= TRANSIENT_TRIES {
+        return false;
+    }
+    *tries += 1;
+    tracing::debug!(error = %e, attempt = *tries, "the database gave the event up; running it again");
+    tokio::time::sleep(TRANSIENT_PAUSE.delay(*tries)).await;
+    true
 }
 
 /// An optional unit code as a command argument (empty for none).

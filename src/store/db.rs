@@ -691,6 +691,21 @@ impl std::fmt::Display for Undone {
 
 impl std::error::Error for Undone {}
 
+/// Whether `e` is PostgreSQL giving up a transaction so that others could go on: a deadlock
+/// (two transactions waiting for each other's rows; PostgreSQL breaks it after a second) or
+/// a serialization failure. Nothing of it was written, and running it again from the start
+/// is the cure. Transactions that share a group take their people's rows in the order their
+/// events arrive, so two groups (or a group and an event alone) can meet in a deadlock.
+pub fn is_transient(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40P01" | "40001"))
+            }
+            _ => false,
+        })
+}
+
 impl Work {
     /// The store whose every query runs in this work's transaction.
     pub fn store(&self) -> &Store {

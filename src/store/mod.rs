@@ -26,7 +26,7 @@ mod types;
 pub mod units;
 
 pub use broadcasts::{Audience, Broadcast, Queued, ReachPlan, Stopped};
-pub use db::{Backend, MigrationStatus, OUTBOX_CHANNEL, Store, Tx, Undone, Work};
+pub use db::{Backend, MigrationStatus, OUTBOX_CHANNEL, Store, Tx, Undone, Work, is_transient};
 pub use leaders::InviteError;
 pub use outbox::{Completion, Enqueued, Handed, Mark, NewOutboxItem, OutboxRow, Priority};
 pub use people::{Person, ReadAhead, Sender};

@@ -287,3 +287,104 @@ async fn one_replica_at_a_time_leads_each_account() {
     b.close().await;
     db.drop_db().await;
 }
+
+/// PostgreSQL breaks a deadlock by giving one of its transactions up. When that is an
+/// event's, the event runs again and is handled: no apology, nothing lost, counted once.
+/// (SQLite has one writer at a time: nothing to test there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_given_up_in_a_deadlock_runs_again() {
+    use sqlx::Connection;
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    if !db.is_postgres() {
+        db.drop_db().await;
+        return;
+    }
+    let app = App::build_with_clock(Settings::for_database(&db.url), Arc::new(SystemClock))
+        .await
+        .expect("app");
+    units_csv::import_text(&app.store, "long_an_2020.csv", SAMPLE_UNITS)
+        .await
+        .expect("units");
+    let start = Event::Command {
+        name: "start".into(),
+        args: String::new(),
+    };
+    app.engine
+        .handle(&inbound("77", start))
+        .await
+        .expect("start");
+
+    // Another transaction holds the unit the press moves the person to.
+    let mut other = sqlx::PgConnection::connect(&db.url).await.expect("other");
+    let mut watch = sqlx::PgConnection::connect(&db.url).await.expect("watch");
+    sqlx::query("BEGIN")
+        .execute(&mut other)
+        .await
+        .expect("begin");
+    sqlx::query("UPDATE units SET members = members WHERE code = '794'")
+        .execute(&mut other)
+        .await
+        .expect("lock the unit");
+    // The press locks the person's row, then waits for the unit's.
+    let engine = app.engine.clone();
+    let pressed =
+        tokio::spawn(async move { engine.handle(&inbound("77", press("unit:794"))).await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watch)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the press never waited for the unit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Now the other transaction wants the person's row: each waits for the other. The
+    // event's transaction has waited longer, so PostgreSQL gives it up after its
+    // `deadlock_timeout`, and this one goes on.
+    sqlx::query("UPDATE people SET display_name = display_name WHERE platform_user_id = '77'")
+        .execute(&mut other)
+        .await
+        .expect("the other transaction goes on");
+    sqlx::query("COMMIT")
+        .execute(&mut other)
+        .await
+        .expect("commit");
+    pressed
+        .await
+        .expect("join")
+        .expect("the press ran again and was handled");
+
+    let unit = app
+        .store
+        .unit(&unit_code("794"))
+        .await
+        .expect("read")
+        .expect("unit");
+    assert_eq!(unit.members, 1, "the press counted once");
+    let (apologies,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%Xin lỗi, đã có lỗi%'")
+            .fetch_one(&mut watch)
+            .await
+            .expect("count");
+    assert_eq!(apologies, 0, "the person got an apology");
+    let (joined,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%Bạn đã được ghi nhận%'")
+            .fetch_one(&mut watch)
+            .await
+            .expect("count");
+    assert_eq!(joined, 1, "the press was answered once");
+    let _ = other.close().await;
+    let _ = watch.close().await;
+    app.store.close().await;
+    db.drop_db().await;
+}
