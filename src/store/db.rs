@@ -100,6 +100,9 @@ struct Shared {
     handoffs: super::outbox::Handoffs,
     /// Whether units were seen committed ([`Store::has_units`]).
     units_seen: AtomicBool,
+    /// SQLite: the task that checkpoints the log ([`checkpoints`]), stopped when the last
+    /// handle goes.
+    _checkpointer: Option<tokio_util::task::AbortOnDropHandle<()>>,
 }
 
 /// How many works share one transaction at most on SQLite (group commit): SQLite has one
@@ -158,6 +161,33 @@ struct Member {
     /// Set while a part of this work ([`Tx`]) holds the connection: a query the work makes
     /// meanwhile goes to the pool, as it did before works existed.
     holding: AtomicBool,
+}
+
+/// How often SQLite's log is copied into the database file ([`checkpoints`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies SQLite's write-ahead log into the database file every [`CHECKPOINT_EVERY`], beside
+/// the writer rather than inside its commits. With SQLite's automatic checkpoints, the
+/// commit that finds the log over 1,000 pages copies it and syncs the database file before
+/// it returns, and every inbound event queued behind that one writer waits meanwhile. A
+/// passive checkpoint takes no write lock: the writer goes on, and the log starts over from
+/// its beginning at the first transaction after a checkpoint that copied all of it. (The
+/// last connection to close copies what is left.)
+async fn checkpoints(pool: AnyPool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if pool.is_closed() {
+            return;
+        }
+        let done = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await;
+        match done {
+            Ok((_, log, copied)) => tracing::trace!(log, copied, "SQLite log checkpointed"),
+            Err(_) if pool.is_closed() => return,
+            Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite log failed"),
+        }
+    }
 }
 
 /// The PostgreSQL channel that says "rows were queued in the outbox".
@@ -223,6 +253,9 @@ impl Store {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         // Pages read through memory, not a read() call each.
                         conn.execute("PRAGMA mmap_size = 268435456").await?;
+                        // The log is copied into the database file in the background
+                        // ([`checkpoints`]), not by the commit that finds it long.
+                        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                     }
                     Ok(())
                 })
@@ -230,10 +263,14 @@ impl Store {
             .connect_with(options)
             .await
             .context("connecting to the database")?;
+        let mut checkpointer = None;
         if backend == Backend::Sqlite {
             pool.execute("PRAGMA journal_mode = WAL")
                 .await
                 .context("switching SQLite to WAL")?;
+            checkpointer = Some(tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+                checkpoints(pool.clone()),
+            )));
         }
         Ok(Store {
             pool,
@@ -250,6 +287,7 @@ impl Store {
                 open: std::sync::Mutex::new(None),
                 handoffs: Default::default(),
                 units_seen: AtomicBool::new(false),
+                _checkpointer: checkpointer,
             }),
             bound: None,
         })

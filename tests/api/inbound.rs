@@ -1107,3 +1107,55 @@ async fn a_groups_waiting_claims_go_together_and_each_gets_its_own() {
     store.close().await;
     db.drop_db().await;
 }
+
+/// On SQLite the one writer's commits never copy the log into the database file (every
+/// event queued behind the writer would wait for it): a task beside it does, soon after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_copies_its_log_beside_the_writer_not_in_a_commit() {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    if db.is_postgres() {
+        db.drop_db().await;
+        return;
+    }
+    let store = Store::connect(&db.url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    let file = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    let before = size(&file);
+    // 8 MiB in one commit: over 2,000 pages of log, twice what makes SQLite's automatic
+    // checkpoint copy it in the commit.
+    const BIG: u64 = 8 << 20;
+    store
+        .kv_set("big", &"x".repeat(BIG as usize))
+        .await
+        .expect("write");
+    let after_commit = size(&file);
+    assert!(
+        after_commit < before + BIG / 8,
+        "the commit copied the log: {before} -> {after_commit} bytes"
+    );
+    assert!(
+        size(&file.with_extension("db-wal")) >= BIG,
+        "the log holds it"
+    );
+    let deadline = std::time::Instant::now() + WAIT;
+    while size(&file) < before + BIG {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was never copied into the database file"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        store
+            .kv_get("big")
+            .await
+            .expect("read")
+            .map(|v| v.len() as u64),
+        Some(BIG)
+    );
+    store.close().await;
+}
