@@ -449,6 +449,7 @@ impl Store {
         // whole group of events go in a few statements of a few shapes.
         rows.sort_by_key(|((_, claim), _)| *claim as u8);
         let mut out = Enqueued::default();
+        let mut queued = Vec::new();
         for run in rows.chunk_by(|((_, a), _), ((_, b), _)| a == b) {
             let claim = run[0].0.1;
             let mut rest = run;
@@ -466,13 +467,25 @@ impl Store {
                 }
                 for r in query.fetch_all(&mut *conn).await? {
                     match r.attempts {
-                        0 => out.waiting = true,
+                        0 => queued.push(r),
                         _ => out.handed.push(r),
                     }
                 }
             }
         }
         out.handed.sort_unstable_by_key(|r| r.id);
+        // A row queued behind a message of its chat handed over here needs no sender woken:
+        // the sender that sends that message claims the next one once it has recorded it
+        // (it cannot be claimed before). Waking it would make it claim in vain, a write
+        // transaction each time, ahead of the next inbound events on SQLite.
+        out.waiting = queued.iter().any(|q| {
+            !out.handed.iter().any(|h| {
+                h.priority >= Priority::Reply as i64
+                    && h.id < q.id
+                    && h.account == q.account
+                    && h.chat_id == q.chat_id
+            })
+        });
         Ok(out)
     }
 

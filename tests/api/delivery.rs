@@ -1679,6 +1679,41 @@ async fn replies_for_a_sender_here_are_claimed_as_queued_but_never_ahead_of_thei
         .collect();
     assert_eq!(got, ids);
 
+    // A turn whose other rows wait only behind its own message handed over wakes no sender:
+    // the sender claims the next one once it has recorded the first, and not before.
+    let now = b.store.now();
+    let mut tx = b.store.begin().await.expect("begin");
+    let turn = [
+        reply_to(5006, Outgoing::text("head")),
+        reply_to(5006, Outgoing::text("next")),
+    ];
+    let queued = b
+        .store
+        .enqueue_replies_in(&mut tx, now, &turn)
+        .await
+        .expect("queued");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        texts(&queued.handed).len(),
+        1,
+        "{:?}",
+        texts(&queued.handed)
+    );
+    assert!(texts(&queued.handed)[0].contains("head"));
+    assert!(
+        !queued.waiting,
+        "the next message waits for its head, not a claim"
+    );
+    let claimed = b.store.claim_due(account, 10, 30_000).await.expect("claim");
+    assert!(claimed.is_empty(), "claimable before its head was recorded");
+    b.store
+        .mark_sent(queued.handed[0].id, None)
+        .await
+        .expect("recorded");
+    let claimed = b.store.claim_due(account, 10, 30_000).await.expect("claim");
+    assert_eq!(texts(&claimed).len(), 1);
+    assert!(texts(&claimed)[0].contains("next"));
+
     // A sender that stopped between the queueing and the hand-over takes nothing: the row
     // goes back to the queue at once, unclaimed, for whoever sends now.
     let queued = queue_committed(&b.store, reply_to(5003, Outgoing::text("late"))).await;
