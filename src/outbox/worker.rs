@@ -514,6 +514,8 @@ struct Sender {
     last_stale_check: Millis,
     /// When reserved paid blocks were last looked at (limiter time).
     last_paid_check: Millis,
+    /// When a claim last looked for rows whose lease ran out (limiter time).
+    last_expired_check: Millis,
     /// Outcomes not recorded yet.
     done: Vec<Completion>,
     last_flush: Millis,
@@ -549,6 +551,7 @@ impl Sender {
             held: Held::default(),
             last_stale_check,
             last_paid_check: last_stale_check,
+            last_expired_check: last_stale_check - 1_000,
             done: Vec::new(),
             last_flush: s.store.now(),
             claim_now: true,
@@ -657,8 +660,9 @@ impl Sender {
     }
 
     /// Records the outcomes at hand in one batch when there are many, they have waited, or
-    /// the sender has nothing else to do (nothing waiting, nothing in flight); `false` when
-    /// recording failed (after a pause). Under a stream of handed replies it is never idle:
+    /// the sender has nothing else to do (nothing waiting, nothing in flight), and claims
+    /// more rows in the same transaction when few are at hand; `false` when recording
+    /// failed (after a pause). Under a stream of handed replies it is never idle:
     /// outcomes then go in batches, not a transaction per reply.
     async fn flush(&mut self, now: Millis) -> bool {
         let idle = self.pending.is_empty()
@@ -669,33 +673,67 @@ impl Sender {
         {
             return true;
         }
-        if let Err(e) = self.s.store.record_outcomes(&self.done).await {
-            tracing::error!(error = ?e, "recording sends failed; retrying");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            return false;
-        }
+        // A chat's next row is claimable once its previous one is recorded: when more rows
+        // are wanted, the same transaction claims them.
+        let s = self.s.clone();
+        let recorded = match self.runs_low(now) {
+            true => {
+                let expired = self.expired_due(now);
+                let account = s.deliver.account_id();
+                let (window, lease) = (self.window as i64, self.lease);
+                s.store
+                    .record_and_claim(&self.done, account, window, lease, expired)
+                    .await
+                    .map(Some)
+            }
+            false => s.store.record_outcomes(&self.done).await.map(|()| None),
+        };
+        let claimed = match recorded {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::error!(error = ?e, "recording sends failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return false;
+            }
+        };
         self.done.clear();
         self.last_flush = now;
-        // A chat's next row is claimable once its previous one is recorded.
-        self.queue_empty = false;
+        match claimed {
+            Some(rows) => self.take_claimed(rows, now).await,
+            None => self.queue_empty = false,
+        }
+        true
+    }
+
+    /// Whether few rows at hand can go, so that more should be claimed.
+    fn runs_low(&self, now: Millis) -> bool {
+        let ready_now = self.pending.iter().filter(|(at, _)| *at <= now).count();
+        ready_now < self.window / 2 && self.pending.len() < 4 * self.window
+    }
+
+    /// Whether the next claim looks for rows whose lease ran out (once a second).
+    fn expired_due(&mut self, now: Millis) -> bool {
+        if now - self.last_expired_check < 1_000 {
+            return false;
+        }
+        self.last_expired_check = now;
         true
     }
 
     /// Claims a window of due rows when woken, or when few rows at hand can go; `false`
     /// when claiming failed (after a pause).
     async fn claim(&mut self, now: Millis, shutdown: &CancellationToken) -> bool {
-        let ready_now = self.pending.iter().filter(|(at, _)| *at <= now).count();
-        let low = !self.queue_empty
-            && ready_now < self.window / 2
-            && self.pending.len() < 4 * self.window;
+        let low = !self.queue_empty && self.runs_low(now);
         if !self.claim_now && !low {
             return true;
         }
         self.claim_now = false;
+        let expired = self.expired_due(now);
         let s = &self.s;
+        let account = s.deliver.account_id();
         let rows = match s
             .store
-            .claim_due(s.deliver.account_id(), self.window as i64, self.lease)
+            .record_and_claim(&[], account, self.window as i64, self.lease, expired)
             .await
         {
             Ok(rows) => rows,
@@ -708,6 +746,13 @@ impl Sender {
                 return false;
             }
         };
+        self.take_claimed(rows, now).await;
+        true
+    }
+
+    /// Holds the rows of a claim (see [`Sender::take`]).
+    async fn take_claimed(&mut self, rows: Vec<OutboxRow>, now: Millis) {
+        self.claim_now = false;
         self.queue_empty = rows.is_empty();
         let mut paid = false;
         for row in rows {
@@ -716,7 +761,6 @@ impl Sender {
         let s = &self.s;
         // A paid broadcast goes faster: claim a third of a second of it at its rate.
         self.window = s.config.window(if paid { s.paid_per_sec() } else { None });
-        true
     }
 
     /// The best row whose slot has come: highest priority, groups first, oldest.

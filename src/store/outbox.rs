@@ -573,15 +573,37 @@ impl Store {
         limit: i64,
         lease_ms: Millis,
     ) -> Result<Vec<OutboxRow>> {
-        let account = account.as_ref();
+        self.record_and_claim(&[], account.as_ref(), limit, lease_ms, true)
+            .await
+    }
+
+    /// [`Store::record_outcomes`] and then [`Store::claim_due`], in one transaction: a sender
+    /// that has recorded its sends claims the rows they held back (a chat's next message)
+    /// without a transaction of its own, which on SQLite would take the one writer's turn
+    /// ahead of the next inbound events. With `expired` false the claim leaves rows whose
+    /// lease ran out (a dead worker's) for a later one: looking for them once a second is
+    /// enough, when leases last a minute.
+    pub async fn record_and_claim(
+        &self,
+        done: &[Completion],
+        account: &str,
+        limit: i64,
+        lease_ms: Millis,
+        expired: bool,
+    ) -> Result<Vec<OutboxRow>> {
         let now = self.now();
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let mut tx = self.begin().await?;
+        self.record_outcomes_in(&mut tx, done).await?;
         let mut rows: Vec<OutboxRow> = Vec::new();
-        for status in ["sending", "queued"] {
+        let statuses: &[&str] = match expired {
+            true => &["sending", "queued"],
+            false => &["queued"],
+        };
+        for status in statuses {
             let left = limit - rows.len() as i64;
             if left <= 0 {
                 break;
@@ -596,7 +618,7 @@ impl Store {
             let got: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(sql))
                 .bind(now + lease_ms)
                 .bind(account)
-                .bind(status)
+                .bind(*status)
                 .bind(now)
                 .bind(left)
                 .fetch_all(&mut *tx)
@@ -614,8 +636,18 @@ impl Store {
         if done.is_empty() {
             return Ok(());
         }
-        let now = self.now();
         let mut tx = self.begin().await?;
+        self.record_outcomes_in(&mut tx, done).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Store::record_outcomes`] inside the caller's transaction.
+    async fn record_outcomes_in(&self, tx: &mut super::Tx, done: &[Completion]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
         let mut figures: std::collections::BTreeMap<i64, [i64; 5]> = Default::default();
         // Sent rows, by broadcast, are recorded SENT_CHUNK at a time.
         let mut sent: std::collections::BTreeMap<Option<i64>, Vec<&Completion>> =
@@ -660,7 +692,7 @@ impl Store {
                 .bind("cancelled"),
             };
             let q = q.bind(c.id).bind(c.claim);
-            let r = q.execute(&mut *tx).await?;
+            let r = q.execute(&mut **tx).await?;
             if r.rows_affected() == 0 {
                 // Cancelled meanwhile, or taken over by another worker after a lease ran out.
                 continue;
@@ -677,13 +709,13 @@ impl Store {
                 .bind(account.clone())
                 .bind(chat_id.clone())
                 .bind(c.queued_at)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 // A linked group the bot was removed from leaves later audiences too.
                 sqlx::query("DELETE FROM member_groups WHERE account = $1 AND chat_id = $2")
                     .bind(account.clone())
                     .bind(chat_id.clone())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             if let Some(b) = c.broadcast_id {
@@ -710,7 +742,7 @@ impl Store {
                     };
                     q = q.bind(c.id).bind(message_id).bind(c.claim);
                 }
-                let n = q.execute(&mut *tx).await?.rows_affected() as i64;
+                let n = q.execute(&mut **tx).await?.rows_affected() as i64;
                 if let Some(b) = broadcast {
                     figures.entry(b).or_default()[0] += n;
                 }
@@ -728,10 +760,9 @@ impl Store {
             .bind(cancelled)
             .bind(skipped)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

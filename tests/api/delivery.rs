@@ -1706,13 +1706,41 @@ async fn replies_for_a_sender_here_are_claimed_as_queued_but_never_ahead_of_thei
     );
     let claimed = b.store.claim_due(account, 10, 30_000).await.expect("claim");
     assert!(claimed.is_empty(), "claimable before its head was recorded");
-    b.store
-        .mark_sent(queued.handed[0].id, None)
+    // The sender records the head and claims the next in one transaction.
+    let sent = bluezone_bot::store::Completion::of(
+        &queued.handed[0],
+        bluezone_bot::store::Mark::Sent { message_id: None },
+    );
+    let claimed = b
+        .store
+        .record_and_claim(&[sent], account, 10, 30_000, false)
         .await
-        .expect("recorded");
-    let claimed = b.store.claim_due(account, 10, 30_000).await.expect("claim");
-    assert_eq!(texts(&claimed).len(), 1);
+        .expect("recorded and claimed");
+    assert_eq!(b.status(queued.handed[0].id).await.0, "sent");
+    assert_eq!(texts(&claimed).len(), 1, "{:?}", texts(&claimed));
     assert!(texts(&claimed)[0].contains("next"));
+    // A row whose lease ran out (its worker died) is taken only by a claim that looks for
+    // such rows (the sender's, once a second).
+    let lapsed = b.queue(5007, "lapsed").await;
+    let dead = b.store.claim_due(account, 10, 0).await.expect("claim");
+    assert_eq!(dead.iter().map(|r| r.id).collect::<Vec<_>>(), [lapsed]);
+    let claimed = b
+        .store
+        .record_and_claim(&[], account, 10, 30_000, false)
+        .await
+        .expect("claim");
+    assert!(
+        claimed.is_empty(),
+        "took a lapsed lease: {:?}",
+        texts(&claimed)
+    );
+    let claimed = b
+        .store
+        .record_and_claim(&[], account, 10, 30_000, true)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), [lapsed]);
+    assert_eq!(claimed[0].attempts, 2, "claimed again");
 
     // A sender that stopped between the queueing and the hand-over takes nothing: the row
     // goes back to the queue at once, unclaimed, for whoever sends now.
