@@ -523,6 +523,10 @@ struct Sender {
     claim_now: bool,
     /// The last claim found nothing.
     queue_empty: bool,
+    /// When the queue's next row falls due (store time, `None`: none), as read while the
+    /// queue was known empty: read again only once this sender has claimed or recorded
+    /// since (a row queued by anyone else wakes it, and it claims).
+    next_due: Option<Option<Millis>>,
     /// The longest idle sleep.
     idle_poll_ms: Millis,
     /// Handed replies the fast lane passed on (they must wait for their slot), or that it
@@ -556,6 +560,7 @@ impl Sender {
             last_flush: s.store.now(),
             claim_now: true,
             queue_empty: false,
+            next_due: None,
             idle_poll_ms,
             handed,
             handed_tx,
@@ -700,7 +705,10 @@ impl Sender {
         self.last_flush = now;
         match claimed {
             Some(rows) => self.take_claimed(rows, now).await,
-            None => self.queue_empty = false,
+            None => {
+                self.queue_empty = false;
+                self.next_due = None;
+            }
         }
         true
     }
@@ -754,6 +762,7 @@ impl Sender {
     async fn take_claimed(&mut self, rows: Vec<OutboxRow>, now: Millis) {
         self.claim_now = false;
         self.queue_empty = rows.is_empty();
+        self.next_due = None;
         let mut paid = false;
         for row in rows {
             paid |= self.take(row, now).await;
@@ -778,10 +787,14 @@ impl Sender {
         let s = &self.s;
         let next_pending = self.pending.iter().map(|(at, _)| *at).min();
         let next_due = if self.queue_empty {
-            match s.store.next_due_at(s.deliver.account_id()).await {
-                Ok(Some(at)) => Some(at - s.store.now() + now),
-                _ => None,
-            }
+            let due = match self.next_due {
+                Some(due) => due,
+                None => match s.store.next_due_at(s.deliver.account_id()).await {
+                    Ok(due) => *self.next_due.insert(due),
+                    Err(_) => None,
+                },
+            };
+            due.map(|at| at - s.store.now() + now)
         } else {
             Some(now)
         };
