@@ -172,11 +172,12 @@ impl Store {
         Ok(r.rows_affected())
     }
 
-    /// Outbox rows waiting or being sent, per platform and status.
+    /// Outbox rows waiting or being sent, per platform and status (through the index of
+    /// unfinished rows, `outbox_chat_order`: its condition is written the same way here).
     pub async fn outbox_depth(&self) -> Result<Vec<(String, String, i64)>> {
         Ok(sqlx::query_as(
             "SELECT platform, status, CAST(COUNT(*) AS BIGINT) FROM outbox \
-             WHERE status = 'queued' OR status = 'sending' GROUP BY platform, status ORDER BY platform, status",
+             WHERE status IN ('queued', 'sending') GROUP BY platform, status ORDER BY platform, status",
         )
         .fetch_all(self.pool())
         .await?)

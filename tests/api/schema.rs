@@ -399,3 +399,75 @@ fn normalising_keeps_real_differences() {
         vec!["a"]
     );
 }
+
+/// The outbox's reads that no account narrows go through an index, not through every row
+/// ever sent: the depth (the unfinished rows, per platform and status) and a broadcast's
+/// figures. Its indexes are partial, so a query must repeat their condition, or imply it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_reads_go_through_its_partial_indexes() {
+    crate::helpers::init_tracing();
+    let db = TestDb::new().await.expect("db");
+    migrate(&db.url).await;
+    // Each query and the index it must use.
+    let reads = [
+        (
+            "SELECT platform, status, COUNT(*) FROM outbox \
+             WHERE status IN ('queued', 'sending') GROUP BY platform, status",
+            "outbox_chat_order",
+        ),
+        (
+            "SELECT status, COUNT(*) FROM outbox WHERE broadcast_id = $1 GROUP BY status",
+            "outbox_broadcast",
+        ),
+        (
+            "SELECT COUNT(*) FROM outbox WHERE broadcast_id = $1 AND status = 'sending'",
+            "outbox_broadcast",
+        ),
+    ];
+    for (sql, index) in reads {
+        let plan = match db.is_postgres() {
+            false => {
+                let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                    .await
+                    .expect("sqlite");
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                        .bind(1_i64)
+                        .fetch_all(&mut conn)
+                        .await
+                        .expect("plan");
+                rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+            }
+            true => {
+                // The plan a prepared statement gets for any parameter, with a table scan
+                // priced out (the table is empty here).
+                let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("pg");
+                for set in [
+                    "SET enable_seqscan = off",
+                    "SET plan_cache_mode = force_generic_plan",
+                ] {
+                    sqlx::query(set).execute(&mut conn).await.expect("set");
+                }
+                let prepare = match sql.contains("$1") {
+                    true => format!("PREPARE q(bigint) AS {sql}"),
+                    false => format!("PREPARE q AS {sql}"),
+                };
+                sqlx::raw_sql(sqlx::AssertSqlSafe(prepare))
+                    .execute(&mut conn)
+                    .await
+                    .expect("prepare");
+                let execute = match sql.contains("$1") {
+                    true => "EXPLAIN EXECUTE q(1)",
+                    false => "EXPLAIN EXECUTE q",
+                };
+                let rows: Vec<(String,)> = sqlx::query_as(execute)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("plan");
+                rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
+            }
+        };
+        assert!(plan.contains(index), "{sql}\nshould use {index}:\n{plan}");
+    }
+    db.drop_db().await;
+}
