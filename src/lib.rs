@@ -38,13 +38,16 @@
 //!   claim reads its sender too, and the claims of a group's works go together in one round
 //!   trip (`Store::claim_reading`). An event's turn (the new state, the replies) is queued in
 //!   its work and written, with the whole group's, just before the commit (`store::turns`).
+//!   An event PostgreSQL gives up to break a deadlock runs again (`store::is_transient`).
+//!   SQLite's log is checkpointed by a task beside the one writer, not in its commits.
 //! - [`outbox`]: every outgoing message is stored before it is sent; one sender worker per
 //!   account (led by one replica at a time, a PostgreSQL advisory lock per account, the
 //!   replicas sharing the accounts; a polled bot is polled by the same replica) claims small windows of due rows (replies first), checks
 //!   the account's limits
 //!   at the moment of sending (sliding windows per chat and overall, so a waiting group never
 //!   holds back other chats), keeps several requests in flight and records outcomes in
-//!   batches. Claimed rows are leased, so a crash loses nothing. A reply queued for a sender
+//!   batches (claiming what they held back in the same transaction). Claimed rows are
+//!   leased, so a crash loses nothing. A reply queued for a sender
 //!   that runs in the same replica is claimed in the event's own transaction and handed to
 //!   the sender's fast lane once it commits (the first unfinished row of its chat only).
 //!   Whoever queues wakes the senders: in-process, or from another replica by PostgreSQL
