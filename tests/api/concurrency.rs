@@ -39,10 +39,8 @@ fn press(data: &str) -> Event {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn simultaneous_presses_count_once() {
-    init_tracing();
-    let db = TestDb::new().await.expect("db");
+/// The app on `db`, with the Long An units, and person 77 started.
+async fn app_with_77(db: &TestDb) -> App {
     let app = App::build_with_clock(Settings::for_database(&db.url), Arc::new(SystemClock))
         .await
         .expect("app");
@@ -57,6 +55,14 @@ async fn simultaneous_presses_count_once() {
         .handle(&inbound("77", start))
         .await
         .expect("start");
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_presses_count_once() {
+    init_tracing();
+    let db = TestDb::new().await.expect("db");
+    let app = app_with_77(&db).await;
 
     // Eight taps on the same unit at once: one member.
     let mut tasks = Vec::new();
@@ -300,20 +306,7 @@ async fn an_event_given_up_in_a_deadlock_runs_again() {
         db.drop_db().await;
         return;
     }
-    let app = App::build_with_clock(Settings::for_database(&db.url), Arc::new(SystemClock))
-        .await
-        .expect("app");
-    units_csv::import_text(&app.store, "long_an_2020.csv", SAMPLE_UNITS)
-        .await
-        .expect("units");
-    let start = Event::Command {
-        name: "start".into(),
-        args: String::new(),
-    };
-    app.engine
-        .handle(&inbound("77", start))
-        .await
-        .expect("start");
+    let app = app_with_77(&db).await;
 
     // Another transaction holds the unit the press moves the person to.
     let mut other = sqlx::PgConnection::connect(&db.url).await.expect("other");
